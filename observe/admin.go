@@ -1,0 +1,88 @@
+package observe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// MetricsHandler serves g in the Prometheus exposition format.
+func MetricsHandler(g prometheus.Gatherer, log *zap.Logger) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog:          zap.NewStdLog(log),
+		ErrorHandling:     promhttp.ContinueOnError,
+		EnableOpenMetrics: true,
+		Timeout:           10 * time.Second,
+	})
+}
+
+// AdminServer is the separate listener of observe.admin.addr: metrics and,
+// when enabled, pprof. It is never the public server.
+type AdminServer struct {
+	srv *http.Server
+	ln  net.Listener
+	log *zap.Logger
+}
+
+// NewAdminServer returns a server for cfg.Addr, not yet listening.
+func NewAdminServer(cfg Config, g prometheus.Gatherer, log *zap.Logger) *AdminServer {
+	mux := http.NewServeMux()
+	mux.Handle(cfg.Metrics.Path, MetricsHandler(g, log))
+	if cfg.Admin.PProf {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return &AdminServer{
+		srv: &http.Server{
+			Addr:              cfg.Admin.Addr,
+			Handler:           mux,
+			ReadHeaderTimeout: 5 * time.Second,
+			IdleTimeout:       time.Minute,
+			ErrorLog:          zap.NewStdLog(log),
+		},
+		log: log,
+	}
+}
+
+// Start binds the address (an error names it) and serves in the background.
+func (a *AdminServer) Start(ctx context.Context) error {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.srv.Addr)
+	if err != nil {
+		return fmt.Errorf("observe.admin.addr: listen on %s: %w", a.srv.Addr, err)
+	}
+	a.ln = ln
+	go func() {
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("admin server stopped", zap.Error(err))
+		}
+	}()
+	a.log.Info("admin server listening", zap.String("addr", ln.Addr().String()))
+	return nil
+}
+
+// Addr is the bound address, once started.
+func (a *AdminServer) Addr() net.Addr {
+	if a.ln == nil {
+		return nil
+	}
+	return a.ln.Addr()
+}
+
+// Stop shuts the server down within ctx.
+func (a *AdminServer) Stop(ctx context.Context) error {
+	if err := a.srv.Shutdown(ctx); err != nil {
+		return a.srv.Close()
+	}
+	return nil
+}

@@ -1,0 +1,48 @@
+// Package alert defines the critical-alert port that observe delivers
+// ERROR-level log entries and recovered panics to. It is a leaf package so
+// that backends (observe/webhook, observe/logonly, a user's own) and the
+// observe module can share it; observe re-exports its names.
+package alert
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Alert is one critical event, or several identical ones folded together.
+type Alert struct {
+	// Service and Env come from app.Info.
+	Service string `json:"service"`
+	Env     string `json:"env"`
+	// Level is the zap level name: "error", "dpanic", "panic" or "fatal".
+	Level string `json:"level"`
+	// Message is the log message.
+	Message string `json:"message"`
+	// Error is the text of the entry's "error" field, or "".
+	Error string `json:"error,omitempty"`
+	// RequestID and TraceID tie the alert to a request and a trace, or "".
+	RequestID string `json:"request_id,omitempty"`
+	TraceID   string `json:"trace_id,omitempty"`
+	// Time is when the (last folded) entry was logged.
+	Time time.Time `json:"time"`
+	// Count is how many identical entries this alert stands for (≥ 1).
+	Count int `json:"count"`
+}
+
+// Alerter delivers alerts somewhere a person will see them.
+//
+// Alert delivers a and returns nil once it has been accepted by the
+// destination. It returns when ctx ends, with an error wrapping ctx.Err();
+// a destination that refuses or cannot be reached yields an error wrapping
+// [ErrDelivery]. Errors never include secrets such as a webhook URL.
+// Alert is safe for concurrent use. observe calls it from one background
+// goroutine through a bounded queue, so an Alerter may block up to its
+// context's deadline without slowing down logging.
+type Alerter interface {
+	Alert(ctx context.Context, a Alert) error
+}
+
+// ErrDelivery is wrapped by errors from an Alerter that could not deliver,
+// for use with errors.Is.
+var ErrDelivery = errors.New("alert: delivery failed")

@@ -1,0 +1,40 @@
+// Package logonly is the fallback [alert.Alerter]: it writes each alert as
+// a WARN log line, for development and for services without a webhook.
+package logonly
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/apexgo/apex/observe/alert"
+)
+
+// Alerter logs alerts.
+type Alerter struct{ log *zap.Logger }
+
+var _ alert.Alerter = (*Alerter)(nil)
+
+// New returns an Alerter writing to log. log must not itself raise alerts
+// (observe passes its logger without the alert hook), or each alert would
+// raise another.
+func New(log *zap.Logger) *Alerter { return &Alerter{log: log} }
+
+// Alert implements [alert.Alerter]. It never fails.
+func (l *Alerter) Alert(ctx context.Context, a alert.Alert) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.log.Warn("alert",
+		zap.String("alert_service", a.Service),
+		zap.String("alert_env", a.Env),
+		zap.String("alert_level", a.Level),
+		zap.String("alert_message", a.Message),
+		zap.String("alert_error", a.Error),
+		zap.String("alert_request_id", a.RequestID),
+		zap.String("alert_trace_id", a.TraceID),
+		zap.Time("alert_time", a.Time),
+		zap.Int("alert_count", a.Count),
+	)
+	return nil
+}

@@ -1,0 +1,45 @@
+package logonly_test
+
+import (
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/apexgo/apex/observe/alert"
+	"github.com/apexgo/apex/observe/logonly"
+	"github.com/apexgo/apex/observe/observetest"
+)
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	observetest.Run(t, func(t *testing.T) observetest.Harness {
+		core, logs := observer.New(zapcore.DebugLevel)
+		return observetest.Harness{
+			Alerter: logonly.New(zap.New(core)),
+			Received: func() []alert.Alert {
+				var out []alert.Alert
+				for _, e := range logs.All() {
+					if e.Message != "alert" || e.Level != zapcore.WarnLevel {
+						continue
+					}
+					m := e.ContextMap()
+					out = append(out, alert.Alert{
+						Service:   m["alert_service"].(string),
+						Env:       m["alert_env"].(string),
+						Level:     m["alert_level"].(string),
+						Message:   m["alert_message"].(string),
+						Error:     m["alert_error"].(string),
+						RequestID: m["alert_request_id"].(string),
+						TraceID:   m["alert_trace_id"].(string),
+						Time:      m["alert_time"].(time.Time),
+						Count:     int(m["alert_count"].(int64)),
+					})
+				}
+				return out
+			},
+		}
+	})
+}

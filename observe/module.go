@@ -1,0 +1,160 @@
+package observe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/observe/logonly"
+	"github.com/apexgo/apex/observe/webhook"
+)
+
+// Value groups other modules and tests add to.
+const (
+	logCoreGroup       = "observe.log_cores"
+	spanProcessorGroup = "observe.span_processors"
+)
+
+// AsLogCore annotates a constructor of a zapcore.Core so that the app's
+// logger also writes to it (a second sink, a test observer).
+func AsLogCore(constructor any) any {
+	return fx.Annotate(constructor, fx.As(new(zapcore.Core)), fx.ResultTags(`group:"`+logCoreGroup+`"`))
+}
+
+// AsSpanProcessor annotates a constructor of an sdktrace.SpanProcessor so
+// that the tracer provider feeds it; its presence turns tracing on even
+// without an OTLP endpoint (tests capture spans this way).
+func AsSpanProcessor(constructor any) any {
+	return fx.Annotate(constructor, fx.As(new(sdktrace.SpanProcessor)), fx.ResultTags(`group:"`+spanProcessorGroup+`"`))
+}
+
+// Module provides the "observe" section, *zap.Logger, the [Alerter],
+// *prometheus.Registry (also as prometheus.Registerer and Gatherer),
+// *[Tracing] with its trace.TracerProvider and
+// propagation.TextMapPropagator, and runs the admin listener when
+// observe.admin.addr is set. Replace the Alerter with fx.Decorate.
+var Module = fx.Module("observe",
+	app.ProvideSection("observe", DefaultConfig),
+	fx.Provide(
+		NewRegistry,
+		func(r *prometheus.Registry) prometheus.Registerer { return r },
+		func(r *prometheus.Registry) prometheus.Gatherer { return r },
+		fx.Private, newBaseLogger,
+	),
+	fx.Provide(newAlerter, newDispatcher, newLogger, newTracing),
+	fx.Invoke(registerCollectors, runAdmin),
+)
+
+type baseLogger struct{ *zap.Logger }
+
+type baseLoggerIn struct {
+	fx.In
+	Config Config
+	Info   app.Info
+	Cores  []zapcore.Core `group:"observe.log_cores"`
+}
+
+func newBaseLogger(in baseLoggerIn) (baseLogger, error) {
+	l, err := NewLogger(in.Config.Log, in.Info, in.Cores...)
+	return baseLogger{l}, err
+}
+
+func newAlerter(cfg Config, base baseLogger) (Alerter, error) {
+	c := cfg.Alerts
+	if c.Driver == "webhook" || (c.Driver == "auto" && c.WebhookURL.IsSet()) {
+		w, err := webhook.New(webhook.Config{URL: c.WebhookURL, Timeout: c.Timeout})
+		if err != nil {
+			return nil, fmt.Errorf("observe.alerts.webhook_url: %w", err)
+		}
+		return w, nil
+	}
+	return logonly.New(base.Named("alert")), nil
+}
+
+func newDispatcher(lc fx.Lifecycle, cfg Config, info app.Info, a Alerter, base baseLogger, reg prometheus.Registerer) (*Dispatcher, error) {
+	d, err := NewDispatcher(cfg.Alerts, info, a, base.Named("alert"), reg)
+	if err != nil {
+		return nil, err
+	}
+	d.Start()
+	lc.Append(fx.StopHook(d.Stop))
+	return d, nil
+}
+
+func newLogger(lc fx.Lifecycle, base baseLogger, d *Dispatcher) *zap.Logger {
+	log := base.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return zapcore.NewTee(c, d.Core()) }))
+	lc.Append(fx.StopHook(func() error {
+		// Syncing a terminal or pipe fails with EINVAL/ENOTTY; nothing is lost.
+		if err := log.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTTY) && !errors.Is(err, syscall.EBADF) {
+			return fmt.Errorf("observe: sync log: %w", err)
+		}
+		return nil
+	}))
+	return log
+}
+
+type tracingIn struct {
+	fx.In
+	Lifecycle  fx.Lifecycle
+	Config     Config
+	Info       app.Info
+	Log        baseLogger
+	Processors []sdktrace.SpanProcessor `group:"observe.span_processors"`
+}
+
+type tracingOut struct {
+	fx.Out
+	Tracing    *Tracing
+	Provider   trace.TracerProvider
+	Propagator propagation.TextMapPropagator
+}
+
+func newTracing(in tracingIn) (tracingOut, error) {
+	t, err := NewTracing(in.Config.Tracing, in.Info, in.Processors...)
+	if err != nil {
+		return tracingOut{}, err
+	}
+	in.Lifecycle.Append(fx.StopHook(func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, in.Config.Tracing.Timeout)
+		defer cancel()
+		// A collector that is down must not fail or hold up the stop.
+		if err := t.Shutdown(ctx); err != nil {
+			in.Log.Warn("spans not flushed at stop", zap.Error(err))
+		}
+		return nil
+	}))
+	return tracingOut{Tracing: t, Provider: t.Provider, Propagator: t.Propagator}, nil
+}
+
+type collectorsIn struct {
+	fx.In
+	Registry   prometheus.Registerer
+	Collectors []prometheus.Collector `group:"observe.collectors"`
+}
+
+func registerCollectors(in collectorsIn) error {
+	for _, c := range in.Collectors {
+		if err := in.Registry.Register(c); err != nil {
+			return fmt.Errorf("observe: register collector %T: %w", c, err)
+		}
+	}
+	return nil
+}
+
+func runAdmin(lc fx.Lifecycle, cfg Config, g prometheus.Gatherer, log *zap.Logger) {
+	if cfg.Admin.Addr == "" {
+		return
+	}
+	a := NewAdminServer(cfg, g, log.Named("admin"))
+	lc.Append(fx.Hook{OnStart: a.Start, OnStop: a.Stop})
+}

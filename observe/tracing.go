@@ -1,0 +1,86 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/apexgo/apex/app"
+)
+
+// Tracing is the app's tracer provider and propagator.
+type Tracing struct {
+	// Provider is the SDK provider, or a no-op one when nothing exports.
+	Provider trace.TracerProvider
+	// Propagator reads and writes W3C traceparent/tracestate and baggage.
+	Propagator propagation.TextMapPropagator
+	sdk        *sdktrace.TracerProvider
+}
+
+// NewTracing builds tracing from cfg: an SDK provider exporting over
+// OTLP/HTTP when cfg.Endpoint is set, also feeding any extra span
+// processors (tests add an in-memory exporter this way); a no-op provider
+// when there is neither. Spans follow a sampled parent and sample new
+// traces at cfg.SampleRatio.
+func NewTracing(cfg TracingConfig, info app.Info, extra ...sdktrace.SpanProcessor) (*Tracing, error) {
+	t := &Tracing{
+		Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+	}
+	if cfg.Endpoint == "" && len(extra) == 0 {
+		t.Provider = noop.NewTracerProvider()
+		return t, nil
+	}
+	name := cfg.ServiceName
+	if name == "" {
+		name = info.Name
+	}
+	res := resource.NewSchemaless(
+		attribute.String("service.name", name),
+		attribute.String("service.version", info.Version),
+		attribute.String("deployment.environment.name", info.Env),
+	)
+	opts := []sdktrace.TracerProviderOption{
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
+	}
+	if cfg.Endpoint != "" {
+		headers := make(map[string]string, len(cfg.Headers))
+		for k, v := range cfg.Headers {
+			headers[k] = v.Reveal()
+		}
+		exp, err := otlptracehttp.New(context.Background(),
+			otlptracehttp.WithEndpointURL(cfg.Endpoint),
+			otlptracehttp.WithHeaders(headers),
+			otlptracehttp.WithTimeout(cfg.Timeout),
+			// Retrying would hold spans (and shutdown) while the collector
+			// is down; a lost batch is the lesser harm.
+			otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("observe.tracing.endpoint: %w", err)
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp, sdktrace.WithExportTimeout(cfg.Timeout)))
+	}
+	for _, p := range extra {
+		opts = append(opts, sdktrace.WithSpanProcessor(p))
+	}
+	t.sdk = sdktrace.NewTracerProvider(opts...)
+	t.Provider = t.sdk
+	return t, nil
+}
+
+// Shutdown flushes buffered spans and stops exporting. It returns when ctx
+// ends even if the collector does not answer.
+func (t *Tracing) Shutdown(ctx context.Context) error {
+	if t.sdk == nil {
+		return nil
+	}
+	return t.sdk.Shutdown(ctx)
+}
