@@ -1,0 +1,89 @@
+// Package apex assembles a service from go.uber.org/fx modules: config,
+// observability, HTTP and, in later releases, data, cache, auth, jobs and
+// realtime. Every module runs on embedded defaults with nothing installed,
+// and on Postgres and Redis by configuration alone.
+//
+//	func main() {
+//		fx.New(apex.Modules...).Run()
+//	}
+package apex
+
+import (
+	"fmt"
+
+	"go.uber.org/fx"
+
+	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/observe"
+)
+
+// Capability names a module that an app can leave out with [Without].
+// The foundation (config, lifecycle, logging, tracing, metrics, alerts) is
+// not a Capability: every other module stands on it.
+type Capability int
+
+// The capabilities that can be left out.
+const (
+	// HTTP is the echo server (package httpx). Without it, metrics are
+	// served only if observe.admin.addr is set.
+	HTTP Capability = iota + 1
+)
+
+func (c Capability) String() string {
+	switch c {
+	case HTTP:
+		return "HTTP"
+	}
+	return fmt.Sprintf("Capability(%d)", int(c))
+}
+
+// foundation is always present; it includes the root-level options that
+// cannot live inside a module (fx's event logger and lifecycle budgets).
+func foundation() []fx.Option {
+	return []fx.Option{app.Module, app.Timeouts, observe.Module, observe.EventLogger}
+}
+
+// capabilities lists the optional modules in start order.
+var capabilities = []struct {
+	c   Capability
+	opt fx.Option
+}{
+	{HTTP, httpx.Module},
+}
+
+// Modules is every apex module with its embedded defaults:
+// fx.New(apex.Modules...) starts a working service with no configuration
+// and no infrastructure.
+var Modules = all(nil)
+
+// Without returns every module but the given capabilities, as one option:
+//
+//	fx.New(apex.Without(apex.HTTP), fx.Invoke(runWorker)).Run()
+//
+// Modules that can use a left-out capability keep working without it.
+// An unknown Capability makes fx.New fail.
+func Without(leave ...Capability) fx.Option {
+	skip := map[Capability]bool{}
+	for _, c := range leave {
+		known := false
+		for _, m := range capabilities {
+			known = known || m.c == c
+		}
+		if !known {
+			return fx.Error(fmt.Errorf("apex.Without: unknown %v", c))
+		}
+		skip[c] = true
+	}
+	return fx.Options(all(skip)...)
+}
+
+func all(skip map[Capability]bool) []fx.Option {
+	opts := foundation()
+	for _, m := range capabilities {
+		if !skip[m.c] {
+			opts = append(opts, m.opt)
+		}
+	}
+	return opts
+}

@@ -1,0 +1,262 @@
+// Package apptest starts an apex app inside a Go test: on the embedded
+// fallbacks, on an ephemeral port, with its environment isolated from the
+// process's, logs and spans captured, and nothing written outside
+// t.TempDir(). apex's own tests use it, and so can yours:
+//
+//	func TestCreateOrder(t *testing.T) {
+//		a := apptest.New(t, apptest.With(fx.Provide(httpx.AsRoute(NewCreateOrder))))
+//		resp := a.Do(t, http.MethodPost, "/orders", `{"sku":"A1"}`)
+//		...
+//	}
+package apptest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/apexgo/apex"
+	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/observe"
+)
+
+// Option configures [New].
+type Option func(*settings)
+
+type settings struct {
+	config    map[string]any
+	environ   []string
+	configDir string
+	modules   []fx.Option
+	extra     []fx.Option
+	timeout   time.Duration
+}
+
+// Config sets config keys (dotted, as in YAML), applied over every layer.
+func Config(values map[string]any) Option {
+	return func(s *settings) {
+		for k, v := range values {
+			s.config[k] = v
+		}
+	}
+}
+
+// Env sets environment variables (KEY=value) the app sees. The process
+// environment is never read.
+func Env(kv ...string) Option {
+	return func(s *settings) { s.environ = append(s.environ, kv...) }
+}
+
+// ConfigDir reads default.yaml and test.yaml from dir instead of an empty
+// temporary directory.
+func ConfigDir(dir string) Option { return func(s *settings) { s.configDir = dir } }
+
+// Modules replaces apex.Modules, for example with apex.Without(apex.HTTP).
+func Modules(opts ...fx.Option) Option { return func(s *settings) { s.modules = opts } }
+
+// With adds fx options: the code under test, fx.Decorate or fx.Replace of
+// a port, fx.Populate to reach a value.
+func With(opts ...fx.Option) Option { return func(s *settings) { s.extra = append(s.extra, opts...) } }
+
+// StartTimeout bounds the start; default 15s.
+func StartTimeout(d time.Duration) Option { return func(s *settings) { s.timeout = d } }
+
+// App is a started apex app.
+type App struct {
+	// URL is the HTTP server's base URL, "" when the app has no server.
+	URL string
+	// Client is an HTTP client for URL with a 10s timeout.
+	Client *http.Client
+	// Logs holds every log entry, at debug level and above.
+	Logs *observer.ObservedLogs
+	// LogFile is where the app's own log output goes (JSON lines).
+	LogFile string
+
+	spans *tracetest.InMemoryExporter
+	fx    *fx.App
+	t     testing.TB
+	stop  func() error
+}
+
+// New starts an app and stops it when the test ends; a start failure
+// fails the test.
+func New(t testing.TB, opts ...Option) *App {
+	t.Helper()
+	a, err := Start(t, opts...)
+	if err != nil {
+		t.Fatalf("apptest: start: %v", err)
+	}
+	return a
+}
+
+// Start is New for tests that expect the start to fail: it returns the
+// error instead.
+func Start(t testing.TB, opts ...Option) (*App, error) {
+	t.Helper()
+	dir := t.TempDir()
+	s := &settings{
+		config:    map[string]any{},
+		configDir: dir,
+		environ:   []string{},
+		modules:   apex.Modules,
+		timeout:   15 * time.Second,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	a := &App{t: t, LogFile: filepath.Join(dir, "app.log"), spans: tracetest.NewInMemoryExporter()}
+	base := map[string]any{
+		"http.addr":             "127.0.0.1:0",
+		"observe.log.output":    a.LogFile,
+		"observe.log.format":    "json",
+		"observe.alerts.window": "0s",
+	}
+	for k, v := range s.config {
+		base[k] = v
+	}
+	core, logs := observer.New(zapcore.DebugLevel)
+	a.Logs = logs
+
+	var srv *httpx.Server
+	fxOpts := append([]fx.Option{}, s.modules...)
+	fxOpts = append(fxOpts,
+		fx.Supply(&app.LoadParams{Dir: s.configDir, Env: app.Test, DotEnv: "-", Environ: s.environ, Overrides: base}),
+		fx.Provide(
+			observe.AsLogCore(func() zapcore.Core { return core }),
+			observe.AsSpanProcessor(func() sdktrace.SpanProcessor { return sdktrace.NewSimpleSpanProcessor(a.spans) }),
+		),
+		fx.Invoke(func(p struct {
+			fx.In
+			Server *httpx.Server `optional:"true"`
+		}) {
+			srv = p.Server
+		}),
+	)
+	fxOpts = append(fxOpts, s.extra...)
+	a.fx = fx.New(fxOpts...)
+	if err := a.fx.Err(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	if err := a.fx.Start(ctx); err != nil {
+		return nil, err
+	}
+	stopped := false
+	a.stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return a.fx.Stop(ctx)
+	}
+	t.Cleanup(func() {
+		if err := a.stop(); err != nil {
+			t.Errorf("apptest: stop: %v", err)
+		}
+	})
+	if srv != nil && srv.Addr() != nil {
+		a.URL = "http://" + srv.Addr().String()
+	}
+	a.Client = &http.Client{Timeout: 10 * time.Second}
+	return a, nil
+}
+
+// Stop stops the app now, within its stop budget; later calls return nil.
+func (a *App) Stop() error { return a.stop() }
+
+// Do sends a request to the app with an optional JSON body and returns the
+// response with its body read; a transport error fails the test.
+func (a *App) Do(t testing.TB, method, path, body string, header ...string) Response {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, a.URL+path, r)
+	if err != nil {
+		t.Fatalf("apptest: %v", err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := a.Client.Do(req)
+	if err != nil {
+		t.Fatalf("apptest: %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("apptest: read body: %v", err)
+	}
+	return Response{Response: resp, Body: b}
+}
+
+// Response is an HTTP response with its body already read.
+type Response struct {
+	*http.Response
+	Body []byte
+}
+
+// JSON decodes the body into v, failing the test on error.
+func (r Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("apptest: decode %q: %v", r.Body, err)
+	}
+}
+
+// Spans returns the spans ended so far.
+func (a *App) Spans() tracetest.SpanStubs { return a.spans.GetSpans() }
+
+// LogLines returns every captured entry encoded as one JSON line, fields
+// included, for assertions that no line contains something.
+func (a *App) LogLines() []string {
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	var out []string
+	for _, e := range a.Logs.All() {
+		buf, err := enc.EncodeEntry(e.Entry, e.Context)
+		if err != nil {
+			out = append(out, fmt.Sprintf("unencodable entry %q: %v", e.Message, err))
+			continue
+		}
+		out = append(out, buf.String())
+		buf.Free()
+	}
+	return out
+}
+
+// WaitForLog waits up to timeout for an entry with the message and
+// returns it; it fails the test when none comes.
+func (a *App) WaitForLog(t testing.TB, message string, timeout time.Duration) observer.LoggedEntry {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if es := a.Logs.FilterMessage(message).All(); len(es) > 0 {
+			return es[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("apptest: no log entry %q within %v", message, timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

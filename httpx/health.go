@@ -1,0 +1,173 @@
+package httpx
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/apexgo/apex/observe"
+)
+
+// HealthCheck is one readiness check: a database ping, a Redis ping.
+//
+// Name identifies the check in the /readyz report; it is a short, stable,
+// lower-case name ([a-z0-9_.-], at most 64 bytes) unique in the app.
+// Check returns nil when the dependency is usable, and an error saying why
+// not otherwise; it must return promptly once ctx ends (each check runs
+// under its own timeout) and be safe for concurrent use. A check may also
+// implement interface{ Timeout() time.Duration } to choose its timeout.
+type HealthCheck interface {
+	Name() string
+	Check(ctx context.Context) error
+}
+
+// CheckFunc adapts a function to a [HealthCheck].
+func CheckFunc(name string, check func(ctx context.Context) error) HealthCheck {
+	return checkFunc{name: name, fn: check}
+}
+
+type checkFunc struct {
+	name string
+	fn   func(context.Context) error
+}
+
+func (c checkFunc) Name() string                    { return c.name }
+func (c checkFunc) Check(ctx context.Context) error { return c.fn(ctx) }
+
+const healthGroup = "httpx.health_checks"
+
+// AsHealthCheck annotates a constructor of a [HealthCheck] so that /readyz
+// runs it: fx.Provide(httpx.AsHealthCheck(newPingCheck)).
+func AsHealthCheck(constructor any) any {
+	return fx.Annotate(constructor, fx.As(new(HealthCheck)), fx.ResultTags(`group:"`+healthGroup+`"`))
+}
+
+var checkNameRE = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
+
+// Health runs the readiness checks.
+type Health struct {
+	checks     []HealthCheck
+	timeout    time.Duration
+	showErrors bool
+	log        *zap.Logger
+	draining   atomic.Bool
+}
+
+// NewHealth returns a Health for checks; a bad or duplicate name is an error.
+func NewHealth(cfg HealthConfig, log *zap.Logger, checks []HealthCheck) (*Health, error) {
+	seen := map[string]bool{}
+	for _, c := range checks {
+		if !checkNameRE.MatchString(c.Name()) {
+			return nil, fmt.Errorf("httpx: health check name %q must match %s", c.Name(), checkNameRE)
+		}
+		if seen[c.Name()] {
+			return nil, fmt.Errorf("httpx: health check %q registered twice", c.Name())
+		}
+		seen[c.Name()] = true
+	}
+	return &Health{checks: checks, timeout: cfg.Timeout, showErrors: cfg.ShowErrors, log: log}, nil
+}
+
+// Drain makes the report fail from now on, so that load balancers stop
+// sending traffic before the server closes.
+func (h *Health) Drain() { h.draining.Store(true) }
+
+// CheckResult is one check's outcome in a [Report].
+type CheckResult struct {
+	Status    string  `json:"status"`
+	LatencyMS float64 `json:"latency_ms"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// Report is the /readyz body.
+type Report struct {
+	// Status is "ok", "fail" or "draining".
+	Status string                 `json:"status"`
+	Checks map[string]CheckResult `json:"checks"`
+}
+
+// Run runs every check concurrently, each under its own timeout.
+func (h *Health) Run(ctx context.Context) Report {
+	r := Report{Status: "ok", Checks: make(map[string]CheckResult, len(h.checks))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range h.checks {
+		wg.Go(func() {
+			res := h.runOne(ctx, c)
+			mu.Lock()
+			r.Checks[c.Name()] = res
+			if res.Status != "ok" {
+				r.Status = "fail"
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if h.draining.Load() {
+		r.Status = "draining"
+	}
+	return r
+}
+
+func (h *Health) runOne(ctx context.Context, c HealthCheck) (res CheckResult) {
+	timeout := h.timeout
+	if t, ok := c.(interface{ Timeout() time.Duration }); ok && t.Timeout() > 0 {
+		timeout = t.Timeout()
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				observe.LogPanic(h.log, "health check "+c.Name(), v)
+				done <- fmt.Errorf("check panicked: %v", v)
+			}
+		}()
+		done <- c.Check(ctx)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// A check that ignores its context is abandoned, not waited for.
+		err = fmt.Errorf("timed out after %v", timeout)
+	}
+	res.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+	res.Status = "ok"
+	if err != nil {
+		res.Status = "fail"
+		h.log.Warn("health check failed", zap.String("check", c.Name()), zap.Error(err))
+		if h.showErrors {
+			msg := err.Error()
+			if len(msg) > 200 {
+				msg = msg[:200]
+			}
+			res.Error = msg
+		}
+	}
+	return res
+}
+
+func (h *Health) live(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *Health) ready(c echo.Context) error {
+	r := h.Run(c.Request().Context())
+	status := http.StatusOK
+	if r.Status != "ok" {
+		status = http.StatusServiceUnavailable
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return c.JSON(status, r)
+}

@@ -1,0 +1,74 @@
+package httpx
+
+import (
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/observe"
+)
+
+// Module provides the "http" section, *[Server], its *echo.Echo and
+// *[Health], registers the routes, groups and middleware given with
+// [AsRoute], [AsGroup] and [AsMiddleware], and serves on http.addr from
+// start to stop. /metrics is served here unless observe.admin.addr moves it.
+var Module = fx.Module("httpx",
+	app.ProvideSection("http", DefaultConfig),
+	fx.Provide(newServer, func(s *Server) *echo.Echo { return s.Echo }, func(s *Server) *Health { return s.Health }),
+	fx.Invoke(register),
+)
+
+type serverIn struct {
+	fx.In
+	Lifecycle      fx.Lifecycle
+	Config         Config
+	Observe        observe.Config
+	Info           app.Info
+	Log            *zap.Logger
+	Registerer     prometheus.Registerer         `optional:"true"`
+	Gatherer       prometheus.Gatherer           `optional:"true"`
+	TracerProvider trace.TracerProvider          `optional:"true"`
+	Propagator     propagation.TextMapPropagator `optional:"true"`
+	Checks         []HealthCheck                 `group:"httpx.health_checks"`
+	ErrorMappings  []ErrorMapping                `group:"httpx.error_mappings"`
+}
+
+func newServer(in serverIn) (*Server, error) {
+	p := Params{
+		Config: in.Config, Info: in.Info, Log: in.Log,
+		Registerer: in.Registerer, Gatherer: in.Gatherer,
+		TracerProvider: in.TracerProvider, Propagator: in.Propagator,
+		Checks: in.Checks, ErrorMapping: in.ErrorMappings,
+	}
+	if in.Observe.Admin.Addr == "" {
+		p.MetricsPath = in.Observe.Metrics.Path
+	}
+	s, err := New(p)
+	if err != nil {
+		return nil, err
+	}
+	in.Lifecycle.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
+	return s, nil
+}
+
+type registerIn struct {
+	fx.In
+	Server     *Server
+	Routes     []Route      `group:"httpx.routes"`
+	Groups     []Group      `group:"httpx.groups"`
+	Middleware []Middleware `group:"httpx.middleware"`
+}
+
+func register(in registerIn) error {
+	for _, m := range in.Middleware {
+		if m.Func == nil {
+			return errNilMiddleware(m.Name)
+		}
+		in.Server.Echo.Use(m.Func)
+	}
+	return Register(in.Server.Echo, in.Groups, in.Routes)
+}

@@ -1,0 +1,207 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+
+	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/observe"
+)
+
+// Params are what [New] builds a server from. Only Config and Log are
+// required; a nil Registerer disables metrics, a nil TracerProvider tracing.
+type Params struct {
+	Config         Config
+	Info           app.Info
+	Log            *zap.Logger
+	Registerer     prometheus.Registerer
+	Gatherer       prometheus.Gatherer
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
+	// MetricsPath serves Gatherer on this server when non-empty.
+	MetricsPath  string
+	Checks       []HealthCheck
+	ErrorMapping []ErrorMapping
+}
+
+// Server is the app's echo instance and the listener it is served on.
+type Server struct {
+	// Echo is the router; add routes before Start.
+	Echo   *echo.Echo
+	Health *Health
+
+	cfg  Config
+	log  *zap.Logger
+	srv  *http.Server
+	mu   sync.Mutex
+	ln   net.Listener
+	done chan struct{}
+}
+
+// New builds the echo instance with apex's error handler, validator,
+// health endpoints and default middleware stack, in this order, each
+// switchable in cfg: request ID, panic recovery, access log, tracing,
+// metrics, security headers, CORS, body limit, gzip, request timeout.
+func New(p Params) (*Server, error) {
+	cfg := p.Config
+	log := p.Log
+	eh, err := NewErrorHandler(log, p.ErrorMapping)
+	if err != nil {
+		return nil, err
+	}
+	health, err := NewHealth(cfg.Health, log.Named("health"), p.Checks)
+	if err != nil {
+		return nil, err
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = eh.Handle
+	e.Validator = NewValidator()
+
+	if cfg.RequestID.Enabled {
+		e.Use(RequestID(cfg.RequestID.Header, log))
+	} else {
+		e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				c.SetRequest(c.Request().WithContext(observe.ContextWithLogger(c.Request().Context(), log)))
+				return next(c)
+			}
+		})
+	}
+	if cfg.Recover.Enabled {
+		e.Use(Recover(log))
+	}
+	if cfg.AccessLog.Enabled {
+		e.Use(AccessLog(log.Named("access"), cfg.AccessLog.SkipPaths))
+	}
+	if cfg.Tracing.Enabled && p.TracerProvider != nil {
+		opts := []otelecho.Option{otelecho.WithTracerProvider(p.TracerProvider)}
+		if p.Propagator != nil {
+			opts = append(opts, otelecho.WithPropagators(p.Propagator))
+		}
+		e.Use(otelecho.Middleware(p.Info.Name, opts...))
+	}
+	if cfg.Metrics.Enabled && p.Registerer != nil {
+		m, err := NewMetrics(p.Registerer)
+		if err != nil {
+			return nil, err
+		}
+		e.Use(m.Middleware())
+	}
+	if sh := cfg.SecurityHeaders; sh.Enabled {
+		e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
+			ContentTypeNosniff:    "nosniff",
+			XFrameOptions:         sh.FrameOptions,
+			HSTSMaxAge:            sh.HSTSMaxAge,
+			ContentSecurityPolicy: sh.ContentSecurityPolicy,
+			ReferrerPolicy:        sh.ReferrerPolicy,
+		}))
+	}
+	if c := cfg.CORS; len(c.AllowOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:     c.AllowOrigins,
+			AllowMethods:     c.AllowMethods,
+			AllowHeaders:     c.AllowHeaders,
+			ExposeHeaders:    c.ExposeHeaders,
+			AllowCredentials: c.AllowCredentials,
+			MaxAge:           c.MaxAge,
+		}))
+	}
+	if cfg.BodyLimit.Enabled {
+		e.Use(middleware.BodyLimit(cfg.BodyLimit.Max))
+	}
+	if cfg.Gzip.Enabled {
+		e.Use(middleware.GzipWithConfig(middleware.GzipConfig{Level: cfg.Gzip.Level, MinLength: cfg.Gzip.MinLength}))
+	}
+	if cfg.Timeout.Enabled {
+		e.Use(Timeout(cfg.Timeout.Duration))
+	}
+
+	e.GET(cfg.Health.LivePath, health.live)
+	e.GET(cfg.Health.ReadyPath, health.ready)
+	if p.MetricsPath != "" && p.Gatherer != nil {
+		e.GET(p.MetricsPath, echo.WrapHandler(observe.MetricsHandler(p.Gatherer, log)))
+	}
+
+	s := &Server{Echo: e, Health: health, cfg: cfg, log: log, done: make(chan struct{})}
+	s.srv = &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           e,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          zap.NewStdLog(log.Named("http").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+	}
+	e.Server = s.srv
+	return s, nil
+}
+
+// Start binds http.addr, returning an error that names it when the
+// address is in use or invalid, then serves in the background.
+func (s *Server) Start(ctx context.Context) error {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("http.addr: listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("HTTP server stopped serving", zap.Error(err))
+		}
+	}()
+	s.log.Info("HTTP server listening", zap.String("addr", ln.Addr().String()))
+	return nil
+}
+
+// Addr is the bound address once started (useful with port 0), else nil.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Stop turns /readyz to 503, waits http.drain_delay, stops accepting, and
+// lets in-flight requests finish within http.shutdown_timeout (and ctx);
+// connections still open then are closed and an error is returned.
+func (s *Server) Stop(ctx context.Context) error {
+	s.Health.Drain()
+	if s.Addr() == nil {
+		return nil
+	}
+	if d := s.cfg.DrainDelay; d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		_ = s.srv.Close()
+		err = fmt.Errorf("httpx: in-flight requests did not finish within http.shutdown_timeout: %w", err)
+	}
+	<-s.done
+	return err
+}
