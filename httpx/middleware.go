@@ -140,7 +140,11 @@ func writeAccess(log *zap.Logger, c echo.Context, start time.Time, status int) {
 		zap.Duration("latency", time.Since(start)),
 		zap.String("request_id", observe.RequestID(req.Context())),
 	)
-	if sc := trace.SpanContextFromContext(req.Context()); sc.IsValid() {
+	sc := trace.SpanContextFromContext(req.Context())
+	if kept, ok := c.Get(spanContextKey).(trace.SpanContext); ok {
+		sc = kept
+	}
+	if sc.IsValid() {
 		fields = append(fields, zap.String("trace_id", sc.TraceID().String()))
 	}
 	ce.Write(fields...)

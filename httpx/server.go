@@ -92,7 +92,7 @@ func New(p Params) (*Server, error) {
 		if p.Propagator != nil {
 			opts = append(opts, otelecho.WithPropagators(p.Propagator))
 		}
-		e.Use(otelecho.Middleware(p.Info.Name, opts...))
+		e.Use(otelecho.Middleware(p.Info.Name, opts...), keepSpanContext)
 	}
 	if cfg.Metrics.Enabled && p.Registerer != nil {
 		m, err := NewMetrics(p.Registerer)
@@ -149,6 +149,19 @@ func New(p Params) (*Server, error) {
 	}
 	e.Server = s.srv
 	return s, nil
+}
+
+// spanContextKey holds the server span's context in the echo context, for
+// the access log, which runs outside the tracing middleware.
+const spanContextKey = "apex.span_context"
+
+func keepSpanContext(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if sc := trace.SpanContextFromContext(c.Request().Context()); sc.IsValid() {
+			c.Set(spanContextKey, sc)
+		}
+		return next(c)
+	}
 }
 
 // Start binds http.addr, returning an error that names it when the

@@ -20,7 +20,9 @@ func MetricsHandler(g prometheus.Gatherer, log *zap.Logger) http.Handler {
 		ErrorLog:          zap.NewStdLog(log),
 		ErrorHandling:     promhttp.ContinueOnError,
 		EnableOpenMetrics: true,
-		Timeout:           10 * time.Second,
+		// The HTTP server compresses responses itself (http.gzip).
+		DisableCompression: true,
+		Timeout:            10 * time.Second,
 	})
 }
 
