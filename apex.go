@@ -10,6 +10,7 @@ package apex
 
 import (
 	"fmt"
+	"slices"
 
 	"go.uber.org/fx"
 
@@ -54,8 +55,10 @@ var capabilities = []struct {
 
 // Modules is every apex module with its embedded defaults:
 // fx.New(apex.Modules...) starts a working service with no configuration
-// and no infrastructure.
-var Modules = all(nil)
+// and no infrastructure. Its capacity equals its length, so that
+// append(apex.Modules, ...) always copies and never changes what another
+// caller sees.
+var Modules = slices.Clip(all(nil))
 
 // Without returns every module but the given capabilities, as one option:
 //
