@@ -146,8 +146,8 @@ func TestDecodeSectionReportsEveryProblem(t *testing.T) {
 			t.Fatalf("secret in message %q", p.Message)
 		}
 	}
-	// Decoding problems stop validation; fix them and validation reports the rest.
-	for _, k := range []string{"svc.timeout", "svc.adress"} {
+	// Decoding and validation problems come together.
+	for _, k := range []string{"svc.timeout", "svc.adress", "svc.addr", "svc.workers", "svc.tls.cert"} {
 		if _, ok := keys[k]; !ok {
 			t.Errorf("missing problem for %s in %v", k, problems)
 		}

@@ -76,21 +76,33 @@ func ProvideSection[T any](key string, defaults func() T) fx.Option {
 // what [ProvideSection] runs, exported for code that builds a module's
 // config without fx.
 func DecodeSection(c Config, key string, out any) []Problem {
+	var problems []Problem
 	if err := c.Unmarshal(key, out); err != nil {
 		var ce *ConfigError
-		if errors.As(err, &ce) {
-			return ce.Problems
+		if !errors.As(err, &ce) {
+			return []Problem{{Key: key, Message: err.Error()}}
 		}
-		return []Problem{{Key: key, Message: err.Error()}}
+		problems = ce.Problems
 	}
-	var problems []Problem
+	// Validate even after decoding problems, so that one run reports
+	// everything; a key that failed to decode is not reported twice.
+	seen := make(map[string]bool, len(problems))
+	for _, p := range problems {
+		seen[p.Key] = true
+	}
+	add := func(p Problem) {
+		if !seen[p.Key] {
+			seen[p.Key] = true
+			problems = append(problems, p)
+		}
+	}
 	for _, f := range validation.Fields(getValidator().Struct(out)) {
-		problems = append(problems, Problem{Key: key + "." + f.Path, Message: f.Message})
+		add(Problem{Key: key + "." + f.Path, Message: f.Message})
 	}
 	if v, ok := out.(Validator); ok {
 		for _, p := range v.Validate() {
 			p.Key = key + "." + p.Key
-			problems = append(problems, p)
+			add(p)
 		}
 	}
 	return problems
