@@ -1,31 +1,79 @@
 package observe
 
 import (
+	"os"
 	"sync"
 	"time"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // EventLogger makes fx log its events through the app's zap logger. At
 // info level it writes one line when the app has started and one when it
 // has stopped, each with its duration; fx's other events are at debug
-// level, and failures at error level. Give it at the root of fx.New;
-// apex.Modules includes it.
-var EventLogger = fx.WithLogger(NewEventLogger)
+// level, and failures at error level. Until the logger exists (and when it
+// cannot be built, say because the config is invalid) errors go to stderr,
+// each root cause once. Give it at the root of fx.New; apex.Modules
+// includes it.
+var EventLogger = fx.WithLogger(func(l *eventLogger) fxevent.Logger { return l })
 
 // NewEventLogger returns an fxevent.Logger writing to log.
 func NewEventLogger(log *zap.Logger) fxevent.Logger {
-	return &eventLogger{log: log.WithOptions(zap.WithCaller(false)).Named("fx"), created: time.Now()}
+	l := newEventLogger()
+	l.attach(log)
+	return l
+}
+
+func newEventLogger() *eventLogger {
+	enc := zap.NewDevelopmentEncoderConfig()
+	enc.TimeKey, enc.CallerKey = "", ""
+	fallback := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.ErrorLevel))
+	return &eventLogger{log: fallback, created: time.Now(), printed: map[string]bool{}}
 }
 
 type eventLogger struct {
-	log       *zap.Logger
-	created   time.Time
 	mu        sync.Mutex
+	log       *zap.Logger
+	attached  bool
+	printed   map[string]bool
+	created   time.Time
 	stopBegan time.Time
+}
+
+func (l *eventLogger) attach(log *zap.Logger) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log = log.WithOptions(zap.WithCaller(false)).Named("fx")
+	l.attached = true
+}
+
+func (l *eventLogger) logger() (*zap.Logger, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.log, l.attached
+}
+
+// failed logs an error event. Before the app's logger exists, only the
+// root cause is printed, once: an invalid config reads as a list of keys,
+// not as fx's chain of constructors.
+func (l *eventLogger) failed(msg string, err error, fields ...zap.Field) {
+	log, attached := l.logger()
+	if attached {
+		log.Error(msg, append(fields, zap.Error(err))...)
+		return
+	}
+	root := dig.RootCause(err)
+	l.mu.Lock()
+	seen := l.printed[root.Error()]
+	l.printed[root.Error()] = true
+	l.mu.Unlock()
+	if !seen {
+		log.Error("cannot start: " + root.Error())
+	}
 }
 
 func (l *eventLogger) markStop() {
@@ -37,44 +85,49 @@ func (l *eventLogger) markStop() {
 }
 
 func (l *eventLogger) LogEvent(event fxevent.Event) {
+	log, _ := l.logger()
 	switch e := event.(type) {
 	case *fxevent.OnStartExecuted:
 		if e.Err != nil {
-			l.log.Error("start hook failed", zap.String("callee", e.FunctionName), zap.String("caller", e.CallerName), zap.Error(e.Err))
+			l.failed("start hook failed", e.Err, zap.String("callee", e.FunctionName), zap.String("caller", e.CallerName))
 			return
 		}
-		l.log.Debug("start hook ran", zap.String("callee", e.FunctionName), zap.String("caller", e.CallerName), zap.Duration("runtime", e.Runtime))
+		log.Debug("start hook ran", zap.String("callee", e.FunctionName), zap.String("caller", e.CallerName), zap.Duration("runtime", e.Runtime))
 	case *fxevent.OnStopExecuting:
 		l.markStop()
 	case *fxevent.OnStopExecuted:
 		if e.Err != nil {
-			l.log.Error("stop hook failed", zap.String("callee", e.FunctionName), zap.String("caller", e.CallerName), zap.Error(e.Err))
+			l.failed("stop hook failed", e.Err, zap.String("callee", e.FunctionName), zap.String("caller", e.CallerName))
 			return
 		}
-		l.log.Debug("stop hook ran", zap.String("callee", e.FunctionName), zap.String("caller", e.CallerName), zap.Duration("runtime", e.Runtime))
+		log.Debug("stop hook ran", zap.String("callee", e.FunctionName), zap.String("caller", e.CallerName), zap.Duration("runtime", e.Runtime))
 	case *fxevent.Provided:
 		if e.Err != nil {
-			l.log.Error("provide failed", zap.String("constructor", e.ConstructorName), zap.String("module", e.ModuleName), zap.Error(e.Err))
+			l.failed("provide failed", e.Err, zap.String("constructor", e.ConstructorName), zap.String("module", e.ModuleName))
+		}
+	case *fxevent.Run:
+		if e.Err != nil {
+			l.failed("constructor failed", e.Err, zap.String("function", e.Name), zap.String("module", e.ModuleName))
 		}
 	case *fxevent.Supplied:
 		if e.Err != nil {
-			l.log.Error("supply failed", zap.String("type", e.TypeName), zap.Error(e.Err))
+			l.failed("supply failed", e.Err, zap.String("type", e.TypeName))
 		}
 	case *fxevent.Replaced:
 		if e.Err != nil {
-			l.log.Error("replace failed", zap.Strings("types", e.OutputTypeNames), zap.Error(e.Err))
+			l.failed("replace failed", e.Err, zap.Strings("types", e.OutputTypeNames))
 		}
 	case *fxevent.Decorated:
 		if e.Err != nil {
-			l.log.Error("decorate failed", zap.String("decorator", e.DecoratorName), zap.Error(e.Err))
+			l.failed("decorate failed", e.Err, zap.String("decorator", e.DecoratorName))
 		}
 	case *fxevent.Invoked:
 		if e.Err != nil {
-			l.log.Error("invoke failed", zap.String("function", e.FunctionName), zap.String("module", e.ModuleName), zap.Error(e.Err))
+			l.failed("invoke failed", e.Err, zap.String("function", e.FunctionName), zap.String("module", e.ModuleName))
 		}
 	case *fxevent.Stopping:
 		l.markStop()
-		l.log.Info("stopping", zap.String("signal", e.Signal.String()))
+		log.Info("stopping", zap.String("signal", e.Signal.String()))
 	case *fxevent.Stopped:
 		l.mu.Lock()
 		began := l.stopBegan
@@ -84,25 +137,25 @@ func (l *eventLogger) LogEvent(event fxevent.Event) {
 			took = time.Since(began)
 		}
 		if e.Err != nil {
-			l.log.Error("stopped with errors", zap.Duration("took", took), zap.Error(e.Err))
+			l.failed("stopped with errors", e.Err, zap.Duration("took", took))
 			return
 		}
-		l.log.Info("stopped", zap.Duration("took", took))
+		log.Info("stopped", zap.Duration("took", took))
 	case *fxevent.RollingBack:
-		l.log.Error("start failed, rolling back", zap.Error(e.StartErr))
+		l.failed("start failed, rolling back", e.StartErr)
 	case *fxevent.RolledBack:
 		if e.Err != nil {
-			l.log.Error("rollback failed", zap.Error(e.Err))
+			l.failed("rollback failed", e.Err)
 		}
 	case *fxevent.Started:
 		if e.Err != nil {
-			l.log.Error("start failed", zap.Error(e.Err))
+			l.failed("start failed", e.Err)
 			return
 		}
-		l.log.Info("started", zap.Duration("took", time.Since(l.created)))
+		log.Info("started", zap.Duration("took", time.Since(l.created)))
 	case *fxevent.LoggerInitialized:
 		if e.Err != nil {
-			l.log.Error("custom logger failed", zap.Error(e.Err))
+			l.failed("custom logger failed", e.Err)
 		}
 	}
 }

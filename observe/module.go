@@ -51,6 +51,7 @@ var Module = fx.Module("observe",
 		func(r *prometheus.Registry) prometheus.Gatherer { return r },
 	),
 	fx.Provide(fx.Private, newBaseLogger),
+	fx.Provide(newEventLogger),
 	fx.Provide(newAlerter, newDispatcher, newLogger, newTracing),
 	fx.Invoke(registerCollectors, runAdmin),
 )
@@ -91,8 +92,9 @@ func newDispatcher(lc fx.Lifecycle, cfg Config, info app.Info, a Alerter, base b
 	return d, nil
 }
 
-func newLogger(lc fx.Lifecycle, base baseLogger, d *Dispatcher) *zap.Logger {
+func newLogger(lc fx.Lifecycle, base baseLogger, d *Dispatcher, events *eventLogger) *zap.Logger {
 	log := base.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return zapcore.NewTee(c, d.Core()) }))
+	events.attach(log)
 	lc.Append(fx.StopHook(func() error {
 		// Syncing a terminal or pipe fails with EINVAL/ENOTTY; nothing is lost.
 		if err := log.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTTY) && !errors.Is(err, syscall.EBADF) {

@@ -1,0 +1,119 @@
+// Command httpstack serves examples/minimal's GET /items/:id handler on two
+// ephemeral loopback ports, one behind apex's full default middleware
+// stack and one on bare echo, prints both base URLs, and serves until
+// interrupted or until -for has passed. A load generator such as wrk is
+// then pointed at each (see examples/bench/httpstack.sh):
+//
+//	go run ./cmd/httpstack -for 5m
+//	apex http://127.0.0.1:41023
+//	bare http://127.0.0.1:36119
+//
+// With -pprof ADDR (a loopback address) it also serves net/http/pprof
+// there, to take a CPU profile of the process under load. -set KEY=VALUE
+// (repeatable) overrides a config key of the apex app, to measure what
+// one middleware costs: -set http.tracing.enabled=false.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/apexgo/apex/examples/bench"
+)
+
+func main() {
+	only := flag.String("only", "both", "which stacks to serve: both, apex or bare")
+	limit := flag.Duration("for", 10*time.Minute, "stop by itself after this long (at most 1h)")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:0")
+	set := map[string]any{}
+	flag.Func("set", "override an apex config key, KEY=VALUE (repeatable)", func(kv string) error {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, not %q", kv)
+		}
+		set[k] = v
+		return nil
+	})
+	flag.Parse()
+	if err := run(*only, min(*limit, time.Hour), *pprofAddr, set); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(only string, limit time.Duration, pprofAddr string, set map[string]any) error {
+	if only != "both" && only != "apex" && only != "bare" {
+		return fmt.Errorf("-only must be both, apex or bare, not %q", only)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+
+	var stops []func(context.Context) error
+	if only != "bare" {
+		a, err := bench.StartApex(ctx, set)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("apex http://%s\n", a.Addr)
+		stops = append(stops, a.Stop)
+	}
+	if only != "apex" {
+		addr, stopBare, err := bench.Serve(bench.Bare(bench.NewStore()))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("bare http://%s\n", addr)
+		stops = append(stops, stopBare)
+	}
+	if pprofAddr != "" {
+		addr, stopPprof, err := servePprof(pprofAddr)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("pprof http://%s/debug/pprof/\n", addr)
+		stops = append(stops, stopPprof)
+	}
+
+	<-ctx.Done()
+	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer scancel()
+	var errs []error
+	for _, s := range stops {
+		errs = append(errs, s(sctx))
+	}
+	return errors.Join(errs...)
+}
+
+func servePprof(addr string) (string, func(context.Context) error, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("-pprof: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return "", nil, fmt.Errorf("-pprof must be a loopback address, not %q", addr)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return ln.Addr().String(), srv.Shutdown, nil
+}
