@@ -2,6 +2,7 @@ package observe
 
 import (
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,18 +90,20 @@ func (l *eventLogger) LogEvent(event fxevent.Event) {
 	switch e := event.(type) {
 	case *fxevent.OnStartExecuted:
 		if e.Err != nil {
-			l.failed("start hook failed", e.Err, zap.String("callee", e.FunctionName), zap.String("caller", e.CallerName))
+			// Warn: the "start failed" error that follows carries the cause
+			// and raises the one alert.
+			log.Warn("start hook failed", hookFields(e.FunctionName, e.CallerName, zap.Error(e.Err))...)
 			return
 		}
-		log.Debug("start hook ran", zap.String("callee", e.FunctionName), zap.String("caller", e.CallerName), zap.Duration("runtime", e.Runtime))
+		log.Debug("start hook ran", hookFields(e.FunctionName, e.CallerName, zap.Duration("runtime", e.Runtime))...)
 	case *fxevent.OnStopExecuting:
 		l.markStop()
 	case *fxevent.OnStopExecuted:
 		if e.Err != nil {
-			l.failed("stop hook failed", e.Err, zap.String("callee", e.FunctionName), zap.String("caller", e.CallerName))
+			log.Warn("stop hook failed", hookFields(e.FunctionName, e.CallerName, zap.Error(e.Err))...)
 			return
 		}
-		log.Debug("stop hook ran", zap.String("callee", e.FunctionName), zap.String("caller", e.CallerName), zap.Duration("runtime", e.Runtime))
+		log.Debug("stop hook ran", hookFields(e.FunctionName, e.CallerName, zap.Duration("runtime", e.Runtime))...)
 	case *fxevent.Provided:
 		if e.Err != nil {
 			l.failed("provide failed", e.Err, zap.String("constructor", e.ConstructorName), zap.String("module", e.ModuleName))
@@ -142,7 +145,7 @@ func (l *eventLogger) LogEvent(event fxevent.Event) {
 		}
 		log.Info("stopped", zap.Duration("took", took))
 	case *fxevent.RollingBack:
-		l.failed("start failed, rolling back", e.StartErr)
+		log.Debug("start failed, rolling back", zap.Error(e.StartErr))
 	case *fxevent.RolledBack:
 		if e.Err != nil {
 			l.failed("rollback failed", e.Err)
@@ -158,4 +161,17 @@ func (l *eventLogger) LogEvent(event fxevent.Event) {
 			l.failed("custom logger failed", e.Err)
 		}
 	}
+}
+
+// hookFields names a hook, leaving out the names of apex's budget wrapper
+// (app.Timeouts), which say nothing about which hook it was.
+func hookFields(callee, caller string, more ...zap.Field) []zap.Field {
+	fields := make([]zap.Field, 0, 2+len(more))
+	if !strings.Contains(callee, "budgetLifecycle") {
+		fields = append(fields, zap.String("callee", callee))
+	}
+	if !strings.Contains(caller, "budgetLifecycle") {
+		fields = append(fields, zap.String("caller", caller))
+	}
+	return append(fields, more...)
 }

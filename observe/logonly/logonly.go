@@ -1,5 +1,8 @@
-// Package logonly is the fallback [alert.Alerter]: it writes each alert as
-// a WARN log line, for development and for services without a webhook.
+// Package logonly is the fallback [alert.Alerter], for development and for
+// services without a webhook: it writes each alert as a log line. The
+// entry that raised an alert is already in the log, so a single alert is
+// written at DEBUG; a folded one (count > 1), which says how often an
+// error repeated, at WARN.
 package logonly
 
 import (
@@ -25,7 +28,11 @@ func (l *Alerter) Alert(ctx context.Context, a alert.Alert) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	l.log.Warn("alert",
+	level := zap.DebugLevel
+	if a.Count > 1 {
+		level = zap.WarnLevel
+	}
+	l.log.Log(level, "alert",
 		zap.String("alert_service", a.Service),
 		zap.String("alert_env", a.Env),
 		zap.String("alert_level", a.Level),
