@@ -59,6 +59,7 @@ type Health struct {
 	showErrors bool
 	log        *zap.Logger
 	draining   atomic.Bool
+	started    func() bool
 }
 
 // NewHealth returns a Health for checks; a bad or duplicate name is an error.
@@ -73,8 +74,12 @@ func NewHealth(cfg HealthConfig, log *zap.Logger, checks []HealthCheck) (*Health
 		}
 		seen[c.Name()] = true
 	}
-	return &Health{checks: checks, timeout: cfg.Timeout, showErrors: cfg.ShowErrors, log: log}, nil
+	return &Health{checks: checks, timeout: cfg.Timeout, showErrors: cfg.ShowErrors, log: log, started: func() bool { return true }}, nil
 }
+
+// WaitForStart makes the report say "starting" (and fail) until started
+// reports true; the module passes app.StartState.Started.
+func (h *Health) WaitForStart(started func() bool) { h.started = started }
 
 // Drain makes the report fail from now on, so that load balancers stop
 // sending traffic before the server closes.
@@ -89,7 +94,7 @@ type CheckResult struct {
 
 // Report is the /readyz body.
 type Report struct {
-	// Status is "ok", "fail" or "draining".
+	// Status is "ok", "fail", "starting" or "draining".
 	Status string                 `json:"status"`
 	Checks map[string]CheckResult `json:"checks"`
 }
@@ -111,8 +116,11 @@ func (h *Health) Run(ctx context.Context) Report {
 		})
 	}
 	wg.Wait()
-	if h.draining.Load() {
+	switch {
+	case h.draining.Load():
 		r.Status = "draining"
+	case !h.started():
+		r.Status = "starting"
 	}
 	return r
 }

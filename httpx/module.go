@@ -35,6 +35,7 @@ type serverIn struct {
 	Propagator     propagation.TextMapPropagator `optional:"true"`
 	Checks         []HealthCheck                 `group:"httpx.health_checks"`
 	ErrorMappings  []ErrorMapping                `group:"httpx.error_mappings"`
+	StartState     *app.StartState               `optional:"true"`
 }
 
 func newServer(in serverIn) (*Server, error) {
@@ -50,6 +51,9 @@ func newServer(in serverIn) (*Server, error) {
 	s, err := New(p)
 	if err != nil {
 		return nil, err
+	}
+	if in.StartState != nil {
+		s.Health.WaitForStart(in.StartState.Started)
 	}
 	in.Lifecycle.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
 	return s, nil

@@ -522,3 +522,47 @@ func TestValidatorUsesJSONNames(t *testing.T) {
 		t.Fatalf("got %#v", err)
 	}
 }
+
+// The server listens before later modules have started; /readyz says
+// "starting" until every start hook has run.
+func TestReadyOnlyAfterWholeAppStarted(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	readyDuringStart := make(chan int, 1)
+	var srv *httpx.Server
+	type started struct {
+		a   *apptest.App
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		a, err := apptest.Start(t, apptest.With(
+			fx.Populate(&srv),
+			fx.Invoke(func(lc fx.Lifecycle, s *httpx.Server) {
+				lc.Append(fx.StartHook(func() {
+					resp, err := http.Get("http://" + s.Addr().String() + "/readyz")
+					if err == nil {
+						resp.Body.Close()
+						readyDuringStart <- resp.StatusCode
+					} else {
+						readyDuringStart <- -1
+					}
+					<-release
+				}))
+			}),
+		))
+		done <- started{a, err}
+	}()
+	if code := <-readyDuringStart; code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz during start: %d, want 503", code)
+	}
+	close(release)
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	a := res.a
+	if r := a.Do(t, http.MethodGet, "/readyz", ""); r.StatusCode != 200 {
+		t.Fatalf("/readyz after start: %d %s", r.StatusCode, r.Body)
+	}
+}
