@@ -3,7 +3,7 @@
 # echo (B), side by side in one run, driven by wrk over loopback:
 # a warm-up of each, then A,B alternated ROUNDS times.
 #
-#	bash examples/bench/httpstack.sh           # the measurement
+#	bash examples/bench/httpstack.sh                # the measurement
 #	bash examples/bench/httpstack.sh profile        # CPU profile of apex under load
 #	bash examples/bench/httpstack.sh profile bare   # the same of bare echo
 #
@@ -53,7 +53,7 @@ bare=$(url bare)
 [[ -n $apex || -n $bare ]] || { echo "server did not start:" >&2; cat "$OUT/server.log" >&2; exit 1; }
 
 rps() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
-field() { # FILE LABEL: the value after LABEL in wrk --latency output
+field() { # LABEL FILE: the value after LABEL in wrk --latency output
 	awk -v k="$1" '$1 == k { print $2; exit }' "$2"
 }
 
