@@ -50,6 +50,12 @@ func AsHealthCheck(constructor any) any {
 	return fx.Annotate(constructor, fx.As(new(HealthCheck)), fx.ResultTags(`group:"`+healthGroup+`"`))
 }
 
+// AsHealthChecks annotates a constructor of a []HealthCheck, for a module
+// whose checks depend on its configuration (none when a backend is off).
+func AsHealthChecks(constructor any) any {
+	return fx.Annotate(constructor, fx.ResultTags(`group:"`+healthGroup+`,flatten"`))
+}
+
 var checkNameRE = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
 
 // Health runs the readiness checks.

@@ -1,0 +1,155 @@
+// Package redis is the Redis backend of the cache ports, on the process's
+// rueidis client: a [cache.Cache] with optional server-assisted
+// client-side caching, and a GCRA [cache.Limiter] run as one Lua script.
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/rueidis"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/apexgo/apex/cache"
+)
+
+// Config configures a Cache.
+type Config struct {
+	// Prefix starts every key, so services can share a Redis.
+	Prefix string
+	// ClientSide serves reads from process memory (rueidis DoCache):
+	// Redis tracks the keys read and invalidates them in every client when
+	// any client writes them. An entry lives locally at most LocalTTL and
+	// never past its TTL in Redis.
+	ClientSide bool
+	// LocalTTL bounds a client-side entry. Default 1m.
+	LocalTTL time.Duration
+	// CommandTimeout bounds each call when ctx has no earlier deadline.
+	// Default 3s.
+	CommandTimeout time.Duration
+	// Metrics counts hits, misses, loads and local hits; nil counts nothing.
+	Metrics *cache.Metrics
+}
+
+// Cache is a [cache.Cache] in Redis.
+type Cache struct {
+	client  rueidis.Client
+	cfg     Config
+	metrics *cache.Metrics
+	group   singleflight.Group
+}
+
+var _ cache.Cache = (*Cache)(nil)
+
+// New returns a Cache on client.
+func New(client rueidis.Client, cfg Config) (*Cache, error) {
+	if client == nil {
+		return nil, errors.New("redis: nil client")
+	}
+	if cfg.LocalTTL <= 0 {
+		cfg.LocalTTL = time.Minute
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = 3 * time.Second
+	}
+	return &Cache{client: client, cfg: cfg, metrics: cfg.Metrics}, nil
+}
+
+func (c *Cache) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.cfg.CommandTimeout)
+}
+
+// Get implements [cache.Cache].
+func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
+	k := c.cfg.Prefix + key
+	var resp rueidis.RedisResult
+	if c.cfg.ClientSide {
+		resp = c.client.DoCache(ctx, c.client.B().Get().Key(k).Cache(), c.cfg.LocalTTL)
+	} else {
+		resp = c.client.Do(ctx, c.client.B().Get().Key(k).Build())
+	}
+	b, err := resp.AsBytes()
+	if rueidis.IsRedisNil(err) {
+		c.metrics.Miss()
+		return nil, fmt.Errorf("%w: %q", cache.ErrMiss, key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cache: redis GET: %w", err)
+	}
+	c.metrics.Hit()
+	if resp.IsCacheHit() {
+		c.metrics.LocalHit()
+	}
+	return b, nil
+}
+
+// Set implements [cache.Cache].
+func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl < 0 {
+		return cache.ErrInvalidTTL
+	}
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
+	set := c.client.B().Set().Key(c.cfg.Prefix + key).Value(rueidis.BinaryString(value))
+	var cmd rueidis.Completed
+	if ttl > 0 {
+		cmd = set.Px(max(ttl, time.Millisecond)).Build()
+	} else {
+		cmd = set.Build()
+	}
+	if err := c.client.Do(ctx, cmd).Error(); err != nil {
+		return fmt.Errorf("cache: redis SET: %w", err)
+	}
+	return nil
+}
+
+// Delete implements [cache.Cache].
+func (c *Cache) Delete(ctx context.Context, key string) error {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
+	if err := c.client.Do(ctx, c.client.B().Del().Key(c.cfg.Prefix+key).Build()).Error(); err != nil {
+		return fmt.Errorf("cache: redis DEL: %w", err)
+	}
+	return nil
+}
+
+// GetOrLoad implements [cache.Cache]. Loads are merged per key within this
+// process; instances do not coordinate (each may load once).
+func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+	if ttl < 0 {
+		return nil, cache.ErrInvalidTTL
+	}
+	b, err := c.Get(ctx, key)
+	if err == nil || !errors.Is(err, cache.ErrMiss) {
+		return b, err
+	}
+	ch := c.group.DoChan(key, func() (any, error) {
+		// Another caller may have stored it between our miss and now.
+		if b, err := c.Get(ctx, key); err == nil {
+			return b, nil
+		}
+		c.metrics.Load()
+		b, err := load(ctx)
+		if err != nil {
+			c.metrics.LoadError()
+			return nil, err
+		}
+		if err := c.Set(ctx, key, b, ttl); err != nil {
+			return nil, err
+		}
+		return b, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.([]byte), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
