@@ -81,6 +81,20 @@ func Without(leave ...Capability) fx.Option {
 	return fx.Options(all(skip)...)
 }
 
+// Run builds an fx app from opts (include apex.Modules or apex.Without),
+// starts it and blocks until SIGINT or SIGTERM, then stops it gracefully;
+// it exits the process non-zero if the start or stop fails.
+//
+// Prefer it to fx.New(...).Run(): fx installs its signal handler only
+// after every start hook has run, while apex's server already answers
+// /readyz during the start, so a SIGTERM sent in that window would kill
+// the process without a graceful stop. Run installs the handler first.
+func Run(opts ...fx.Option) {
+	a := fx.New(opts...)
+	a.Wait() // installs the signal handler now; Run waits on the same channel
+	a.Run()
+}
+
 func all(skip map[Capability]bool) []fx.Option {
 	opts := foundation()
 	for _, m := range capabilities {

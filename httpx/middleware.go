@@ -27,6 +27,7 @@ const maxRequestIDLen = 64
 // ID in the response and puts it, and log, in the request context for
 // [observe.Logger] and [observe.RequestID].
 func RequestID(header string, log *zap.Logger) echo.MiddlewareFunc {
+	header = http.CanonicalHeaderKey(header)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
@@ -34,10 +35,8 @@ func RequestID(header string, log *zap.Logger) echo.MiddlewareFunc {
 			if !SaneRequestID(id) {
 				id = newRequestID()
 			}
-			c.Response().Header().Set(header, id)
-			ctx := observe.ContextWithRequestID(req.Context(), id)
-			ctx = observe.ContextWithLogger(ctx, log)
-			c.SetRequest(req.WithContext(ctx))
+			c.Response().Header()[header] = []string{id}
+			c.SetRequest(req.WithContext(observe.ContextWith(req.Context(), log, id)))
 			return next(c)
 		}
 	}
@@ -189,12 +188,28 @@ func (m *Metrics) Middleware() echo.MiddlewareFunc {
 			if route == "" {
 				route = "<unmatched>"
 			}
-			labels := prometheus.Labels{"method": methodLabel(c.Request().Method), "route": route, "status": strconv.Itoa(c.Response().Status)}
-			m.requests.With(labels).Inc()
-			m.duration.With(labels).Observe(time.Since(start).Seconds())
+			method, status := methodLabel(c.Request().Method), statusLabel(c.Response().Status)
+			m.requests.WithLabelValues(method, route, status).Inc()
+			m.duration.WithLabelValues(method, route, status).Observe(time.Since(start).Seconds())
 			return err
 		}
 	}
+}
+
+// statusLabels holds the label of every valid status code, so that the
+// hot path does not format one.
+var statusLabels = func() (s [600]string) {
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+func statusLabel(code int) string {
+	if code >= 0 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
 }
 
 func methodLabel(m string) string {

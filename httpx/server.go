@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	"github.com/apexgo/apex/app"
@@ -85,14 +86,23 @@ func New(p Params) (*Server, error) {
 		e.Use(Recover(log))
 	}
 	if cfg.AccessLog.Enabled {
-		e.Use(AccessLog(log.Named("access"), cfg.AccessLog.SkipPaths))
+		// The caller is always the middleware: not worth a stack walk per line.
+		e.Use(AccessLog(log.Named("access").WithOptions(zap.WithCaller(false)), cfg.AccessLog.SkipPaths))
 	}
 	if cfg.Tracing.Enabled && p.TracerProvider != nil {
-		opts := []otelecho.Option{otelecho.WithTracerProvider(p.TracerProvider)}
-		if p.Propagator != nil {
-			opts = append(opts, otelecho.WithPropagators(p.Propagator))
+		if _, off := p.TracerProvider.(noop.TracerProvider); off {
+			// Nothing records spans: only carry an incoming trace context,
+			// so that logs still show its trace_id, at a fraction of the cost.
+			if p.Propagator != nil {
+				e.Use(propagate(p.Propagator))
+			}
+		} else {
+			opts := []otelecho.Option{otelecho.WithTracerProvider(p.TracerProvider)}
+			if p.Propagator != nil {
+				opts = append(opts, otelecho.WithPropagators(p.Propagator))
+			}
+			e.Use(otelecho.Middleware(p.Info.Name, opts...), keepSpanContext)
 		}
-		e.Use(otelecho.Middleware(p.Info.Name, opts...), keepSpanContext)
 	}
 	if cfg.Metrics.Enabled && p.Registerer != nil {
 		m, err := NewMetrics(p.Registerer)
@@ -161,6 +171,21 @@ func keepSpanContext(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Set(spanContextKey, sc)
 		}
 		return next(c)
+	}
+}
+
+// propagate extracts an incoming W3C trace context into the request's
+// context when there is one.
+func propagate(p propagation.TextMapPropagator) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if req.Header.Get("Traceparent") != "" {
+				ctx := p.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+				c.SetRequest(req.WithContext(ctx))
+			}
+			return next(c)
+		}
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -564,5 +566,18 @@ func TestReadyOnlyAfterWholeAppStarted(t *testing.T) {
 	a := res.a
 	if r := a.Do(t, http.MethodGet, "/readyz", ""); r.StatusCode != 200 {
 		t.Fatalf("/readyz after start: %d %s", r.StatusCode, r.Body)
+	}
+}
+
+// Without an exporter nothing records spans, but an incoming trace ID
+// still reaches the logs.
+func TestNoopTracingKeepsIncomingTraceID(t *testing.T) {
+	t.Parallel()
+	a := apptest.New(t, apptest.With(testRoutes(), fx.Decorate(func() trace.TracerProvider { return noop.NewTracerProvider() })))
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	a.Do(t, http.MethodGet, "/ctx", "", "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	e := a.WaitForLog(t, "inside handler", time.Second)
+	if e.ContextMap()["trace_id"] != traceID {
+		t.Fatalf("handler log: %v", e.ContextMap())
 	}
 }

@@ -7,40 +7,50 @@ import (
 	"go.uber.org/zap"
 )
 
-type ctxKey int
+type ctxKey struct{}
 
-const (
-	loggerKey ctxKey = iota
-	requestIDKey
-)
-
-// ContextWithLogger returns ctx carrying log, for [Logger] to find.
-// httpx puts the app's logger in every request's context.
-func ContextWithLogger(ctx context.Context, log *zap.Logger) context.Context {
-	return context.WithValue(ctx, loggerKey, log)
+// scope is what a context carries for observe: one value, so that a
+// request pays for one context.WithValue.
+type scope struct {
+	log       *zap.Logger
+	requestID string
 }
 
-// ContextWithRequestID returns ctx carrying a request ID.
+func scopeOf(ctx context.Context) scope {
+	s, _ := ctx.Value(ctxKey{}).(scope)
+	return s
+}
+
+// ContextWith returns ctx carrying log and a request ID, for [Logger] and
+// [RequestID] to find; httpx calls it once per request.
+func ContextWith(ctx context.Context, log *zap.Logger, requestID string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, scope{log: log, requestID: requestID})
+}
+
+// ContextWithLogger returns ctx carrying log, keeping its request ID.
+func ContextWithLogger(ctx context.Context, log *zap.Logger) context.Context {
+	return ContextWith(ctx, log, scopeOf(ctx).requestID)
+}
+
+// ContextWithRequestID returns ctx carrying a request ID, keeping its logger.
 func ContextWithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey, id)
+	return ContextWith(ctx, scopeOf(ctx).log, id)
 }
 
 // RequestID returns the request ID carried by ctx, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return scopeOf(ctx).requestID }
 
 // Logger returns the logger carried by ctx (zap.L() if none) with the
 // request_id, trace_id and span_id of ctx added, those that are set.
 func Logger(ctx context.Context) *zap.Logger {
-	log, ok := ctx.Value(loggerKey).(*zap.Logger)
-	if !ok {
+	s := scopeOf(ctx)
+	log := s.log
+	if log == nil {
 		log = zap.L()
 	}
 	fields := make([]zap.Field, 0, 3)
-	if id := RequestID(ctx); id != "" {
-		fields = append(fields, zap.String("request_id", id))
+	if s.requestID != "" {
+		fields = append(fields, zap.String("request_id", s.requestID))
 	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		fields = append(fields, zap.String("trace_id", sc.TraceID().String()), zap.String("span_id", sc.SpanID().String()))

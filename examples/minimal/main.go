@@ -15,7 +15,7 @@ import (
 )
 
 func main() {
-	fx.New(options()...).Run()
+	apex.Run(options()...)
 }
 
 // options is the whole app: apex's modules and this example's routes.
