@@ -18,9 +18,12 @@ func FuzzRequestID(f *testing.F) {
 	for _, s := range []string{"", "abc-123", "has space", "\x00\x01", "ünïcode", string(make([]byte, 100)), "a\r\nSet-Cookie: x=y"} {
 		f.Add(s)
 	}
-	e := echo.New()
+	srv, err := httpx.New(httpx.Params{Config: httpx.DefaultConfig(), Log: zap.NewNop()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	e := srv.Echo
 	var seen string
-	e.Use(httpx.RequestID("X-Request-ID", zap.NewNop()))
 	e.GET("/", func(c echo.Context) error {
 		seen = observe.RequestID(c.Request().Context())
 		return c.NoContent(http.StatusNoContent)

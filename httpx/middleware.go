@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
@@ -22,27 +23,8 @@ import (
 // maxRequestIDLen bounds a client-sent request ID that is kept.
 const maxRequestIDLen = 64
 
-// RequestID keeps a client's request ID when it is sane (1 to 64 printable
-// ASCII characters, no spaces) and generates one otherwise; it echoes the
-// ID in the response and puts it, and log, in the request context for
-// [observe.Logger] and [observe.RequestID].
-func RequestID(header string, log *zap.Logger) echo.MiddlewareFunc {
-	header = http.CanonicalHeaderKey(header)
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			req := c.Request()
-			id := req.Header.Get(header)
-			if !SaneRequestID(id) {
-				id = newRequestID()
-			}
-			c.Response().Header()[header] = []string{id}
-			c.SetRequest(req.WithContext(observe.ContextWith(req.Context(), log, id)))
-			return next(c)
-		}
-	}
-}
-
-// SaneRequestID reports whether a client-sent request ID may be kept.
+// SaneRequestID reports whether a client-sent request ID may be kept:
+// 1 to 64 printable ASCII characters, no spaces.
 func SaneRequestID(id string) bool {
 	if id == "" || len(id) > maxRequestIDLen {
 		return false
@@ -61,80 +43,157 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// commit writes err's response now, so that middleware further out sees
-// the final status; the error handler ignores an already-committed error.
-func commit(c echo.Context, err error) {
-	if err != nil && !c.Response().Committed {
-		c.Error(err)
-	}
-}
-
 // errPanic marks a recovered panic; the client sees a plain 500.
 var errPanic = errors.New("httpx: handler panicked")
 
-// Recover turns a panic into a 500 problem (without internals) and logs it
-// at ERROR with its stack, which raises an alert. http.ErrAbortHandler is
-// re-panicked, as net/http expects.
-func Recover(log *zap.Logger) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) (err error) {
-			defer func() {
-				v := recover()
-				if v == nil {
-					return
-				}
+// stack is apex's default middleware fused into one echo middleware: the
+// steps run in the documented order (request ID, panic recovery, access
+// log, tracing context, metrics, security headers, body limit, request
+// timeout), each only when enabled, for the price of one closure per
+// request instead of one per step. Recording spans (otelecho), CORS and
+// gzip stay separate echo middleware after it.
+type stack struct {
+	log       *zap.Logger
+	idHeader  string // canonical; "" when request IDs are off
+	recover   bool
+	access    *zap.Logger // nil when the access log is off
+	skip      []string
+	propagate propagation.TextMapPropagator // set when spans are not recorded
+	metrics   *Metrics
+	headers   []header
+	bodyMax   int64
+	timeout   time.Duration
+}
+
+type header struct {
+	key   string
+	value []string
+}
+
+func newStack(cfg Config, log *zap.Logger, m *Metrics, prop propagation.TextMapPropagator) (*stack, error) {
+	s := &stack{log: log, recover: cfg.Recover.Enabled, metrics: m, propagate: prop}
+	if cfg.RequestID.Enabled {
+		s.idHeader = http.CanonicalHeaderKey(cfg.RequestID.Header)
+	}
+	if cfg.AccessLog.Enabled {
+		// The caller is always this file: not worth a stack walk per line.
+		s.access = log.Named("access").WithOptions(zap.WithCaller(false))
+		s.skip = cfg.AccessLog.SkipPaths
+	}
+	if sh := cfg.SecurityHeaders; sh.Enabled {
+		add := func(k, v string) {
+			if v != "" {
+				s.headers = append(s.headers, header{http.CanonicalHeaderKey(k), []string{v}})
+			}
+		}
+		add("X-Content-Type-Options", "nosniff")
+		add("X-Frame-Options", sh.FrameOptions)
+		add("Referrer-Policy", sh.ReferrerPolicy)
+		add("Content-Security-Policy", sh.ContentSecurityPolicy)
+		if sh.HSTSMaxAge > 0 {
+			s.headers = append(s.headers, header{"Strict-Transport-Security", []string{"max-age=" + strconv.Itoa(sh.HSTSMaxAge) + "; includeSubDomains"}})
+		}
+	}
+	if cfg.BodyLimit.Enabled {
+		n, err := parseSize(cfg.BodyLimit.Max)
+		if err != nil {
+			return nil, fmt.Errorf("http.body_limit.max: %w", err)
+		}
+		s.bodyMax = n
+	}
+	if cfg.Timeout.Enabled {
+		s.timeout = cfg.Timeout.Duration
+	}
+	return s, nil
+}
+
+func (s *stack) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error { return s.serve(c, next) }
+}
+
+func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
+	start := time.Now()
+	req := c.Request()
+	res := c.Response()
+
+	// Request ID, logger, incoming trace context and deadline: one new
+	// context and one copy of the request.
+	var id string
+	if s.idHeader != "" {
+		id = req.Header.Get(s.idHeader)
+		if !SaneRequestID(id) {
+			id = newRequestID()
+		}
+		res.Header()[s.idHeader] = []string{id}
+	}
+	ctx := observe.ContextWith(req.Context(), s.log, id)
+	if s.propagate != nil && req.Header.Get("Traceparent") != "" {
+		ctx = s.propagate.Extract(ctx, propagation.HeaderCarrier(req.Header))
+	}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	req = req.WithContext(ctx)
+	c.SetRequest(req)
+
+	// Recovery, then access log and metrics, once the response is final.
+	defer func() {
+		if s.recover {
+			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				observe.LogPanic(observe.Logger(c.Request().Context()).With(zap.String("route", c.Path())), "HTTP handler", v)
+				observe.LogPanic(observe.Logger(ctx).With(zap.String("route", c.Path())), "HTTP handler", v)
 				p := NewProblem(http.StatusInternalServerError, "an internal error occurred")
 				p.Err = fmt.Errorf("%w: %v", errPanic, v)
 				err = p
-			}()
-			return next(c)
-		}
-	}
-}
-
-// AccessLog writes one INFO line per request: method, route, path, status,
-// bytes, latency, request_id and trace_id. Headers (so Authorization and
-// cookies) and query strings are never logged.
-func AccessLog(log *zap.Logger, skip []string) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			req := c.Request()
-			if slices.Contains(skip, req.URL.Path) {
-				return next(c)
 			}
-			start := time.Now()
-			panicked := true
-			defer func() {
-				if panicked {
-					// Log the request the panic ends, then let Recover handle it.
-					writeAccess(log, c, start, http.StatusInternalServerError)
-				}
-			}()
-			err := next(c)
-			panicked = false
-			commit(c, err)
-			writeAccess(log, c, start, c.Response().Status)
-			return err
 		}
+		if err != nil && !res.Committed {
+			c.Error(err)
+		}
+		err = nil // answered
+		if s.metrics != nil {
+			s.metrics.observe(c, start)
+		}
+		if s.access != nil && !slices.Contains(s.skip, req.URL.Path) {
+			s.writeAccess(c, start)
+		}
+	}()
+
+	for _, h := range s.headers {
+		res.Header()[h.key] = h.value
 	}
+	if s.bodyMax > 0 && req.Body != nil && req.Body != http.NoBody {
+		if req.ContentLength > s.bodyMax {
+			return NewProblem(http.StatusRequestEntityTooLarge, "the request body is too large")
+		}
+		req.Body = http.MaxBytesReader(res, req.Body, s.bodyMax)
+	}
+	err = next(c)
+	if err != nil && s.timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) && !res.Committed {
+		err = fmt.Errorf("%w: %w", ErrRequestTimeout, err)
+	}
+	return err
 }
 
-func writeAccess(log *zap.Logger, c echo.Context, start time.Time, status int) {
-	req := c.Request()
-	ce := log.Check(zap.InfoLevel, "request")
+// writeAccess writes one INFO line: method, route, path, status, bytes,
+// latency, request_id and trace_id. Headers (so Authorization and cookies)
+// and query strings are never logged.
+func (s *stack) writeAccess(c echo.Context, start time.Time) {
+	ce := s.access.Check(zap.InfoLevel, "request")
 	if ce == nil {
 		return
 	}
-	fields := make([]zap.Field, 0, 9)
+	req := c.Request()
+	fields := make([]zap.Field, 0, 8)
 	fields = append(fields,
 		zap.String("method", req.Method),
 		zap.String("route", c.Path()),
 		zap.String("path", req.URL.Path),
-		zap.Int("status", status),
+		zap.Int("status", c.Response().Status),
 		zap.Int64("bytes", c.Response().Size),
 		zap.Duration("latency", time.Since(start)),
 		zap.String("request_id", observe.RequestID(req.Context())),
@@ -149,10 +208,10 @@ func writeAccess(log *zap.Logger, c echo.Context, start time.Time, status int) {
 	ce.Write(fields...)
 }
 
-// Metrics is the HTTP metrics middleware: http_requests_total and
-// http_request_duration_seconds, labelled by method, route template and
-// status. Unmatched routes share one label value so that scanning bots
-// cannot grow the series count.
+// Metrics is the HTTP metrics of the default stack:
+// http_requests_total and http_request_duration_seconds, labelled by
+// method, route template and status. Unmatched routes share one label
+// value so that scanning bots cannot grow the series count.
 type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -177,23 +236,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// Middleware returns the echo middleware.
-func (m *Metrics) Middleware() echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			start := time.Now()
-			err := next(c)
-			commit(c, err)
-			route := c.Path()
-			if route == "" {
-				route = "<unmatched>"
-			}
-			method, status := methodLabel(c.Request().Method), statusLabel(c.Response().Status)
-			m.requests.WithLabelValues(method, route, status).Inc()
-			m.duration.WithLabelValues(method, route, status).Observe(time.Since(start).Seconds())
-			return err
-		}
+func (m *Metrics) observe(c echo.Context, start time.Time) {
+	route := c.Path()
+	if route == "" {
+		route = "<unmatched>"
 	}
+	method, status := methodLabel(c.Request().Method), statusLabel(c.Response().Status)
+	m.requests.WithLabelValues(method, route, status).Inc()
+	m.duration.WithLabelValues(method, route, status).Observe(time.Since(start).Seconds())
 }
 
 // statusLabels holds the label of every valid status code, so that the
@@ -219,22 +269,4 @@ func methodLabel(m string) string {
 		return m
 	}
 	return "OTHER"
-}
-
-// Timeout gives each request's context a deadline; a handler error after
-// the deadline becomes [ErrRequestTimeout] (a 503 problem).
-func Timeout(d time.Duration) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			req := c.Request()
-			ctx, cancel := context.WithTimeout(req.Context(), d)
-			defer cancel()
-			c.SetRequest(req.WithContext(ctx))
-			err := next(c)
-			if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !c.Response().Committed {
-				return fmt.Errorf("%w: %w", ErrRequestTimeout, err)
-			}
-			return err
-		}
-	}
 }

@@ -175,7 +175,8 @@ func (h *ErrorHandler) ProblemFor(err error) *Problem {
 			return p
 		}
 	}
-	if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+	var tooLarge *http.MaxBytesError
+	if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, &tooLarge) {
 		return NewProblem(http.StatusRequestEntityTooLarge, "the request body is too large")
 	}
 	var he *echo.HTTPError

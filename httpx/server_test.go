@@ -581,3 +581,20 @@ func TestNoopTracingKeepsIncomingTraceID(t *testing.T) {
 		t.Fatalf("handler log: %v", e.ContextMap())
 	}
 }
+
+// A body without Content-Length is cut at the limit while it is read.
+func TestChunkedBodyOverLimit(t *testing.T) {
+	t.Parallel()
+	a := apptest.New(t, apptest.With(testRoutes()), apptest.Config(map[string]any{"http.body_limit.max": "1K"}))
+	body := io.MultiReader(strings.NewReader(`{"sku":"`), strings.NewReader(strings.Repeat("a", 4000)), strings.NewReader(`"}`))
+	req, _ := http.NewRequest(http.MethodPost, a.URL+"/orders", body)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || req.ContentLength != -1 && req.ContentLength != 0 {
+		t.Fatalf("status %d (content length %d)", resp.StatusCode, req.ContentLength)
+	}
+}

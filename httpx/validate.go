@@ -55,8 +55,9 @@ func (v *Validator) Validate(i any) error {
 // one over the body limit a 413, invalid fields a 422.
 func Bind(c echo.Context, v any) error {
 	if err := c.Bind(v); err != nil {
-		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
-			return err
+		var tooLarge *http.MaxBytesError
+		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, &tooLarge) {
+			return NewProblem(http.StatusRequestEntityTooLarge, "the request body is too large")
 		}
 		var he *echo.HTTPError
 		if errors.As(err, &he) && he.Code == http.StatusUnsupportedMediaType {
