@@ -183,7 +183,9 @@ func readDotEnv(path string) (map[string]string, error) {
 	}
 	m, err := dotenv.Parser().Unmarshal(b)
 	if err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+		// The parser quotes the file's text, which holds secrets: report
+		// only where it broke.
+		return nil, fmt.Errorf("config file %s: malformed at or after line %d (an unterminated quote or a line that is not KEY=value); values are not shown", path, badDotEnvLine(b))
 	}
 	out := make(map[string]string, len(m))
 	for key, v := range m {
@@ -192,7 +194,29 @@ func readDotEnv(path string) (map[string]string, error) {
 	return out, nil
 }
 
+// badDotEnvLine finds the first line that does not parse on its own, or
+// the last line when only the whole file fails (a quote left open).
+func badDotEnvLine(b []byte) int {
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if _, err := dotenv.Parser().Unmarshal([]byte(l)); err != nil {
+			return i + 1
+		}
+	}
+	return len(lines)
+}
+
 type koanfConfig struct{ k *koanf.Koanf }
+
+// Sections lists the top-level keys that are set, for the check that every
+// one belongs to a declared section.
+func (c *koanfConfig) Sections() []string {
+	var out []string
+	for k := range c.k.Raw() {
+		out = append(out, k)
+	}
+	return out
+}
 
 func (c *koanfConfig) Unmarshal(key string, out any) error {
 	if !c.k.Exists(key) {

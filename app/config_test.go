@@ -109,13 +109,16 @@ func TestLoadMalformedFileNamesFileAndLine(t *testing.T) {
 	}
 }
 
-func TestLoadMalformedDotEnv(t *testing.T) {
+func TestLoadMalformedDotEnvHidesValues(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	write(t, dir, ".env", "APP_X='unterminated\n")
+	write(t, dir, ".env", "APP_A=1\nAPP_DB__PASSWORD='hunter2-SECRET\n")
 	_, err := app.Load(app.LoadParams{Dir: dir, DotEnv: filepath.Join(dir, ".env"), Environ: []string{}})
-	if err == nil || !strings.Contains(err.Error(), ".env") {
-		t.Fatalf("want error naming .env, got %v", err)
+	if err == nil || !strings.Contains(err.Error(), ".env") || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("want an error naming .env and line 2, got %v", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error shows a value: %v", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,25 +37,57 @@ func (b *budget) bound(ctx context.Context) (context.Context, context.CancelFunc
 	return context.WithDeadline(ctx, b.deadline)
 }
 
-// StartState tells whether every OnStart hook has run. [Module] provides
-// it; with [Timeouts] in place it counts the hooks, and httpx's /readyz
-// answers 503 until the whole app has started, so a server that starts
-// listening before a later module is ready receives no traffic.
-type StartState struct {
+// State follows the app through its lifecycle. [Module] provides it; with
+// [Timeouts] in place it counts the start hooks, so that httpx's /readyz
+// answers 503 until the whole app has started, and it runs drain
+// functions before any other stop hook, so that the HTTP server finishes
+// its in-flight requests while the databases and clients they use are
+// still open, whatever order the hooks were registered in.
+type State struct {
 	total, done atomic.Int64
+	mu          sync.Mutex
+	drains      []func(context.Context) error
+	drained     bool
 }
 
 // Started reports whether every start hook registered so far has
 // succeeded. Without [Timeouts] nothing is counted and it reports true.
-func (s *StartState) Started() bool { return s.done.Load() >= s.total.Load() }
+func (s *State) Started() bool { return s.done.Load() >= s.total.Load() }
+
+// DrainFirst registers f to run when the app begins to stop, before every
+// other stop hook (in reverse order of registration when there are
+// several). f must also be reachable from its own stop hook, calling
+// [State.Drain], for apps built without [Timeouts].
+func (s *State) DrainFirst(f func(context.Context) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drains = append(s.drains, f)
+}
+
+// Drain runs the drain functions once; later calls return nil at once.
+func (s *State) Drain(ctx context.Context) error {
+	s.mu.Lock()
+	if s.drained {
+		s.mu.Unlock()
+		return nil
+	}
+	s.drained = true
+	drains := s.drains
+	s.mu.Unlock()
+	var errs []error
+	for i := len(drains) - 1; i >= 0; i-- {
+		errs = append(errs, drains[i](ctx))
+	}
+	return errors.Join(errs...)
+}
 
 type budgetLifecycle struct {
 	lc          fx.Lifecycle
 	start, stop *budget
-	state       *StartState
+	state       *State
 }
 
-func newBudgetLifecycle(lc fx.Lifecycle, sc ServiceConfig, st *StartState) fx.Lifecycle {
+func newBudgetLifecycle(lc fx.Lifecycle, sc ServiceConfig, st *State) fx.Lifecycle {
 	return &budgetLifecycle{lc: lc, start: &budget{d: sc.StartTimeout}, stop: &budget{d: sc.StopTimeout}, state: st}
 }
 
@@ -75,7 +108,7 @@ func (b *budgetLifecycle) Append(h fx.Hook) {
 		h.OnStop = func(ctx context.Context) error {
 			ctx, cancel := b.stop.bound(ctx)
 			defer cancel()
-			return f(ctx)
+			return errors.Join(b.state.Drain(ctx), f(ctx))
 		}
 	}
 	b.lc.Append(h)

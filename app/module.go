@@ -26,10 +26,10 @@ func DefaultServiceConfig() ServiceConfig {
 }
 
 // Module provides [Config] (from [Load], or from a *[LoadParams] supplied to
-// the container), [Info], *[StartState] and the [ServiceConfig] section, and validates
+// the container), [Info], *[State], [ConfigReport] and the [ServiceConfig] section, and validates
 // every section declared with [ProvideSection] before any is used.
 var Module = fx.Module("app",
-	fx.Provide(newConfig, newSections, newInfo, func() *StartState { return &StartState{} }),
+	fx.Provide(newConfig, newSections, newInfo, newReport, func() *State { return &State{} }),
 	ProvideSection("service", DefaultServiceConfig),
 )
 

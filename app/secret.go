@@ -14,21 +14,29 @@ const Redacted = "[REDACTED]"
 // only way to read the value. The zero Secret is empty and prints as "".
 //
 // Config structs declare passwords, DSNs, tokens and webhook URLs as Secret;
-// the config loader decodes a string into it.
-type Secret struct{ v string }
+// the config loader decodes a string into it. The value is held by a
+// closure, which fmt prints as an address whatever the verb, even inside a
+// struct's unexported field where it cannot call String. As a consequence
+// a Secret, and a struct holding one, is not comparable with ==.
+type Secret struct{ get func() string }
 
 // NewSecret wraps a value, for code that builds config by hand.
-func NewSecret(v string) Secret { return Secret{v: v} }
+func NewSecret(v string) Secret { return Secret{get: func() string { return v }} }
 
 // Reveal returns the secret's value. Call it only where the value is used
 // (a driver's DSN, an Authorization header), never to log it.
-func (s Secret) Reveal() string { return s.v }
+func (s Secret) Reveal() string {
+	if s.get == nil {
+		return ""
+	}
+	return s.get()
+}
 
 // IsSet reports whether the secret has a non-empty value.
-func (s Secret) IsSet() bool { return s.v != "" }
+func (s Secret) IsSet() bool { return s.Reveal() != "" }
 
 func (s Secret) redacted() string {
-	if s.v == "" {
+	if !s.IsSet() {
 		return ""
 	}
 	return Redacted
@@ -61,7 +69,7 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.redacted()), nil
 // UnmarshalText implements encoding.TextUnmarshaler: config decoding and
 // encoding/json fill a Secret from a plain string.
 func (s *Secret) UnmarshalText(b []byte) error {
-	s.v = string(b)
+	*s = NewSecret(string(b))
 	return nil
 }
 

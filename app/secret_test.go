@@ -22,7 +22,8 @@ func TestSecretNeverPrints(t *testing.T) {
 	s := app.NewSecret(secretValue)
 	holder := struct {
 		Password app.Secret `json:"password"`
-	}{s}
+		hidden   app.Secret
+	}{s, s}
 
 	var outputs []string
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10s"} {
@@ -56,6 +57,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	if s.Reveal() != secretValue || !s.IsSet() {
 		t.Fatal("Reveal must return the value")
 	}
+	_ = holder.hidden
 	if fmt.Sprint(app.Secret{}) != "" {
 		t.Fatal("empty secret prints as empty")
 	}

@@ -31,8 +31,20 @@ type sectionDecl struct {
 }
 
 type sections struct {
-	values map[string]any
+	values  map[string]any
+	unknown []string
 }
+
+// ConfigReport says what the loaded configuration holds that no module
+// reads: top-level keys that are not a declared section, such as a
+// misspelled APP_HTPP__ADDR or APP_OBSERVE_LOG_LEVEL (one underscore).
+// They are not an error, since a platform may set APP_* variables of its
+// own, but observe logs them at WARN.
+type ConfigReport struct {
+	UnknownSections []string
+}
+
+func newReport(s *sections) ConfigReport { return ConfigReport{UnknownSections: s.unknown} }
 
 type sectionsIn struct {
 	fx.In
@@ -124,6 +136,14 @@ func newSections(in sectionsIn) (*sections, error) {
 	if len(problems) > 0 {
 		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Key < problems[j].Key })
 		return nil, &ConfigError{Problems: problems}
+	}
+	if lister, ok := in.Config.(interface{ Sections() []string }); ok {
+		for _, k := range lister.Sections() {
+			if _, declared := seen[k]; !declared {
+				s.unknown = append(s.unknown, k)
+			}
+		}
+		sort.Strings(s.unknown)
 	}
 	return s, nil
 }

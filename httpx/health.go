@@ -61,6 +61,7 @@ var checkNameRE = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
 // Health runs the readiness checks.
 type Health struct {
 	checks     []HealthCheck
+	running    []atomic.Bool // one run of each check at a time
 	timeout    time.Duration
 	showErrors bool
 	log        *zap.Logger
@@ -80,11 +81,11 @@ func NewHealth(cfg HealthConfig, log *zap.Logger, checks []HealthCheck) (*Health
 		}
 		seen[c.Name()] = true
 	}
-	return &Health{checks: checks, timeout: cfg.Timeout, showErrors: cfg.ShowErrors, log: log, started: func() bool { return true }}, nil
+	return &Health{checks: checks, running: make([]atomic.Bool, len(checks)), timeout: cfg.Timeout, showErrors: cfg.ShowErrors, log: log, started: func() bool { return true }}, nil
 }
 
 // WaitForStart makes the report say "starting" (and fail) until started
-// reports true; the module passes app.StartState.Started.
+// reports true; the module passes app.State.Started.
 func (h *Health) WaitForStart(started func() bool) { h.started = started }
 
 // Drain makes the report fail from now on, so that load balancers stop
@@ -110,9 +111,9 @@ func (h *Health) Run(ctx context.Context) Report {
 	r := Report{Status: "ok", Checks: make(map[string]CheckResult, len(h.checks))}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, c := range h.checks {
+	for i, c := range h.checks {
 		wg.Go(func() {
-			res := h.runOne(ctx, c)
+			res := h.runOne(ctx, c, &h.running[i])
 			mu.Lock()
 			r.Checks[c.Name()] = res
 			if res.Status != "ok" {
@@ -131,7 +132,14 @@ func (h *Health) Run(ctx context.Context) Report {
 	return r
 }
 
-func (h *Health) runOne(ctx context.Context, c HealthCheck) (res CheckResult) {
+func (h *Health) runOne(ctx context.Context, c HealthCheck, running *atomic.Bool) (res CheckResult) {
+	// A check that ignores its context is abandoned at its timeout, not
+	// waited for; until it returns, probes fail without starting another
+	// copy, so a stuck check cannot pile up goroutines.
+	if !running.CompareAndSwap(false, true) {
+		h.log.Warn("health check still running from an earlier probe", zap.String("check", c.Name()))
+		return CheckResult{Status: "fail", Error: h.maybe("an earlier run has not returned")}
+	}
 	timeout := h.timeout
 	if t, ok := c.(interface{ Timeout() time.Duration }); ok && t.Timeout() > 0 {
 		timeout = t.Timeout()
@@ -141,6 +149,7 @@ func (h *Health) runOne(ctx context.Context, c HealthCheck) (res CheckResult) {
 	start := time.Now()
 	done := make(chan error, 1)
 	go func() {
+		defer running.Store(false)
 		defer func() {
 			if v := recover(); v != nil {
 				observe.LogPanic(h.log, "health check "+c.Name(), v)
@@ -161,15 +170,20 @@ func (h *Health) runOne(ctx context.Context, c HealthCheck) (res CheckResult) {
 	if err != nil {
 		res.Status = "fail"
 		h.log.Warn("health check failed", zap.String("check", c.Name()), zap.Error(err))
-		if h.showErrors {
-			msg := err.Error()
-			if len(msg) > 200 {
-				msg = msg[:200]
-			}
-			res.Error = msg
-		}
+		res.Error = h.maybe(err.Error())
 	}
 	return res
+}
+
+// maybe returns msg, shortened, when errors are shown, else "".
+func (h *Health) maybe(msg string) string {
+	if !h.showErrors {
+		return ""
+	}
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
 }
 
 func (h *Health) live(c echo.Context) error {

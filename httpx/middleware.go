@@ -59,7 +59,7 @@ type stack struct {
 	access    *zap.Logger // nil when the access log is off
 	skip      []string
 	propagate propagation.TextMapPropagator // set when spans are not recorded
-	metrics   *Metrics
+	metrics   *metrics
 	headers   []header
 	bodyMax   int64
 	timeout   time.Duration
@@ -70,7 +70,7 @@ type header struct {
 	value []string
 }
 
-func newStack(cfg Config, log *zap.Logger, m *Metrics, prop propagation.TextMapPropagator) (*stack, error) {
+func newStack(cfg Config, log *zap.Logger, m *metrics, prop propagation.TextMapPropagator) (*stack, error) {
 	s := &stack{log: log, recover: cfg.Recover.Enabled, metrics: m, propagate: prop}
 	if cfg.RequestID.Enabled {
 		s.idHeader = http.CanonicalHeaderKey(cfg.RequestID.Header)
@@ -140,27 +140,24 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 
 	// Recovery, then access log and metrics, once the response is final.
 	defer func() {
-		if s.recover {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				observe.LogPanic(observe.Logger(ctx).With(zap.String("route", c.Path())), "HTTP handler", v)
-				p := NewProblem(http.StatusInternalServerError, "an internal error occurred")
-				p.Err = fmt.Errorf("%w: %v", errPanic, v)
-				err = p
+		if v := recover(); v != nil {
+			if !s.recover || v == http.ErrAbortHandler {
+				// net/http ends the connection; record the request as the
+				// failure it is, then let the panic go on.
+				res.Status = http.StatusInternalServerError
+				s.record(c, req, start)
+				panic(v)
 			}
+			observe.LogPanic(observe.Logger(ctx).With(zap.String("route", c.Path())), "HTTP handler", v)
+			p := NewProblem(http.StatusInternalServerError, "an internal error occurred")
+			p.Err = fmt.Errorf("%w: %v", errPanic, v)
+			err = p
 		}
 		if err != nil && !res.Committed {
 			c.Error(err)
 		}
 		err = nil // answered
-		if s.metrics != nil {
-			s.metrics.observe(c, start)
-		}
-		if s.access != nil && !slices.Contains(s.skip, req.URL.Path) {
-			s.writeAccess(c, start)
-		}
+		s.record(c, req, start)
 	}()
 
 	for _, h := range s.headers {
@@ -172,16 +169,38 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 		}
 		req.Body = http.MaxBytesReader(res, req.Body, s.bodyMax)
 	}
-	err = next(c)
-	if err != nil && s.timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) && !res.Committed {
-		err = fmt.Errorf("%w: %w", ErrRequestTimeout, err)
+	return markTimeout(c, next(c))
+}
+
+// record writes the metrics and the access log line of a finished request.
+func (s *stack) record(c echo.Context, req *http.Request, start time.Time) {
+	if s.metrics != nil {
+		s.metrics.observe(c, start)
+	}
+	if s.access != nil && !slices.Contains(s.skip, req.URL.Path) {
+		s.writeAccess(c, start)
+	}
+}
+
+// markTimeout turns a handler error returned after the request's deadline
+// into ErrRequestTimeout, whatever the handler wrapped.
+func markTimeout(c echo.Context, err error) error {
+	if err != nil && !c.Response().Committed && errors.Is(c.Request().Context().Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", ErrRequestTimeout, err)
 	}
 	return err
 }
 
-// writeAccess writes one INFO line: method, route, path, status, bytes,
+// timeoutMark runs markTimeout inside otelecho, which answers errors
+// itself before the stack would see them.
+func timeoutMark(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error { return markTimeout(c, next(c)) }
+}
+
+// writeAccess writes one INFO line: method, route, status, bytes,
 // latency, request_id and trace_id. Headers (so Authorization and cookies)
-// and query strings are never logged.
+// and paths (which may carry tokens) are never logged: the route template
+// says which endpoint it was.
 func (s *stack) writeAccess(c echo.Context, start time.Time) {
 	ce := s.access.Check(zap.InfoLevel, "request")
 	if ce == nil {
@@ -192,7 +211,6 @@ func (s *stack) writeAccess(c echo.Context, start time.Time) {
 	fields = append(fields,
 		zap.String("method", req.Method),
 		zap.String("route", c.Path()),
-		zap.String("path", req.URL.Path),
 		zap.Int("status", c.Response().Status),
 		zap.Int64("bytes", c.Response().Size),
 		zap.Duration("latency", time.Since(start)),
@@ -208,18 +226,17 @@ func (s *stack) writeAccess(c echo.Context, start time.Time) {
 	ce.Write(fields...)
 }
 
-// Metrics is the HTTP metrics of the default stack:
+// metrics is the HTTP metrics of the default stack:
 // http_requests_total and http_request_duration_seconds, labelled by
 // method, route template and status. Unmatched routes share one label
 // value so that scanning bots cannot grow the series count.
-type Metrics struct {
+type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 }
 
-// NewMetrics registers the HTTP metrics with reg.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_requests_total", Help: "HTTP requests served.",
 		}, []string{"method", "route", "status"}),
@@ -236,7 +253,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-func (m *Metrics) observe(c echo.Context, start time.Time) {
+func (m *metrics) observe(c echo.Context, start time.Time) {
 	route := c.Path()
 	if route == "" {
 		route = "<unmatched>"

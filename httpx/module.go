@@ -1,6 +1,9 @@
 package httpx
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/propagation"
@@ -35,7 +38,7 @@ type serverIn struct {
 	Propagator     propagation.TextMapPropagator `optional:"true"`
 	Checks         []HealthCheck                 `group:"httpx.health_checks"`
 	ErrorMappings  []ErrorMapping                `group:"httpx.error_mappings"`
-	StartState     *app.StartState               `optional:"true"`
+	State          *app.State                    `optional:"true"`
 }
 
 func newServer(in serverIn) (*Server, error) {
@@ -52,10 +55,15 @@ func newServer(in serverIn) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.StartState != nil {
-		s.Health.WaitForStart(in.StartState.Started)
+	hook := fx.Hook{OnStart: s.Start, OnStop: s.Stop}
+	if in.State != nil {
+		// Drain before any other stop hook runs: handlers still in flight
+		// need the pools and clients that later hooks close.
+		s.Health.WaitForStart(in.State.Started)
+		in.State.DrainFirst(s.Stop)
+		hook.OnStop = in.State.Drain
 	}
-	in.Lifecycle.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
+	in.Lifecycle.Append(hook)
 	return s, nil
 }
 
@@ -68,6 +76,10 @@ type registerIn struct {
 }
 
 func register(in registerIn) error {
+	// fx hands group values over in no fixed order: sort them.
+	slices.SortStableFunc(in.Middleware, func(a, b Middleware) int {
+		return cmp.Or(cmp.Compare(a.Order, b.Order), cmp.Compare(a.Name, b.Name))
+	})
 	for _, m := range in.Middleware {
 		if m.Func == nil {
 			return errNilMiddleware(m.Name)

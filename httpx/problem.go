@@ -47,10 +47,14 @@ func NewProblem(status int, detail string) *Problem {
 }
 
 func (p *Problem) Error() string {
+	s := fmt.Sprintf("%d %s", p.Status, p.Title)
 	if p.Detail != "" {
-		return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail)
+		s += ": " + p.Detail
 	}
-	return fmt.Sprintf("%d %s", p.Status, p.Title)
+	if p.Err != nil {
+		s += ": " + p.Err.Error()
+	}
+	return s
 }
 
 // Unwrap returns the cause.
@@ -111,7 +115,8 @@ func (h *ErrorHandler) Handle(err error, c echo.Context) {
 	req := c.Request()
 	p.Instance = req.URL.Path
 	p.RequestID = observe.RequestID(req.Context())
-	if p.Status >= 500 {
+	// A recovered panic was logged, with its stack, where it was caught.
+	if p.Status >= 500 && !errors.Is(err, errPanic) {
 		fields := []zap.Field{
 			zap.Error(err), zap.Int("status", p.Status), zap.String("method", req.Method),
 			zap.String("route", c.Path()), zap.String("request_id", p.RequestID),
@@ -136,6 +141,38 @@ func (h *ErrorHandler) Handle(err error, c echo.Context) {
 	_ = c.Echo().JSONSerializer.Serialize(c, p, "")
 }
 
+// StatusClientClosedRequest (499, from nginx) is answered, for the logs,
+// when the client canceled the request.
+const StatusClientClosedRequest = 499
+
+// mapping finds the registered error that matches err's chain first,
+// walking the chain from the outside in (depth first through joined
+// errors), so that the choice never depends on registration order.
+func (h *ErrorHandler) mapping(err error) (ErrorMapping, bool) {
+	if err == nil || len(h.mappings) == 0 {
+		return ErrorMapping{}, false
+	}
+	for _, m := range h.mappings {
+		if err == m.Err { //nolint:errorlint // identity at this link of the chain
+			return m, true
+		}
+		if is, ok := err.(interface{ Is(error) bool }); ok && is.Is(m.Err) {
+			return m, true
+		}
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return h.mapping(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if m, ok := h.mapping(e); ok {
+				return m, true
+			}
+		}
+	}
+	return ErrorMapping{}, false
+}
+
 // ProblemFor maps err to a problem: a *Problem as is; a validation error to
 // 422; a timeout to 503; a registered domain error to its status; an
 // echo.HTTPError (404, 405, 413, bind errors) to its status; anything else
@@ -158,22 +195,24 @@ func (h *ErrorHandler) ProblemFor(err error) *Problem {
 		p.Errors = ve.Fields
 		return p
 	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away; nobody reads this, and it is no fault.
+		return &Problem{Type: "about:blank", Title: "Client Closed Request", Status: StatusClientClosedRequest, Err: err}
+	}
 	if errors.Is(err, ErrRequestTimeout) || errors.Is(err, context.DeadlineExceeded) {
 		return &Problem{Type: "about:blank", Title: http.StatusText(http.StatusServiceUnavailable), Status: http.StatusServiceUnavailable,
 			Detail: "the request took too long", Header: http.Header{"Retry-After": {"1"}}, Err: err}
 	}
-	for _, m := range h.mappings {
-		if errors.Is(err, m.Err) {
-			p := NewProblem(m.Status, "")
-			if m.Title != "" {
-				p.Title = m.Title
-			}
-			if m.Status < 500 {
-				p.Detail = err.Error()
-			}
-			p.Err = err
-			return p
+	if m, ok := h.mapping(err); ok {
+		p := NewProblem(m.Status, "")
+		if m.Title != "" {
+			p.Title = m.Title
 		}
+		if m.Status < 500 {
+			p.Detail = err.Error()
+		}
+		p.Err = err
+		return p
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) || errors.As(err, &tooLarge) {

@@ -33,10 +33,13 @@ type Group struct {
 }
 
 // Middleware is app-wide middleware added through fx, run after apex's
-// default stack in the order provided.
+// default stack, by ascending Order, then Name.
 type Middleware struct {
-	// Name identifies it in errors.
+	// Name identifies it in errors and orders equal Orders.
 	Name string
+	// Order places it: lower runs first (further out). Default 0.
+	Order int
+	// Func is the middleware.
 	Func echo.MiddlewareFunc
 }
 
@@ -62,6 +65,12 @@ func AsGroup(constructor any) any {
 // AsMiddleware annotates a constructor of a [Middleware].
 func AsMiddleware(constructor any) any {
 	return fx.Annotate(constructor, fx.ResultTags(`group:"`+middlewareGroup+`"`))
+}
+
+// AsMiddlewares annotates a constructor of a []Middleware, for a module
+// whose middleware depends on its configuration (none when it is off).
+func AsMiddlewares(constructor any) any {
+	return fx.Annotate(constructor, fx.ResultTags(`group:"`+middlewareGroup+`,flatten"`))
 }
 
 var knownMethods = map[string]bool{

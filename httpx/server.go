@@ -73,9 +73,9 @@ func New(p Params) (*Server, error) {
 	e.HTTPErrorHandler = eh.Handle
 	e.Validator = NewValidator()
 
-	var metrics *Metrics
+	var metrics *metrics
 	if cfg.Metrics.Enabled && p.Registerer != nil {
-		if metrics, err = NewMetrics(p.Registerer); err != nil {
+		if metrics, err = newMetrics(p.Registerer); err != nil {
 			return nil, err
 		}
 	}
@@ -98,7 +98,7 @@ func New(p Params) (*Server, error) {
 		if p.Propagator != nil {
 			opts = append(opts, otelecho.WithPropagators(p.Propagator))
 		}
-		e.Use(otelecho.Middleware(p.Info.Name, opts...), keepSpanContext)
+		e.Use(otelecho.Middleware(p.Info.Name, opts...), keepSpanContext, timeoutMark)
 	}
 	if c := cfg.CORS; len(c.AllowOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{

@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -596,5 +598,138 @@ func TestChunkedBodyOverLimit(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || req.ContentLength != -1 && req.ContentLength != 0 {
 		t.Fatalf("status %d (content length %d)", resp.StatusCode, req.ContentLength)
+	}
+}
+
+// Handlers in flight finish while what they use is still open: the server
+// drains before any other stop hook, whatever order the hooks were
+// registered in.
+func TestServerDrainsBeforeDependenciesStop(t *testing.T) {
+	t.Parallel()
+	type db struct{ closed atomic.Bool }
+	entered := make(chan struct{})
+	var usedClosed atomic.Bool
+	a := apptest.New(t, apptest.With(
+		fx.Provide(func(lc fx.Lifecycle) *db {
+			d := &db{}
+			lc.Append(fx.StopHook(func() { d.closed.Store(true) }))
+			return d
+		}),
+		fx.Invoke(func(e *echo.Echo, d *db) {
+			e.GET("/use-db", func(c echo.Context) error {
+				close(entered)
+				time.Sleep(300 * time.Millisecond)
+				usedClosed.Store(d.closed.Load())
+				return c.NoContent(http.StatusNoContent)
+			})
+		}),
+	))
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(a.URL + "/use-db")
+		if err != nil {
+			done <- -1
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-entered
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-done; code != http.StatusNoContent || usedClosed.Load() {
+		t.Fatalf("status %d, dependency closed under the request: %v", code, usedClosed.Load())
+	}
+}
+
+// An error that matches two mappings gets the one nearest the outside of
+// its chain, every time.
+func TestErrorMappingIsDeterministic(t *testing.T) {
+	t.Parallel()
+	errConflict := errors.New("conflict")
+	errMissing := errors.New("missing")
+	for range 10 {
+		a := apptest.New(t, apptest.With(
+			httpx.MapError(errMissing, http.StatusNotFound),
+			httpx.MapError(errConflict, http.StatusConflict),
+			fx.Invoke(func(e *echo.Echo) {
+				e.GET("/x", func(c echo.Context) error {
+					return fmt.Errorf("save: %w", fmt.Errorf("%w: %w", errConflict, errMissing))
+				})
+			}),
+		))
+		if r := a.Do(t, http.MethodGet, "/x", ""); r.StatusCode != http.StatusConflict {
+			t.Fatalf("got %d, want 409", r.StatusCode)
+		}
+	}
+}
+
+// A client that goes away is no server error: no ERROR line, no alert.
+func TestClientCancelIsNotAnError(t *testing.T) {
+	t.Parallel()
+	entered := make(chan struct{})
+	a := apptest.New(t, apptest.With(fx.Invoke(func(e *echo.Echo) {
+		e.GET("/wait", func(c echo.Context) error {
+			close(entered)
+			<-c.Request().Context().Done()
+			return c.Request().Context().Err()
+		})
+	})))
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+"/wait", nil)
+	go func() { <-entered; cancel() }()
+	if _, err := a.Client.Do(req); err == nil {
+		t.Fatal("request should have been canceled")
+	}
+	e := a.WaitForLog(t, "request", 2*time.Second)
+	if e.ContextMap()["status"] != int64(httpx.StatusClientClosedRequest) {
+		t.Fatalf("access log: %v", e.ContextMap())
+	}
+	if n := a.Logs.FilterLevelExact(zap.ErrorLevel).Len(); n != 0 {
+		t.Fatalf("%d ERROR lines for a client cancel", n)
+	}
+}
+
+// Probes never pile up goroutines behind a check that ignores its context.
+func TestStuckCheckDoesNotLeak(t *testing.T) {
+	t.Parallel()
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	a := apptest.New(t, apptest.Config(map[string]any{"http.health.timeout": "20ms"}), apptest.With(fx.Provide(
+		httpx.AsHealthCheck(func() httpx.HealthCheck {
+			return httpx.CheckFunc("stuck", func(context.Context) error { <-hang; return nil })
+		}),
+	)))
+	a.Do(t, http.MethodGet, "/readyz", "")
+	before := runtime.NumGoroutine()
+	for range 50 {
+		if r := a.Do(t, http.MethodGet, "/readyz", ""); r.StatusCode != 503 {
+			t.Fatalf("readyz %d", r.StatusCode)
+		}
+	}
+	if after := runtime.NumGoroutine(); after > before+10 {
+		t.Fatalf("goroutines grew from %d to %d over 50 probes", before, after)
+	}
+}
+
+func TestBindSliceValidatesElements(t *testing.T) {
+	t.Parallel()
+	a := apptest.New(t, apptest.With(fx.Invoke(func(e *echo.Echo) {
+		e.POST("/batch", func(c echo.Context) error {
+			var in []createOrder
+			if err := httpx.Bind(c, &in); err != nil {
+				return err
+			}
+			return c.JSON(http.StatusOK, len(in))
+		})
+	})))
+	if r := a.Do(t, http.MethodPost, "/batch", `[{"sku":"a1","quantity":1}]`); r.StatusCode != 200 {
+		t.Fatalf("valid batch: %d %s", r.StatusCode, r.Body)
+	}
+	r := a.Do(t, http.MethodPost, "/batch", `[{"sku":"a1","quantity":1},{"sku":"","quantity":1}]`)
+	p := problemOf(t, r)
+	if r.StatusCode != 422 || len(p.Errors) != 1 || p.Errors[0].Field != "[1].sku" {
+		t.Fatalf("%d %+v", r.StatusCode, p.Errors)
 	}
 }

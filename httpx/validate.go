@@ -2,7 +2,9 @@ package httpx
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"reflect"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
@@ -32,8 +34,36 @@ func NewValidator() *Validator { return &Validator{v: validation.New("json")} }
 // Engine returns the underlying validator, to register custom rules.
 func (v *Validator) Engine() *validator.Validate { return v.v }
 
-// Validate implements echo.Validator: nil, or a *ValidationError.
+// Validate implements echo.Validator: nil, or a *ValidationError. A slice
+// or array is validated element by element ("[2].name"); other values
+// that are not structs have nothing to validate.
 func (v *Validator) Validate(i any) error {
+	rv := reflect.ValueOf(i)
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	switch rv.Kind() {
+	case reflect.Struct:
+	case reflect.Slice, reflect.Array:
+		var out []FieldError
+		for n := range rv.Len() {
+			err := v.Validate(rv.Index(n).Interface())
+			var ve *ValidationError
+			if errors.As(err, &ve) {
+				for _, f := range ve.Fields {
+					out = append(out, FieldError{Field: fmt.Sprintf("[%d].%s", n, f.Field), Message: f.Message})
+				}
+			} else if err != nil {
+				return err
+			}
+		}
+		if len(out) > 0 {
+			return &ValidationError{Fields: out}
+		}
+		return nil
+	default:
+		return nil
+	}
 	err := v.v.Struct(i)
 	if err == nil {
 		return nil

@@ -42,12 +42,13 @@ type Dispatcher struct {
 
 	dropped, sent, failed, folded prometheus.Counter
 
-	stopOnce sync.Once
-	stop     chan struct{}
-	done     chan struct{}
-	ctx      context.Context
-	cancel   context.CancelFunc
-	now      func() time.Time
+	stopOnce   sync.Once
+	stop       chan struct{}
+	done       chan struct{}
+	ctx        context.Context
+	cancel     context.CancelFunc
+	now        func() time.Time
+	stopFailed bool // only touched by the run goroutine
 }
 
 // NewDispatcher returns a stopped Dispatcher; call Start. reg may be nil.
@@ -89,18 +90,22 @@ func (d *Dispatcher) Core() zapcore.Core { return &alertCore{d: d} }
 // Start runs the delivery goroutine.
 func (d *Dispatcher) Start() { go d.run() }
 
-// Stop delivers what is queued and what is still folded, then returns;
-// when ctx ends first, it abandons the rest and returns ctx.Err().
+// Stop delivers what is queued and what is still folded, within one
+// alerts.timeout and ctx, then returns nil: alerts that cannot be
+// delivered by then are dropped, counted as failed and reported at WARN,
+// since a dead receiver must not fail or hold up the app's stop.
 func (d *Dispatcher) Stop(ctx context.Context) error {
 	d.stopOnce.Do(func() { close(d.stop) })
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
 	select {
 	case <-d.done:
-		return nil
 	case <-ctx.Done():
 		d.cancel()
 		<-d.done
-		return ctx.Err()
+		d.log.Warn("alerts still queued at stop were dropped", zap.Error(ctx.Err()))
 	}
+	return nil
 }
 
 func (d *Dispatcher) enqueue(a Alert) {
@@ -188,10 +193,24 @@ func (d *Dispatcher) deliver(a Alert) {
 		d.failed.Inc()
 		return
 	}
+	select {
+	case <-d.stop:
+		// Stopping: one failure means the receiver is gone; drop the rest.
+		if d.stopFailed {
+			d.failed.Inc()
+			return
+		}
+	default:
+	}
 	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.Timeout)
 	defer cancel()
 	if err := d.alerter.Alert(ctx, a); err != nil {
 		d.failed.Inc()
+		select {
+		case <-d.stop:
+			d.stopFailed = true
+		default:
+		}
 		d.log.Warn("alert not delivered", zap.Error(err), zap.String("alert_message", a.Message))
 		return
 	}

@@ -153,10 +153,11 @@ func TestHangingReceiverNeverSlowsLogging(t *testing.T) {
 	if dropped := counterValue(t, reg, "apex_alerts_dropped_total"); dropped < 900 {
 		t.Fatalf("dropped %v alerts, want the overflow (≥ 900) counted", dropped)
 	}
+	// A dead receiver must neither fail nor hold up the stop.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if err := d.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if err := d.Stop(ctx); err != nil {
 		t.Fatalf("Stop with a hanging receiver: %v", err)
 	}
 	if took := time.Since(start); took > 2*time.Second {

@@ -37,12 +37,13 @@ func newEventLogger() *eventLogger {
 }
 
 type eventLogger struct {
-	mu        sync.Mutex
-	log       *zap.Logger
-	attached  bool
-	printed   map[string]bool
-	created   time.Time
-	stopBegan time.Time
+	mu          sync.Mutex
+	log         *zap.Logger
+	attached    bool
+	printed     map[string]bool
+	created     time.Time
+	stopBegan   time.Time
+	startFailed bool
 }
 
 func (l *eventLogger) attach(log *zap.Logger) {
@@ -145,14 +146,24 @@ func (l *eventLogger) LogEvent(event fxevent.Event) {
 		}
 		log.Info("stopped", zap.Duration("took", took))
 	case *fxevent.RollingBack:
-		log.Debug("start failed, rolling back", zap.Error(e.StartErr))
+		// Logged here, not at Started: by then the rollback has stopped
+		// the alert dispatcher, and the alert would never leave.
+		l.failed("start failed, rolling back", e.StartErr)
+		l.mu.Lock()
+		l.startFailed = true
+		l.mu.Unlock()
 	case *fxevent.RolledBack:
 		if e.Err != nil {
 			l.failed("rollback failed", e.Err)
 		}
 	case *fxevent.Started:
 		if e.Err != nil {
-			l.failed("start failed", e.Err)
+			l.mu.Lock()
+			told := l.startFailed
+			l.mu.Unlock()
+			if !told {
+				l.failed("start failed", e.Err)
+			}
 			return
 		}
 		log.Info("started", zap.Duration("took", time.Since(l.created)))

@@ -66,6 +66,8 @@ type baseLoggerIn struct {
 }
 
 func newBaseLogger(in baseLoggerIn) (baseLogger, error) {
+	// A log file stays open for the life of the process: fx writes its
+	// "stopped" line after the last stop hook has run.
 	l, err := NewLogger(in.Config.Log, in.Info, in.Cores...)
 	return baseLogger{l}, err
 }
@@ -87,14 +89,27 @@ func newDispatcher(lc fx.Lifecycle, cfg Config, info app.Info, a Alerter, base b
 	if err != nil {
 		return nil, err
 	}
-	d.Start()
-	lc.Append(fx.StopHook(d.Stop))
+	// Started by a hook, not here: if the app fails to build, no stop hook
+	// runs, and a goroutine started here would leak. Alerts logged before
+	// the start wait in the bounded queue.
+	lc.Append(fx.Hook{OnStart: func(context.Context) error { d.Start(); return nil }, OnStop: d.Stop})
 	return d, nil
 }
 
-func newLogger(lc fx.Lifecycle, base baseLogger, d *Dispatcher, events *eventLogger) *zap.Logger {
+func newLogger(lc fx.Lifecycle, base baseLogger, d *Dispatcher, events *eventLogger, report app.ConfigReport) *zap.Logger {
 	log := base.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return zapcore.NewTee(c, d.Core()) }))
 	events.attach(log)
+	if len(report.UnknownSections) > 0 {
+		log.Warn("config has top-level keys that no module reads (a misspelled section, or APP_X_Y with one underscore where APP_X__Y was meant)",
+			zap.Strings("keys", report.UnknownSections))
+	}
+	// observe.Logger(ctx) falls back to zap.L() for contexts that carry
+	// no logger (background work): make that this app's logger while it runs.
+	var restore func()
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error { restore = zap.ReplaceGlobals(log); return nil },
+		OnStop:  func(context.Context) error { restore(); return nil },
+	})
 	lc.Append(fx.StopHook(func() error {
 		// Syncing a terminal or pipe fails with EINVAL/ENOTTY; nothing is lost.
 		if err := log.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTTY) && !errors.Is(err, syscall.EBADF) {

@@ -1,10 +1,12 @@
 package apptest_test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apexgo/apex/app/apptest"
 )
@@ -50,5 +52,16 @@ func TestStartFailureIsReturned(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
+	}
+}
+
+// A misspelled section is not silent: it is logged at WARN.
+func TestUnknownSectionWarned(t *testing.T) {
+	t.Parallel()
+	a := apptest.New(t, apptest.Env("APP_HTPP__ADDR=:1", "APP_OBSERVE_LOG_LEVEL=debug"))
+	e := a.WaitForLog(t, "config has top-level keys that no module reads (a misspelled section, or APP_X_Y with one underscore where APP_X__Y was meant)", time.Second)
+	keys := fmt.Sprint(e.ContextMap()["keys"])
+	if !strings.Contains(keys, "htpp") || !strings.Contains(keys, "observe_log_level") {
+		t.Fatalf("keys: %s", keys)
 	}
 }

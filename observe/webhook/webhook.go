@@ -33,7 +33,7 @@ type Config struct {
 
 // Alerter posts alerts to a webhook.
 type Alerter struct {
-	url     string
+	url     app.Secret
 	timeout time.Duration
 	client  *http.Client
 }
@@ -46,7 +46,7 @@ func New(cfg Config) (*Alerter, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errors.New("webhook: URL must be an absolute http(s) URL")
 	}
-	a := &Alerter{url: u.String(), timeout: cfg.Timeout, client: cfg.Client}
+	a := &Alerter{url: cfg.URL, timeout: cfg.Timeout, client: cfg.Client}
 	if a.timeout <= 0 {
 		a.timeout = 5 * time.Second
 	}
@@ -63,21 +63,25 @@ type Payload struct {
 	alert.Alert
 }
 
-// Text formats the chat summary of an alert.
+// slackEscape escapes the three characters Slack's mrkdwn treats as
+// markup, so that error text cannot ping <!channel> or forge links.
+var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// Text formats the chat summary of an alert, escaped for Slack.
 func Text(a alert.Alert) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[%s] %s %s: %s", a.Env, a.Service, strings.ToUpper(a.Level), a.Message)
+	fmt.Fprintf(&b, "[%s] %s %s: %s", a.Env, a.Service, strings.ToUpper(a.Level), slackEscape.Replace(a.Message))
 	if a.Error != "" {
-		b.WriteString(": " + a.Error)
+		b.WriteString(": " + slackEscape.Replace(a.Error))
 	}
 	if a.Count > 1 {
 		fmt.Fprintf(&b, " (×%d)", a.Count)
 	}
 	if a.RequestID != "" {
-		b.WriteString(" request_id=" + a.RequestID)
+		b.WriteString(" request_id=" + slackEscape.Replace(a.RequestID))
 	}
 	if a.TraceID != "" {
-		b.WriteString(" trace_id=" + a.TraceID)
+		b.WriteString(" trace_id=" + slackEscape.Replace(a.TraceID))
 	}
 	return b.String()
 }
@@ -90,7 +94,7 @@ func (w *Alerter) Alert(ctx context.Context, a alert.Alert) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url.Reveal(), bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("%w: build request", alert.ErrDelivery)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -78,6 +79,24 @@ func TestPayloadHasSlackText(t *testing.T) {
 	for _, want := range []string{"[production]", "orders", "ERROR", "db down", "dial tcp: refused", "×4", "request_id=r1"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text %q lacks %q", text, want)
+		}
+	}
+}
+
+func TestTextEscapesSlackMarkup(t *testing.T) {
+	t.Parallel()
+	got := webhook.Text(alert.Alert{Env: "prod", Service: "s", Level: "error", Message: "a <!channel> & b", Error: "<http://evil|click>"})
+	if strings.ContainsAny(strings.TrimPrefix(got, "[prod] s ERROR: "), "<>") || !strings.Contains(got, "&lt;!channel&gt; &amp; b") {
+		t.Fatalf("not escaped: %s", got)
+	}
+}
+
+func TestAlerterNeverPrintsTheURL(t *testing.T) {
+	t.Parallel()
+	a, _ := webhook.New(webhook.Config{URL: app.NewSecret("https://hooks.example/T0/secret-token")})
+	for _, s := range []string{fmt.Sprintf("%+v", a), fmt.Sprintf("%#v", a), fmt.Sprint(*a)} {
+		if strings.Contains(s, "secret-token") {
+			t.Fatalf("printed the URL: %s", s)
 		}
 	}
 }
