@@ -692,8 +692,8 @@ func TestClientCancelIsNotAnError(t *testing.T) {
 }
 
 // Probes never pile up goroutines behind a check that ignores its context.
+// Not parallel: it counts the process's goroutines.
 func TestStuckCheckDoesNotLeak(t *testing.T) {
-	t.Parallel()
 	hang := make(chan struct{})
 	t.Cleanup(func() { close(hang) })
 	a := apptest.New(t, apptest.Config(map[string]any{"http.health.timeout": "20ms"}), apptest.With(fx.Provide(
