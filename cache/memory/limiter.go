@@ -66,6 +66,9 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit cache.Limit) (cac
 	if !limit.Valid() {
 		return cache.Result{}, fmt.Errorf("%w: %+v", cache.ErrInvalidLimit, limit)
 	}
+	if limit.Interval() < time.Microsecond { // as the Redis backend, whose unit is 1µs
+		return cache.Result{}, fmt.Errorf("%w: more than one event per microsecond", cache.ErrInvalidLimit)
+	}
 	key = l.prefix + key
 	s := &l.shards[maphash.String(l.seed, key)%shardCount]
 	s.mu.Lock()

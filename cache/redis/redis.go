@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -39,6 +41,55 @@ type Cache struct {
 	cfg     Config
 	metrics *cache.Metrics
 	group   singleflight.Group
+	written written
+}
+
+// Redis sends the invalidation of a local copy after the reply to the
+// write that caused it, and possibly on another connection, so it can
+// trail the write by milliseconds. written remembers the keys this Cache
+// wrote in the last writtenFor, whose reads then skip the local copy: a
+// process reads its own writes. Past writtenMax keys, every read skips it
+// for writtenFor.
+const (
+	writtenFor = time.Second
+	writtenMax = 1 << 14
+)
+
+type written struct {
+	keys sync.Map // prefixed key → time.Time until which it skips the local copy
+	n    atomic.Int64
+	all  atomic.Int64 // UnixNano until which every key skips it
+}
+
+func (w *written) add(key string) {
+	now := time.Now()
+	if w.n.Load() >= writtenMax {
+		w.all.Store(now.Add(writtenFor).UnixNano())
+		w.keys.Clear()
+		w.n.Store(0)
+		return
+	}
+	if _, loaded := w.keys.Swap(key, now.Add(writtenFor)); !loaded {
+		w.n.Add(1)
+	}
+}
+
+func (w *written) recent(key string) bool {
+	now := time.Now()
+	if now.UnixNano() < w.all.Load() {
+		return true
+	}
+	v, ok := w.keys.Load(key)
+	if !ok {
+		return false
+	}
+	if now.Before(v.(time.Time)) {
+		return true
+	}
+	if w.keys.CompareAndDelete(key, v) {
+		w.n.Add(-1)
+	}
+	return false
 }
 
 var _ cache.Cache = (*Cache)(nil)
@@ -63,11 +114,14 @@ func (c *Cache) bound(ctx context.Context) (context.Context, context.CancelFunc)
 
 // Get implements [cache.Cache].
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil { // DoCache serves local copies without looking at ctx
+		return nil, err
+	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	k := c.cfg.Prefix + key
 	var resp rueidis.RedisResult
-	if c.cfg.ClientSide {
+	if c.cfg.ClientSide && !c.written.recent(k) {
 		resp = c.client.DoCache(ctx, c.client.B().Get().Key(k).Cache(), c.cfg.LocalTTL)
 	} else {
 		resp = c.client.Do(ctx, c.client.B().Get().Key(k).Build())
@@ -101,7 +155,11 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	} else {
 		cmd = set.Build()
 	}
-	if err := c.client.Do(ctx, cmd).Error(); err != nil {
+	err := c.client.Do(ctx, cmd).Error()
+	if c.cfg.ClientSide { // even on an error: the write may have happened
+		c.written.add(c.cfg.Prefix + key)
+	}
+	if err != nil {
 		return fmt.Errorf("cache: redis SET: %w", err)
 	}
 	return nil
@@ -111,7 +169,11 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 func (c *Cache) Delete(ctx context.Context, key string) error {
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	if err := c.client.Do(ctx, c.client.B().Del().Key(c.cfg.Prefix+key).Build()).Error(); err != nil {
+	err := c.client.Do(ctx, c.client.B().Del().Key(c.cfg.Prefix+key).Build()).Error()
+	if c.cfg.ClientSide {
+		c.written.add(c.cfg.Prefix + key)
+	}
+	if err != nil {
 		return fmt.Errorf("cache: redis DEL: %w", err)
 	}
 	return nil

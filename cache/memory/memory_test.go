@@ -1,0 +1,174 @@
+package memory_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/apexgo/apex/cache"
+	"github.com/apexgo/apex/cache/cachetest"
+	"github.com/apexgo/apex/cache/memory"
+)
+
+var errBoom = errors.New("boom")
+
+func counter(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 {
+		t.Fatalf("reading a counter: %v, %v", mfs, err)
+	}
+	return mfs[0].GetMetric()[0].GetCounter().GetValue()
+}
+
+func newCache(t *testing.T, cfg memory.Config) *memory.Cache {
+	t.Helper()
+	c, err := memory.New(cfg)
+	if err != nil {
+		t.Fatalf("memory.New: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestCacheConformance(t *testing.T) {
+	t.Parallel()
+	cachetest.Run(t, func(t *testing.T) cache.Cache { return newCache(t, memory.Config{}) })
+}
+
+func TestCacheConformanceByteBound(t *testing.T) {
+	t.Parallel()
+	cachetest.Run(t, func(t *testing.T) cache.Cache {
+		return newCache(t, memory.Config{MaxBytes: 64 << 20, Prefix: "svc:"})
+	})
+}
+
+func TestLimiterConformanceFakeClock(t *testing.T) {
+	t.Parallel()
+	clock := cachetest.NewFakeClock(time.Time{})
+	cachetest.RunLimiter(t, cachetest.LimiterFeatures{Clock: clock}, func(t *testing.T) cache.Limiter {
+		l, err := memory.NewLimiter(memory.LimiterConfig{Now: clock.Now})
+		if err != nil {
+			t.Fatalf("memory.NewLimiter: %v", err)
+		}
+		return l
+	})
+}
+
+func TestLimiterConformanceRealClock(t *testing.T) {
+	t.Parallel()
+	cachetest.RunLimiter(t, cachetest.LimiterFeatures{}, func(t *testing.T) cache.Limiter {
+		l, err := memory.NewLimiter(memory.LimiterConfig{})
+		if err != nil {
+			t.Fatalf("memory.NewLimiter: %v", err)
+		}
+		return l
+	})
+}
+
+func TestNewRejectsNegativeBounds(t *testing.T) {
+	t.Parallel()
+	if _, err := memory.New(memory.Config{MaxEntries: -1}); err == nil {
+		t.Error("New with MaxEntries -1: no error")
+	}
+	if _, err := memory.New(memory.Config{MaxBytes: -1}); err == nil {
+		t.Error("New with MaxBytes -1: no error")
+	}
+	if _, err := memory.NewLimiter(memory.LimiterConfig{MaxKeys: -1}); err == nil {
+		t.Error("NewLimiter with MaxKeys -1: no error")
+	}
+}
+
+func TestCacheStaysBoundedAndCountsEvictions(t *testing.T) {
+	t.Parallel()
+	m, err := cache.NewMetrics(nil, "memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCache(t, memory.Config{MaxEntries: 100, Metrics: m})
+	for i := range 1000 {
+		if err := c.Set(t.Context(), fmt.Sprint("k", i), []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	present := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		present = 0
+		for i := range 1000 {
+			if _, err := c.Get(t.Context(), fmt.Sprint("k", i)); err == nil {
+				present++
+			}
+		}
+		if present <= 100 && counter(t, m.Evictions) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if present > 100 {
+		t.Fatalf("%d entries present with MaxEntries 100", present)
+	}
+	if n := counter(t, m.Evictions); n < 900 {
+		t.Fatalf("evictions counted: %v, want at least 900", n)
+	}
+}
+
+func TestCacheMetrics(t *testing.T) {
+	t.Parallel()
+	m, err := cache.NewMetrics(nil, "memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCache(t, memory.Config{Metrics: m})
+	ctx := t.Context()
+	_, _ = c.Get(ctx, "k") // miss
+	_ = c.Set(ctx, "k", []byte("v"), 0)
+	_, _ = c.Get(ctx, "k") // hit
+	_, _ = c.GetOrLoad(ctx, "l", 0, func(context.Context) ([]byte, error) { return nil, errBoom })
+	_, _ = c.GetOrLoad(ctx, "l", 0, func(context.Context) ([]byte, error) { return []byte("x"), nil })
+	_, _ = c.GetOrLoad(ctx, "l", 0, func(context.Context) ([]byte, error) { return []byte("x"), nil }) // hit
+	for name, want := range map[string]float64{"hits": 2, "misses": 3, "loads": 2, "load errors": 1} {
+		got := map[string]float64{
+			"hits": counter(t, m.Hits), "misses": counter(t, m.Misses),
+			"loads": counter(t, m.Loads), "load errors": counter(t, m.LoadErrors),
+		}[name]
+		if got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestLimiterKeyCountBounded(t *testing.T) {
+	t.Parallel()
+	clock := cachetest.NewFakeClock(time.Time{})
+	l, err := memory.NewLimiter(memory.LimiterConfig{MaxKeys: 128, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := cache.Limit{Rate: 1, Period: time.Second, Burst: 1}
+	for i := range 5000 {
+		if _, err := l.Allow(t.Context(), fmt.Sprint("k", i), lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := l.Len(); n > 128 {
+		t.Fatalf("%d keys tracked with MaxKeys 128", n)
+	}
+	// Expired keys go first: after a second every key is expired, and
+	// new ones replace them.
+	clock.Advance(time.Second)
+	for i := range 5000 {
+		if r, err := l.Allow(t.Context(), fmt.Sprint("new", i), lim); err != nil || !r.Allowed {
+			t.Fatalf("Allow: %+v, %v", r, err)
+		}
+	}
+	if n := l.Len(); n > 128 || n == 0 {
+		t.Fatalf("%d keys tracked with MaxKeys 128", n)
+	}
+}

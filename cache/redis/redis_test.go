@@ -1,0 +1,279 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/rueidis"
+
+	"github.com/apexgo/apex/cache"
+	"github.com/apexgo/apex/cache/cachetest"
+	"github.com/apexgo/apex/cache/redis"
+	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/internal/testservice"
+)
+
+// connect returns a new client (standing for one apex instance) to the
+// test Redis at addr, closed when t ends.
+func connect(t *testing.T, addr string, tweak ...func(*redisconn.Config)) rueidis.Client {
+	t.Helper()
+	cfg := redisconn.DefaultConfig()
+	cfg.Addr = addr
+	cfg.DialTimeout = 2 * time.Second
+	cfg.CommandTimeout = 2 * time.Second
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := redisconn.New(ctx, cfg, redisconn.Params{ClientName: "apex-cache-test"})
+	if err != nil {
+		t.Fatalf("redisconn.New: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// prefix returns a key prefix unique to this test, whose keys are deleted
+// when t ends.
+func prefix(t *testing.T, client rueidis.Client) string {
+	t.Helper()
+	p := testservice.Unique("apextest") + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := deleteKeys(ctx, client, p); err != nil {
+			t.Errorf("deleting the test's keys under %q: %v", p, err)
+		}
+	})
+	return p
+}
+
+func deleteKeys(ctx context.Context, client rueidis.Client, prefix string) error {
+	var cursor uint64
+	for {
+		e, err := client.Do(ctx, client.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			return err
+		}
+		if len(e.Elements) > 0 {
+			if err := client.Do(ctx, client.B().Unlink().Key(e.Elements...).Build()).Error(); err != nil {
+				return err
+			}
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+func newCache(t *testing.T, client rueidis.Client, cfg redis.Config) *redis.Cache {
+	t.Helper()
+	if cfg.Prefix == "" {
+		cfg.Prefix = prefix(t, client)
+	}
+	c, err := redis.New(client, cfg)
+	if err != nil {
+		t.Fatalf("redis.New: %v", err)
+	}
+	return c
+}
+
+func counter(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 {
+		t.Fatalf("reading a counter: %v, %v", mfs, err)
+	}
+	return mfs[0].GetMetric()[0].GetCounter().GetValue()
+}
+
+func TestCacheConformance(t *testing.T) {
+	t.Parallel()
+	addr := testservice.Need(t, testservice.Redis)
+	for _, tc := range []struct {
+		name       string
+		clientSide bool
+	}{{"Server", false}, {"ClientSide", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			client := connect(t, addr)
+			cachetest.Run(t, func(t *testing.T) cache.Cache {
+				return newCache(t, client, redis.Config{ClientSide: tc.clientSide})
+			})
+		})
+	}
+}
+
+func TestNewRejectsNilClient(t *testing.T) {
+	t.Parallel()
+	if _, err := redis.New(nil, redis.Config{}); err == nil {
+		t.Error("New(nil): no error")
+	}
+	if _, err := redis.NewLimiter(nil, redis.LimiterConfig{}); err == nil {
+		t.Error("NewLimiter(nil): no error")
+	}
+}
+
+func TestPrefixIsolatesServices(t *testing.T) {
+	t.Parallel()
+	client := connect(t, testservice.Need(t, testservice.Redis))
+	p := prefix(t, client)
+	orders := newCache(t, client, redis.Config{Prefix: p + "orders:"})
+	users := newCache(t, client, redis.Config{Prefix: p + "users:"})
+	if err := orders.Set(t.Context(), "k", []byte("orders"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.Get(t.Context(), "k"); !errors.Is(err, cache.ErrMiss) {
+		t.Fatalf("another prefix sees the key: %v", err)
+	}
+	got, err := client.Do(t.Context(), client.B().Get().Key(p+"orders:k").Build()).ToString()
+	if err != nil || got != "orders" {
+		t.Fatalf("the key in Redis: got %q, %v; want it stored under the prefix", got, err)
+	}
+}
+
+// TestClientSideInvalidationAcrossInstances: instance A serves a key from
+// its local copy until instance B writes or deletes it.
+func TestClientSideInvalidationAcrossInstances(t *testing.T) {
+	t.Parallel()
+	addr := testservice.Need(t, testservice.Redis)
+	clientA, clientB := connect(t, addr), connect(t, addr)
+	p := prefix(t, clientA)
+	metricsA, err := cache.NewMetrics(nil, "redis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newCache(t, clientA, redis.Config{Prefix: p, ClientSide: true, Metrics: metricsA})
+	b := newCache(t, clientB, redis.Config{Prefix: p, ClientSide: true})
+	ctx := t.Context()
+
+	if err := b.Set(ctx, "k", []byte("v1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if got, err := a.Get(ctx, "k"); err != nil || string(got) != "v1" {
+			t.Fatalf("A's read %d: got %q, %v; want v1", i+1, got, err)
+		}
+	}
+	if n := counter(t, metricsA.LocalHits); n < 1 {
+		t.Fatalf("A's second read was not served locally: local hits = %v", n)
+	}
+
+	if err := b.Set(ctx, "k", []byte("v2"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "A reads B's new value", func() error {
+		got, err := a.Get(ctx, "k")
+		if err == nil && string(got) != "v2" {
+			err = errors.New("still " + string(got))
+		}
+		return err
+	})
+	before := counter(t, metricsA.LocalHits)
+	if got, err := a.Get(ctx, "k"); err != nil || string(got) != "v2" {
+		t.Fatalf("A's read of v2: got %q, %v", got, err)
+	}
+	if counter(t, metricsA.LocalHits) <= before {
+		t.Fatal("A does not cache the new value locally")
+	}
+
+	if err := b.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "A sees B's delete", func() error {
+		got, err := a.Get(ctx, "k")
+		if errors.Is(err, cache.ErrMiss) {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("still " + string(got))
+		}
+		return err
+	})
+
+	// A cached miss is invalidated too.
+	if err := b.Set(ctx, "k", []byte("v3"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "A reads B's value after its cached miss", func() error {
+		got, err := a.Get(ctx, "k")
+		if err == nil && string(got) != "v3" {
+			err = errors.New("still " + string(got))
+		}
+		return err
+	})
+}
+
+// eventually polls check for up to a second.
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 1s: %v", what, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestClientSideReadsOwnWrites: a read right after a write in the same
+// process sees the write, although Redis invalidates the local copy only
+// after replying to it.
+func TestClientSideReadsOwnWrites(t *testing.T) {
+	t.Parallel()
+	client := connect(t, testservice.Need(t, testservice.Redis))
+	c := newCache(t, client, redis.Config{ClientSide: true})
+	ctx := t.Context()
+	check := func(round int) {
+		t.Helper()
+		for i := range 200 {
+			v := []byte{byte(round), byte(i)}
+			if err := c.Set(ctx, "k", v, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := c.Get(ctx, "k"); err != nil || string(got) != string(v) {
+				t.Fatalf("round %d, write %d: read %q, %v right after writing %q", round, i, got, err, v)
+			}
+			if i%10 == 0 {
+				if err := c.Delete(ctx, "k"); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := c.Get(ctx, "k"); !errors.Is(err, cache.ErrMiss) {
+					t.Fatalf("round %d, write %d: read %q, %v right after deleting", round, i, got, err)
+				}
+			}
+		}
+	}
+	check(0)
+	// More keys written at once than the Cache remembers individually.
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 16 {
+		wg.Go(func() {
+			for i := range 1100 {
+				if err := c.Set(ctx, fmt.Sprint("many:", w, ":", i), []byte("x"), time.Minute); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	check(1)
+}
