@@ -1,6 +1,6 @@
 // Package apex assembles a service from go.uber.org/fx modules: config,
-// observability, HTTP and, in later releases, data, cache, auth, jobs and
-// realtime. Every module runs on embedded defaults with nothing installed,
+// observability, HTTP, cache and rate limits and, in later releases, data,
+// auth, jobs and realtime. Every module runs on embedded defaults with nothing installed,
 // and on Postgres and Redis by configuration alone.
 //
 //	func main() {
@@ -15,6 +15,8 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/cache"
+	"github.com/apexgo/apex/cache/redisconn"
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/observe"
 )
@@ -29,20 +31,28 @@ const (
 	// HTTP is the echo server (package httpx). Without it, metrics are
 	// served only if observe.admin.addr is set.
 	HTTP Capability = iota + 1
+	// Cache is the key/value cache, the rate limiter and its middleware
+	// (package cache). The Redis client (cache/redisconn) is part of the
+	// foundation, so other modules keep using Redis without it.
+	Cache
 )
 
 func (c Capability) String() string {
 	switch c {
 	case HTTP:
 		return "HTTP"
+	case Cache:
+		return "Cache"
 	}
 	return fmt.Sprintf("Capability(%d)", int(c))
 }
 
 // foundation is always present; it includes the root-level options that
-// cannot live inside a module (fx's event logger and lifecycle budgets).
+// cannot live inside a module (fx's event logger and lifecycle budgets)
+// and the process's one Redis client, which several capabilities share
+// (nil unless redis.addr or redis.addrs is set).
 func foundation() []fx.Option {
-	return []fx.Option{app.Module, app.Timeouts, observe.Module, observe.EventLogger}
+	return []fx.Option{app.Module, app.Timeouts, observe.Module, observe.EventLogger, redisconn.Module}
 }
 
 // capabilities lists the optional modules in start order.
@@ -51,6 +61,7 @@ var capabilities = []struct {
 	opt fx.Option
 }{
 	{HTTP, httpx.Module},
+	{Cache, cache.Module},
 }
 
 // Modules is every apex module with its embedded defaults:

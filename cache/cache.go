@@ -1,94 +1,76 @@
 // Package cache is apex's key/value cache and rate limiter: two small
 // ports, [Cache] and [Limiter], with Redis backends (cache/redis, through
-// the process's rueidis client, optionally with server-assisted
-// client-side caching) and in-process fallbacks (cache/memory), plus an
-// echo rate-limit middleware.
+// the process's rueidis client from cache/redisconn, optionally with
+// server-assisted client-side caching) and in-process fallbacks
+// (cache/memory), plus an echo rate-limit middleware. [Module] picks the
+// backends from config.
+//
+// The port types are defined in the leaf package cache/port so that
+// backends can implement them without importing this package; the names
+// here are aliases of those, so both spellings are the same types.
 package cache
 
 import (
-	"context"
-	"errors"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/apexgo/apex/cache/port"
 )
 
-// ErrMiss is returned by Get for a key that is absent or expired, for use
-// with errors.Is.
-var ErrMiss = errors.New("cache: miss")
+// Cache stores byte values under string keys with a TTL; see [port.Cache]
+// for the contract.
+type Cache = port.Cache
 
-// Cache stores byte values under string keys, each with a time to live.
-//
-// Get returns the value, or an error wrapping [ErrMiss] when the key is
-// absent or expired. Set stores value under key for ttl; ttl 0 means no
-// expiry and a negative ttl is an error. Set overwrites. Delete removes
-// key and is not an error when key is absent. GetOrLoad returns the cached
-// value or, on a miss, calls load once per key however many callers are
-// waiting in this process, stores its result for ttl and returns it to
-// all of them; an error from load is returned and not cached.
-//
-// Keys and values are arbitrary bytes (keys as strings); callers must not
-// modify a returned or stored slice. Every method honours ctx: it returns
-// ctx's error once ctx ends. Backends prefix keys with their configured
-// prefix, so several services can share one Redis. Implementations are
-// safe for concurrent use.
-type Cache interface {
-	Get(ctx context.Context, key string) ([]byte, error)
-	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	Delete(ctx context.Context, key string) error
-	GetOrLoad(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error)) ([]byte, error)
-}
+// Limiter enforces GCRA rate limits; see [port.Limiter] for the contract.
+type Limiter = port.Limiter
 
-// ErrInvalidTTL is returned by Set and GetOrLoad for a negative ttl.
-var ErrInvalidTTL = errors.New("cache: negative ttl")
+// Limit is a rate with a burst; see [port.Limit].
+type Limit = port.Limit
 
-// Limit is a rate: Rate events per Period, with bursts of up to Burst
-// events at once (Burst ≥ 1).
-type Limit struct {
-	Rate   int
-	Period time.Duration
-	Burst  int
-}
+// Result is the outcome of one Limiter.Allow; see [port.Result].
+type Result = port.Result
 
-// PerSecond, PerMinute and PerHour build a Limit with burst equal to rate.
-func PerSecond(rate int) Limit { return Limit{Rate: rate, Period: time.Second, Burst: rate} }
+// Codec encodes values for [Typed]; see [port.Codec].
+type Codec = port.Codec
 
-// PerMinute is [PerSecond] over a minute.
-func PerMinute(rate int) Limit { return Limit{Rate: rate, Period: time.Minute, Burst: rate} }
+// JSON is the default [Codec]; see [port.JSON].
+type JSON = port.JSON
 
-// PerHour is [PerSecond] over an hour.
-func PerHour(rate int) Limit { return Limit{Rate: rate, Period: time.Hour, Burst: rate} }
+// Typed stores Go values of type T in a Cache; see [port.Typed].
+type Typed[T any] = port.Typed[T]
 
-// Valid reports whether l can be enforced.
-func (l Limit) Valid() bool { return l.Rate > 0 && l.Period > 0 && l.Burst > 0 }
+// Metrics counts what a cache backend does; see [port.Metrics].
+type Metrics = port.Metrics
 
-// Interval is the time one event's allowance takes to come back.
-func (l Limit) Interval() time.Duration { return l.Period / time.Duration(l.Rate) }
+// Sentinel errors, for use with errors.Is.
+var (
+	// ErrMiss is returned by Get for an absent or expired key.
+	ErrMiss = port.ErrMiss
+	// ErrInvalidTTL is returned for a negative TTL.
+	ErrInvalidTTL = port.ErrInvalidTTL
+	// ErrInvalidLimit is returned by Allow for an unenforceable Limit.
+	ErrInvalidLimit = port.ErrInvalidLimit
+)
 
-// Result is the outcome of one [Limiter.Allow].
-type Result struct {
-	// Allowed reports whether the event was admitted (and counted).
-	Allowed bool
-	// Remaining is how many more events would be admitted right now.
-	Remaining int
-	// RetryAfter is how long until the next event would be admitted; 0
-	// when Allowed with room to spare.
-	RetryAfter time.Duration
-	// ResetAfter is how long until the full burst is available again.
-	ResetAfter time.Duration
-}
+// PerSecond builds a Limit of rate events per second, burst rate.
+func PerSecond(rate int) Limit { return port.PerSecond(rate) }
 
-// ErrInvalidLimit is returned by Allow for a Limit that is not Valid.
-var ErrInvalidLimit = errors.New("cache: invalid rate limit")
+// PerMinute builds a Limit of rate events per minute, burst rate.
+func PerMinute(rate int) Limit { return port.PerMinute(rate) }
 
-// Limiter enforces rate limits with the generic cell rate algorithm
-// (GCRA): one stored timestamp per key, exact admission.
-//
-// Allow checks whether one event for key fits limit and, if so, counts
-// it, atomically: concurrent callers in one process or many never admit
-// more than the limit allows. It returns an error wrapping
-// [ErrInvalidLimit] for an invalid limit, ctx's error once ctx ends, and
-// a backend error (Redis unreachable) otherwise; the Result is then zero.
-// State for a key expires on its own once the key is idle for a full
-// burst. Implementations are safe for concurrent use.
-type Limiter interface {
-	Allow(ctx context.Context, key string, limit Limit) (Result, error)
+// PerHour builds a Limit of rate events per hour, burst rate.
+func PerHour(rate int) Limit { return port.PerHour(rate) }
+
+// NewTyped returns a [Typed] over c using codec (JSON when nil).
+func NewTyped[T any](c Cache, codec Codec) *Typed[T] { return port.NewTyped[T](c, codec) }
+
+// GCRA applies one event to the stored theoretical arrival time tat; see
+// [port.GCRA].
+func GCRA(now, tat time.Time, l Limit) (r Result, newTAT time.Time) { return port.GCRA(now, tat, l) }
+
+// NewMetrics returns backend counters registered with reg (when not nil);
+// see [port.NewMetrics].
+func NewMetrics(reg prometheus.Registerer, backend string) (*Metrics, error) {
+	return port.NewMetrics(reg, backend)
 }

@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apexgo/apex/cache"
+	cache "github.com/apexgo/apex/cache/port"
 )
 
 // prompt bounds how long a call whose context has ended may take.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apexgo/apex/cache"
+	cache "github.com/apexgo/apex/cache/port"
 )
 
 // LimiterFeatures says what a [cache.Limiter] backend lets [RunLimiter]

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apexgo/apex/cache"
+	cache "github.com/apexgo/apex/cache/port"
 )
 
 const shardCount = 64

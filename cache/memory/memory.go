@@ -11,7 +11,7 @@ import (
 
 	"github.com/maypok86/otter/v2"
 
-	"github.com/apexgo/apex/cache"
+	cache "github.com/apexgo/apex/cache/port"
 )
 
 // noExpiry stands for ttl 0: an entry that lives until evicted.

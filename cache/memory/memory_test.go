@@ -9,9 +9,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/apexgo/apex/cache"
 	"github.com/apexgo/apex/cache/cachetest"
 	"github.com/apexgo/apex/cache/memory"
+	cache "github.com/apexgo/apex/cache/port"
 )
 
 var errBoom = errors.New("boom")

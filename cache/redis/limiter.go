@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/apexgo/apex/cache"
+	cache "github.com/apexgo/apex/cache/port"
 )
 
 // gcraScript is GCRA in one atomic step, with time from the server so that

@@ -6,8 +6,8 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/apexgo/apex/cache"
 	"github.com/apexgo/apex/cache/cachetest"
+	cache "github.com/apexgo/apex/cache/port"
 	"github.com/apexgo/apex/cache/redis"
 	"github.com/apexgo/apex/internal/testservice"
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apexgo/apex/cache"
+	cache "github.com/apexgo/apex/cache/port"
 	"github.com/apexgo/apex/cache/redis"
 	"github.com/apexgo/apex/cache/redisconn"
 	"github.com/apexgo/apex/internal/testservice"

@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/rueidis"
 
-	"github.com/apexgo/apex/cache"
 	"github.com/apexgo/apex/cache/cachetest"
+	cache "github.com/apexgo/apex/cache/port"
 	"github.com/apexgo/apex/cache/redis"
 	"github.com/apexgo/apex/cache/redisconn"
 	"github.com/apexgo/apex/internal/testservice"

@@ -79,12 +79,14 @@ func (c Config) Validate() []app.Problem {
 // Enabled reports whether Redis is configured.
 func (c Config) Enabled() bool { return c.Addr != "" || len(c.Addrs) > 0 }
 
-// setting names the config key that holds the addresses, for errors.
+// setting names the config key that holds the addresses, and its
+// environment variable, for errors.
 func (c Config) setting() string {
+	key := "redis.addrs"
 	if c.Addr != "" {
-		return "redis.addr"
+		key = "redis.addr"
 	}
-	return "redis.addrs"
+	return key + " (" + app.EnvName(key) + ")"
 }
 
 // Params are the optional telemetry hooks of [New].

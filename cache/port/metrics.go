@@ -1,4 +1,4 @@
-package cache
+package port
 
 import (
 	"github.com/prometheus/client_golang/prometheus"

@@ -1,0 +1,236 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/rueidis"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/cache/memory"
+	"github.com/apexgo/apex/cache/redis"
+	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/observe"
+)
+
+// Module provides the "cache" section, a [Cache], a [Limiter] and
+// [*RateLimits], and adds the policies named in cache.rate_limit.global
+// as app-wide middleware. It takes the process's rueidis.Client from
+// [redisconn.Module] when Redis is configured (driver auto or redis) and
+// falls back to process memory otherwise (driver auto or memory); driver
+// redis without a Redis address is a start error.
+var Module = fx.Module("cache",
+	app.ProvideSection("cache", DefaultConfig),
+	fx.Provide(newCache, newLimiter, newRateLimits, httpx.AsMiddlewares(globalMiddleware)),
+	// Build everything at start even if nothing asks for it yet, so that
+	// a bad driver or policy stops the app before it serves.
+	fx.Invoke(func(Cache, Limiter, *RateLimits) {}),
+)
+
+// SubjectFunc returns the authenticated subject of a request, "" when
+// there is none. Policies keyed by "subject" use it; the auth module
+// provides one, and an app can provide its own.
+type SubjectFunc func(c echo.Context) string
+
+type backendIn struct {
+	fx.In
+	Config     Config
+	Redis      redisconn.Config
+	Info       app.Info
+	Client     rueidis.Client `optional:"true"`
+	Registerer prometheus.Registerer
+}
+
+// useRedis resolves a driver setting to a backend.
+func useRedis(key, driver string, client rueidis.Client) (bool, error) {
+	switch {
+	case driver == "memory":
+		return false, nil
+	case client != nil:
+		return true, nil
+	case driver == "redis":
+		return false, fmt.Errorf("%s is redis but Redis is not configured: set redis.addr (%s) or redis.addrs",
+			key, app.EnvName("redis.addr"))
+	}
+	return false, nil
+}
+
+func (in backendIn) prefix() string {
+	if in.Config.Prefix != "" {
+		return in.Config.Prefix
+	}
+	return in.Info.Name + ":"
+}
+
+func newCache(in backendIn) (Cache, error) {
+	r, err := useRedis("cache.driver", in.Config.Driver, in.Client)
+	if err != nil {
+		return nil, err
+	}
+	backend := "memory"
+	if r {
+		backend = "redis"
+	}
+	m, err := NewMetrics(in.Registerer, backend)
+	if err != nil {
+		return nil, err
+	}
+	if r {
+		return redis.New(in.Client, redis.Config{
+			Prefix:         in.prefix(),
+			ClientSide:     in.Config.Redis.ClientSide,
+			LocalTTL:       in.Config.Redis.LocalTTL,
+			CommandTimeout: in.Redis.CommandTimeout,
+			Metrics:        m,
+		})
+	}
+	return memory.New(memory.Config{
+		MaxEntries: in.Config.Memory.MaxEntries,
+		MaxBytes:   in.Config.Memory.MaxBytes,
+		Prefix:     in.prefix(),
+		Metrics:    m,
+	})
+}
+
+func newLimiter(in backendIn) (Limiter, error) {
+	r, err := useRedis("cache.rate_limit.driver", in.Config.RateLimit.Driver, in.Client)
+	if err != nil {
+		return nil, err
+	}
+	prefix := in.prefix() + "rl:"
+	if r {
+		return redis.NewLimiter(in.Client, redis.LimiterConfig{Prefix: prefix, CommandTimeout: in.Redis.CommandTimeout})
+	}
+	return memory.NewLimiter(memory.LimiterConfig{MaxKeys: in.Config.RateLimit.MaxKeys, Prefix: prefix})
+}
+
+// RateLimits builds rate-limit middleware from the policies in
+// cache.rate_limit.policies and from policies in code, all sharing the
+// app's [Limiter] and its fail policy:
+//
+//	mw, err := limits.Middleware("login_ip", "login_burst")
+//	httpx.Route{Method: "POST", Path: "/login", Handler: login, Middleware: []echo.MiddlewareFunc{mw}}
+type RateLimits struct {
+	limiter  Limiter
+	cfg      RateLimitConfig
+	log      *zap.Logger
+	policies map[string]Policy
+}
+
+type rateLimitsIn struct {
+	fx.In
+	Config  Config
+	Limiter Limiter
+	Log     *zap.Logger
+	Subject SubjectFunc `optional:"true"`
+}
+
+func newRateLimits(in rateLimitsIn) (*RateLimits, error) {
+	return NewRateLimits(in.Limiter, in.Config.RateLimit, in.Subject, in.Log)
+}
+
+// NewRateLimits returns the configured policies over limiter. subject
+// keys the "subject" policies; it may be nil only when none is
+// configured.
+func NewRateLimits(limiter Limiter, cfg RateLimitConfig, subject SubjectFunc, log *zap.Logger) (*RateLimits, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	r := &RateLimits{limiter: limiter, cfg: cfg, log: log, policies: map[string]Policy{}}
+	var errs []error
+	byIP := ByIP(cfg.trusted()...)
+	for _, name := range slices.Sorted(maps.Keys(cfg.Policies)) {
+		p := cfg.Policies[name]
+		var key KeyFunc
+		switch p.Key {
+		case "ip":
+			key = byIP
+		case "route":
+			key = ByRoute()
+		case "subject":
+			if subject == nil {
+				errs = append(errs, fmt.Errorf("cache.rate_limit.policies.%s.key is subject, but nothing provides a cache.SubjectFunc (the auth module does)", name))
+				continue
+			}
+			key = BySubject(subject)
+		default:
+			errs = append(errs, fmt.Errorf("cache.rate_limit.policies.%s.key: unknown key %q", name, p.Key))
+			continue
+		}
+		r.policies[name] = Policy{Name: name, Limit: p.limit(), Key: key}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Middleware returns middleware enforcing the named configured policies;
+// an unknown name is an error.
+func (r *RateLimits) Middleware(names ...string) (echo.MiddlewareFunc, error) {
+	ps := make([]Policy, 0, len(names))
+	for _, n := range names {
+		p, ok := r.policies[n]
+		if !ok {
+			return nil, fmt.Errorf("cache: no rate-limit policy %q in cache.rate_limit.policies", n)
+		}
+		ps = append(ps, p)
+	}
+	return r.Policies(ps...)
+}
+
+// Policies returns middleware enforcing policies defined in code, with
+// the configured limiter and fail policy. Names share the limiter's key
+// space with configured policies: reuse a name only to share its budget.
+func (r *RateLimits) Policies(ps ...Policy) (echo.MiddlewareFunc, error) {
+	if len(ps) == 0 {
+		return nil, errors.New("cache: rate-limit middleware needs at least one policy")
+	}
+	return RateLimit(MiddlewareConfig{
+		Limiter:          r.limiter,
+		Policies:         ps,
+		FailClosed:       r.cfg.FailPolicy == "fail_closed",
+		ErrorLogInterval: r.cfg.ErrorLogInterval,
+		Log:              r.log,
+	})
+}
+
+type globalIn struct {
+	fx.In
+	Config  Config
+	HTTP    httpx.Config
+	Observe observe.Config
+	Limits  *RateLimits
+}
+
+// globalMiddleware applies cache.rate_limit.global to every route but the
+// health probes and /metrics, which a limit keyed by IP would starve.
+func globalMiddleware(in globalIn) ([]httpx.Middleware, error) {
+	if len(in.Config.RateLimit.Global) == 0 {
+		return nil, nil
+	}
+	mw, err := in.Limits.Middleware(in.Config.RateLimit.Global...)
+	if err != nil {
+		return nil, err
+	}
+	exempt := map[string]bool{
+		in.HTTP.Health.LivePath: true, in.HTTP.Health.ReadyPath: true, in.Observe.Metrics.Path: true,
+	}
+	skip := func(next echo.HandlerFunc) echo.HandlerFunc {
+		limited := mw(next)
+		return func(c echo.Context) error {
+			if exempt[c.Path()] {
+				return next(c)
+			}
+			return limited(c)
+		}
+	}
+	return []httpx.Middleware{{Name: "cache.rate_limit", Order: -100, Func: skip}}, nil
+}
