@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/cache"
+	"github.com/apexgo/apex/cache/redisconn"
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/observe"
 )
@@ -44,6 +46,7 @@ func TestDocsListEveryConfigKey(t *testing.T) {
 		"docs/app.md":     {"service": app.DefaultServiceConfig()},
 		"docs/observe.md": {"observe": observe.DefaultConfig()},
 		"docs/httpx.md":   {"http": httpx.DefaultConfig()},
+		"docs/cache.md":   {"cache": cache.DefaultConfig(), "redis": redisconn.DefaultConfig()},
 	} {
 		b, err := os.ReadFile(doc)
 		if err != nil {
@@ -61,7 +64,10 @@ func TestDocsListEveryConfigKey(t *testing.T) {
 		}
 	}
 	if os.Getenv("APEX_PRINT_KEYS") != "" {
-		for prefix, cfg := range map[string]any{"service": app.DefaultServiceConfig(), "observe": observe.DefaultConfig(), "http": httpx.DefaultConfig()} {
+		for prefix, cfg := range map[string]any{
+			"service": app.DefaultServiceConfig(), "observe": observe.DefaultConfig(), "http": httpx.DefaultConfig(),
+			"cache": cache.DefaultConfig(), "redis": redisconn.DefaultConfig(),
+		} {
 			keys := map[string]string{}
 			configKeys(prefix, reflect.ValueOf(cfg), keys)
 			for k, d := range keys {
