@@ -1,0 +1,294 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/observe"
+)
+
+type identityKey struct{}
+
+// WithIdentity returns a copy of ctx carrying id, as the middleware does;
+// for tests and for code that authenticates by other means.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, &id)
+}
+
+// FromContext returns the identity the middleware verified for this
+// request, and whether there is one:
+//
+//	id, ok := auth.FromContext(c.Request().Context())
+func FromContext(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(*Identity)
+	if !ok {
+		return Identity{}, false
+	}
+	return *id, true
+}
+
+// Guard is the HTTP side of auth: echo middleware that authenticates
+// requests with a bearer token and checks roles and permissions, usable
+// per route (httpx.Route.Middleware) and per group (httpx.Group.Middleware).
+//
+// The token comes from the Authorization header ("Bearer <token>"), else
+// from the configured cookie (auth.http.cookie), else, on WebSocket
+// upgrade requests only, from the configured query parameter
+// (auth.http.query_param). A missing token is a 401 problem with
+// `WWW-Authenticate: Bearer realm="…"`; an invalid one a 401 with
+// error="invalid_token" and nothing more about which check failed (RFC
+// 6750 §3). When the request carries a tenant (app.Tenant, set by the data
+// module's tenancy middleware, which must run first), the token's tenant
+// must match it: a 403 otherwise. A missing role or permission is a 403
+// with error="insufficient_scope". A failing revocation store is a 503.
+// Tokens are never logged.
+type Guard struct {
+	tokens      Tokens
+	cfg         HTTPConfig
+	permissions map[string]map[string]bool // permission → roles granting it
+	log         *zap.Logger
+	challenge   string
+}
+
+// GuardParams configures [NewGuard].
+type GuardParams struct {
+	Tokens Tokens
+	HTTP   HTTPConfig
+	// Permissions maps a role to the permissions it grants.
+	Permissions map[string][]string
+	// Log receives a DEBUG line per rejected token (the reason, never the
+	// token). Default: none.
+	Log *zap.Logger
+}
+
+// NewGuard returns a Guard verifying with p.Tokens.
+func NewGuard(p GuardParams) (*Guard, error) {
+	if p.Tokens == nil {
+		return nil, errors.New("auth: NewGuard needs Tokens")
+	}
+	g := &Guard{tokens: p.Tokens, cfg: p.HTTP, permissions: map[string]map[string]bool{}, log: p.Log}
+	if g.log == nil {
+		g.log = zap.NewNop()
+	}
+	for role, perms := range p.Permissions {
+		for _, perm := range perms {
+			if g.permissions[perm] == nil {
+				g.permissions[perm] = map[string]bool{}
+			}
+			g.permissions[perm][role] = true
+		}
+	}
+	g.challenge = "Bearer"
+	if p.HTTP.Realm != "" {
+		g.challenge += ` realm="` + strings.ReplaceAll(p.HTTP.Realm, `"`, "") + `"`
+	}
+	return g, nil
+}
+
+// Authenticate requires a valid token and puts its [Identity] in the
+// request context.
+func (g *Guard) Authenticate() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if _, err := g.authenticate(c, true); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+// Optional authenticates a request that carries a token (an invalid one
+// is still a 401) and lets one without a token through with no identity.
+func (g *Guard) Optional() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if _, err := g.authenticate(c, false); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+// RequireRole lets through identities with role; it authenticates first
+// if no earlier middleware did.
+func (g *Guard) RequireRole(role string) echo.MiddlewareFunc {
+	return g.require(func(id Identity) bool { return id.HasRole(role) })
+}
+
+// RequireAnyRole lets through identities with at least one of roles.
+func (g *Guard) RequireAnyRole(roles ...string) echo.MiddlewareFunc {
+	return g.require(func(id Identity) bool {
+		for _, r := range roles {
+			if id.HasRole(r) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// RequirePermission lets through identities with a role that grants perm
+// in auth.permissions.
+func (g *Guard) RequirePermission(perm string) echo.MiddlewareFunc {
+	granting := g.permissions[perm]
+	return g.require(func(id Identity) bool {
+		for _, r := range id.Roles {
+			if granting[r] {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// Can reports whether id holds perm through one of its roles.
+func (g *Guard) Can(id Identity, perm string) bool {
+	for _, r := range id.Roles {
+		if g.permissions[perm][r] {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Guard) require(allowed func(Identity) bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			id, ok := FromContext(c.Request().Context())
+			if !ok {
+				var err error
+				if id, err = g.authenticate(c, true); err != nil {
+					return err
+				}
+			}
+			if !allowed(id) {
+				p := httpx.NewProblem(http.StatusForbidden, "insufficient permissions for this resource")
+				p.Header = http.Header{"WWW-Authenticate": {g.challenge + `, error="insufficient_scope"`}}
+				return p
+			}
+			return next(c)
+		}
+	}
+}
+
+// authenticate verifies the request's token and stores the identity; with
+// required false a request without a token passes with a zero Identity.
+func (g *Guard) authenticate(c echo.Context, required bool) (Identity, error) {
+	req := c.Request()
+	ctx := req.Context()
+	token, found, malformed := g.token(c)
+	if malformed {
+		g.log.Debug("auth: malformed Authorization header", zap.String("request_id", observe.RequestID(ctx)))
+		return Identity{}, g.unauthorized("invalid_request", "the Authorization header is malformed")
+	}
+	if !found {
+		if !required {
+			return Identity{}, nil
+		}
+		p := httpx.NewProblem(http.StatusUnauthorized, "authentication is required")
+		p.Header = http.Header{"WWW-Authenticate": {g.challenge}}
+		return Identity{}, p
+	}
+	id, err := g.tokens.Verify(ctx, token)
+	if err != nil {
+		if errors.Is(err, ErrInvalidToken) {
+			g.log.Debug("auth: token rejected", zap.Error(err), zap.String("request_id", observe.RequestID(ctx)))
+			return Identity{}, g.unauthorized("invalid_token", "the access token is invalid or expired")
+		}
+		if ctx.Err() != nil {
+			return Identity{}, ctx.Err()
+		}
+		p := httpx.NewProblem(http.StatusServiceUnavailable, "authentication is unavailable; retry later")
+		p.Header = http.Header{"Retry-After": {"1"}}
+		p.Err = err
+		return Identity{}, p
+	}
+	if tenant, ok := app.Tenant(ctx); ok && id.Tenant != tenant {
+		return Identity{}, httpx.NewProblem(http.StatusForbidden, "the access token is not valid for this tenant")
+	}
+	c.SetRequest(req.WithContext(context.WithValue(ctx, identityKey{}, &id)))
+	return id, nil
+}
+
+func (g *Guard) unauthorized(code, detail string) *httpx.Problem {
+	p := httpx.NewProblem(http.StatusUnauthorized, detail)
+	p.Header = http.Header{"WWW-Authenticate": {g.challenge + `, error="` + code + `"`}}
+	return p
+}
+
+// token finds the request's token: found when one was presented,
+// malformed when the Authorization header is not a usable Bearer
+// credential.
+func (g *Guard) token(c echo.Context) (token string, found, malformed bool) {
+	req := c.Request()
+	if hs := req.Header.Values("Authorization"); len(hs) > 0 {
+		if len(hs) > 1 {
+			return "", false, true
+		}
+		t, ok := BearerToken(hs[0])
+		if !ok {
+			return "", false, true
+		}
+		return t, true, false
+	}
+	if g.cfg.Cookie != "" {
+		if ck, err := req.Cookie(g.cfg.Cookie); err == nil && ck.Value != "" {
+			return ck.Value, true, false
+		}
+	}
+	if g.cfg.QueryParam != "" && isWebSocketUpgrade(req) {
+		if t := req.URL.Query().Get(g.cfg.QueryParam); t != "" {
+			return t, true, false
+		}
+	}
+	return "", false, false
+}
+
+// BearerToken extracts the token of an Authorization header value
+// "Bearer <token>" (scheme case-insensitive, RFC 6750 §2.1): false for
+// another scheme, an empty token, or characters outside the b64token
+// syntax.
+func BearerToken(header string) (string, bool) {
+	const scheme = "bearer "
+	if len(header) <= len(scheme) || !strings.EqualFold(header[:len(scheme)], scheme) {
+		return "", false
+	}
+	t := strings.TrimLeft(header[len(scheme):], " ")
+	if t == "" {
+		return "", false
+	}
+	for i := 0; i < len(t); i++ {
+		ch := t[i]
+		switch {
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9':
+		case ch == '-', ch == '.', ch == '_', ch == '~', ch == '+', ch == '/':
+		case ch == '=' && i > 0:
+		default:
+			return "", false
+		}
+	}
+	return t, true
+}
+
+func isWebSocketUpgrade(r *http.Request) bool {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return false
+	}
+	for _, v := range r.Header.Values("Connection") {
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}

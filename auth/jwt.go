@@ -1,0 +1,416 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"go.uber.org/zap"
+)
+
+// Params are the dependencies of [New].
+type Params struct {
+	// Config is the auth section; Issuer and Audience are required.
+	Config Config
+	// Revocations and Refresh are the stores. Nil: Verify checks no
+	// revocation list and Issue returns no refresh token.
+	Revocations Revocations
+	Refresh     RefreshStore
+	// Log receives the reuse-detection WARN. Default: no logging.
+	Log *zap.Logger
+	// RandomSecret lets New make up a per-process HS256 secret when
+	// auth.secret is unset (the module allows it in development and
+	// test). Tokens then die with the process and no other instance
+	// accepts them.
+	RandomSecret bool
+	// Reload, when set, is called by Refresh with the principal the
+	// family was issued for and returns the one to issue now (fresh roles,
+	// say). An error wrapping ErrInvalidRefresh (a deleted or disabled
+	// user) revokes the family; any other error fails this refresh only,
+	// after the presented refresh token was spent.
+	Reload func(ctx context.Context, p Principal) (Principal, error)
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// JWT is [Tokens] with JWT access tokens (golang-jwt/jwt/v5) and opaque
+// refresh tokens.
+type JWT struct {
+	cfg     Config
+	signing key
+	keys    map[string]key
+	parser  *jwt.Parser
+	rev     Revocations
+	refresh RefreshStore
+	log     *zap.Logger
+	reload  func(context.Context, Principal) (Principal, error)
+	now     func() time.Time
+}
+
+var _ Tokens = (*JWT)(nil)
+
+// New returns a JWT from p, loading its keys: a missing or short secret,
+// an unreadable key file or a key of the wrong type is an error naming
+// the setting.
+func New(p Params) (*JWT, error) {
+	c := p.Config
+	if c.Issuer == "" || c.Audience == "" {
+		return nil, errors.New("auth.issuer and auth.audience: are required")
+	}
+	if c.MaxTokenBytes <= 0 {
+		c.MaxTokenBytes = DefaultConfig().MaxTokenBytes
+	}
+	if c.AccessTTL <= 0 || c.RefreshTTL <= 0 {
+		return nil, errors.New("auth.access_ttl and auth.refresh_ttl: must be positive")
+	}
+	signing, random, err := signingKey(c, p.RandomSecret)
+	if err != nil {
+		return nil, err
+	}
+	j := &JWT{
+		cfg: c, signing: signing, keys: map[string]key{signing.id: signing},
+		rev: p.Revocations, refresh: p.Refresh, log: p.Log, reload: p.Reload, now: p.Now,
+	}
+	if j.log == nil {
+		j.log = zap.NewNop()
+	}
+	if j.now == nil {
+		j.now = time.Now
+	}
+	methods := []string{signing.method.Alg()}
+	for kid, v := range c.VerifyKeys {
+		if _, dup := j.keys[kid]; dup {
+			return nil, fmt.Errorf("auth.verify_keys.%s: the signing key already has this kid", kid)
+		}
+		k, err := verifyKey(kid, v)
+		if err != nil {
+			return nil, err
+		}
+		j.keys[kid] = k
+		methods = append(methods, k.method.Alg())
+	}
+	j.parser = jwt.NewParser(
+		jwt.WithValidMethods(methods),
+		jwt.WithIssuer(c.Issuer),
+		jwt.WithAudience(c.Audience),
+		jwt.WithLeeway(c.Leeway),
+		jwt.WithIssuedAt(),
+		jwt.WithExpirationRequired(),
+		jwt.WithStrictDecoding(),
+		jwt.WithTimeFunc(func() time.Time { return j.now() }),
+	)
+	if random {
+		j.log.Warn("auth.secret is not set: signing with a random per-process secret; tokens end with the process and other instances reject them. Set APP_AUTH__SECRET (32+ random bytes) outside development")
+	}
+	return j, nil
+}
+
+// KeyID is the kid of the signing key.
+func (j *JWT) KeyID() string { return j.signing.id }
+
+// reserved claims cannot be set through Principal.Claims.
+var reserved = map[string]bool{"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true, "roles": true, "tenant": true}
+
+// Issue implements [Tokens].
+func (j *JWT) Issue(ctx context.Context, p Principal) (Pair, error) {
+	if p.Subject == "" {
+		return Pair{}, errors.New("auth: Issue: the principal has no subject")
+	}
+	for k := range p.Claims {
+		if reserved[k] {
+			return Pair{}, fmt.Errorf("auth: Issue: claim %q is reserved", k)
+		}
+	}
+	now := j.now()
+	jti := rand.Text()
+	access, exp, err := j.sign(p, jti, now)
+	if err != nil {
+		return Pair{}, err
+	}
+	pair := Pair{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(j.cfg.AccessTTL / time.Second), AccessExpiresAt: exp}
+	if j.refresh == nil {
+		return pair, nil
+	}
+	data, err := json.Marshal(storedPrincipal{Roles: p.Roles, Tenant: p.Tenant, Claims: p.Claims})
+	if err != nil {
+		return Pair{}, fmt.Errorf("auth: Issue: encoding the claims: %w", err)
+	}
+	family := newFamily()
+	token, hash := newRefresh(family)
+	rec := RefreshRecord{
+		Family: family, Hash: hash, Subject: p.Subject, ExpiresAt: now.Add(j.cfg.RefreshTTL), Data: data,
+		AccessID: jti, AccessExpiresAt: exp,
+	}
+	if err := j.refresh.Create(ctx, rec); err != nil {
+		return Pair{}, fmt.Errorf("auth: storing the refresh token: %w", err)
+	}
+	pair.RefreshToken, pair.RefreshExpiresAt = token, rec.ExpiresAt
+	return pair, nil
+}
+
+type storedPrincipal struct {
+	Roles  []string       `json:"r,omitempty"`
+	Tenant string         `json:"t,omitempty"`
+	Claims map[string]any `json:"c,omitempty"`
+}
+
+func (j *JWT) sign(p Principal, jti string, now time.Time) (string, time.Time, error) {
+	exp := now.Add(j.cfg.AccessTTL)
+	c := &claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: j.cfg.Issuer, Subject: p.Subject, Audience: jwt.ClaimStrings{j.cfg.Audience},
+			ExpiresAt: jwt.NewNumericDate(exp), NotBefore: jwt.NewNumericDate(now), IssuedAt: jwt.NewNumericDate(now), ID: jti,
+		},
+		Roles: p.Roles, Tenant: p.Tenant, extra: p.Claims,
+	}
+	t := jwt.NewWithClaims(j.signing.method, c)
+	t.Header["kid"] = j.signing.id
+	s, err := t.SignedString(j.signing.sign)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("auth: signing: %w", err)
+	}
+	return s, exp, nil
+}
+
+func (j *JWT) keyFunc(t *jwt.Token) (any, error) {
+	kid, _ := t.Header["kid"].(string)
+	k, ok := j.keys[kid]
+	if !ok {
+		return nil, errUnknownKey
+	}
+	if t.Method.Alg() != k.method.Alg() {
+		return nil, errWrongAlg
+	}
+	return k.verify, nil
+}
+
+var (
+	errUnknownKey = errors.New("unknown kid")
+	errWrongAlg   = errors.New("algorithm does not match the key")
+	errTooLarge   = errors.New("token too large")
+	errNoID       = errors.New("token without jti or sub")
+)
+
+// Verify implements [Tokens].
+func (j *JWT) Verify(ctx context.Context, token string) (Identity, error) {
+	if len(token) > j.cfg.MaxTokenBytes {
+		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, errTooLarge)
+	}
+	var c claims
+	if _, err := j.parser.ParseWithClaims(token, &c, j.keyFunc); err != nil {
+		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if c.ID == "" || c.Subject == "" {
+		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, errNoID)
+	}
+	exp := c.ExpiresAt.Time
+	if j.rev != nil {
+		revoked, err := j.rev.Revoked(ctx, c.ID, exp)
+		if err != nil {
+			return Identity{}, fmt.Errorf("auth: checking revocation: %w", err)
+		}
+		if revoked {
+			return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
+		}
+	}
+	id := Identity{
+		Principal: Principal{Subject: c.Subject, Roles: c.Roles, Tenant: c.Tenant, Claims: c.extra},
+		TokenID:   c.ID, ExpiresAt: exp,
+	}
+	if c.IssuedAt != nil {
+		id.IssuedAt = c.IssuedAt.Time
+	}
+	return id, nil
+}
+
+// Refresh implements [Tokens].
+func (j *JWT) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+	if j.refresh == nil {
+		return Pair{}, fmt.Errorf("%w: no refresh store", ErrInvalidRefresh)
+	}
+	family, hash, ok := parseRefresh(refreshToken)
+	if !ok {
+		return Pair{}, fmt.Errorf("%w: malformed", ErrInvalidRefresh)
+	}
+	now := j.now()
+	jti := rand.Text()
+	token, next := newRefresh(family)
+	rec := RefreshRecord{Family: family, Hash: next, ExpiresAt: now.Add(j.cfg.RefreshTTL), AccessID: jti, AccessExpiresAt: now.Add(j.cfg.AccessTTL)}
+	old, err := j.refresh.Rotate(ctx, family, hash, rec)
+	if err != nil {
+		if errors.Is(err, ErrRefreshReused) {
+			j.log.Warn("auth: refresh token reused; its family is revoked",
+				zap.String("subject", old.Subject), zap.String("family", family))
+			if old.AccessID != "" && j.rev != nil {
+				if rerr := j.rev.Revoke(ctx, old.AccessID, old.AccessExpiresAt); rerr != nil {
+					j.log.Error("auth: revoking the access token of a reused refresh family", zap.Error(rerr), zap.String("family", family))
+				}
+			}
+		}
+		return Pair{}, err
+	}
+	var sp storedPrincipal
+	if err := json.Unmarshal(old.Data, &sp); err != nil {
+		return Pair{}, fmt.Errorf("auth: decoding a refresh family: %w", err)
+	}
+	p := Principal{Subject: old.Subject, Roles: sp.Roles, Tenant: sp.Tenant, Claims: sp.Claims}
+	if j.reload != nil {
+		if p, err = j.reload(ctx, p); err != nil {
+			if errors.Is(err, ErrInvalidRefresh) {
+				if rerr := j.refresh.RevokeFamily(ctx, family); rerr != nil {
+					return Pair{}, errors.Join(err, rerr)
+				}
+			}
+			return Pair{}, err
+		}
+	}
+	access, exp, err := j.sign(p, jti, now)
+	if err != nil {
+		return Pair{}, err
+	}
+	return Pair{
+		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(j.cfg.AccessTTL / time.Second), AccessExpiresAt: exp,
+		RefreshToken: token, RefreshExpiresAt: rec.ExpiresAt,
+	}, nil
+}
+
+// Revoke implements [Tokens].
+func (j *JWT) Revoke(ctx context.Context, p RevokeParams) error {
+	var errs []error
+	if p.Access.TokenID != "" && j.rev != nil {
+		if err := j.rev.Revoke(ctx, p.Access.TokenID, p.Access.ExpiresAt); err != nil {
+			errs = append(errs, fmt.Errorf("auth: revoking the access token: %w", err))
+		}
+	}
+	if p.RefreshToken != "" && j.refresh != nil {
+		family, _, ok := parseRefresh(p.RefreshToken)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%w: malformed", ErrInvalidRefresh))
+		} else if err := j.refresh.RevokeFamily(ctx, family); err != nil {
+			errs = append(errs, fmt.Errorf("auth: revoking the refresh family: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// A refresh token is base64url(16-byte family ‖ 32-byte secret): 64
+// characters, opaque to clients. Stores keep the family and the SHA-256
+// of the secret, never the token.
+const (
+	familyLen   = 16
+	secretLen   = 32
+	refreshLen  = 64 // base64url of familyLen+secretLen bytes
+	familyChars = 22
+)
+
+func newFamily() string {
+	var b [familyLen]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func newRefresh(family string) (token string, hash []byte) {
+	var b [familyLen + secretLen]byte
+	_, _ = base64.RawURLEncoding.Decode(b[:familyLen], []byte(family))
+	_, _ = rand.Read(b[familyLen:])
+	sum := sha256.Sum256(b[familyLen:])
+	return base64.RawURLEncoding.EncodeToString(b[:]), sum[:]
+}
+
+func parseRefresh(token string) (family string, hash []byte, ok bool) {
+	if len(token) != refreshLen {
+		return "", nil, false
+	}
+	var b [familyLen + secretLen]byte
+	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(token))
+	if err != nil || n != len(b) {
+		return "", nil, false
+	}
+	sum := sha256.Sum256(b[familyLen:])
+	return base64.RawURLEncoding.EncodeToString(b[:familyLen]), sum[:], true
+}
+
+// claims is the JWT claim set: the registered claims, roles, tenant and
+// custom claims at the top level.
+type claims struct {
+	jwt.RegisteredClaims
+	Roles  []string `json:"roles,omitempty"`
+	Tenant string   `json:"tenant,omitempty"`
+	extra  map[string]any
+}
+
+type claimsJSON struct {
+	jwt.RegisteredClaims
+	Roles  []string `json:"roles,omitempty"`
+	Tenant string   `json:"tenant,omitempty"`
+}
+
+func (c *claims) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(claimsJSON{c.RegisteredClaims, c.Roles, c.Tenant})
+	if err != nil || len(c.extra) == 0 {
+		return b, err
+	}
+	x, err := json.Marshal(c.extra)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b[:len(b)-1], ',')
+	return append(b, x[1:]...), nil
+}
+
+func (c *claims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	var err error
+	for k, v := range raw {
+		switch k {
+		case "iss":
+			err = json.Unmarshal(v, &c.Issuer)
+		case "sub":
+			err = json.Unmarshal(v, &c.Subject)
+		case "aud":
+			err = json.Unmarshal(v, &c.Audience)
+		case "exp":
+			err = unmarshalDate(v, &c.ExpiresAt)
+		case "nbf":
+			err = unmarshalDate(v, &c.NotBefore)
+		case "iat":
+			err = unmarshalDate(v, &c.IssuedAt)
+		case "jti":
+			err = json.Unmarshal(v, &c.ID)
+		case "roles":
+			err = json.Unmarshal(v, &c.Roles)
+		case "tenant":
+			err = json.Unmarshal(v, &c.Tenant)
+		default:
+			var x any
+			if err = json.Unmarshal(v, &x); err == nil {
+				if c.extra == nil {
+					c.extra = map[string]any{}
+				}
+				c.extra[k] = x
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("claim %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+func unmarshalDate(v json.RawMessage, d **jwt.NumericDate) error {
+	if bytes.Equal(v, []byte("null")) {
+		return nil
+	}
+	*d = new(jwt.NumericDate)
+	return (*d).UnmarshalJSON(v)
+}

@@ -1,0 +1,51 @@
+package memory_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/apexgo/apex/auth"
+	"github.com/apexgo/apex/auth/authtest"
+	"github.com/apexgo/apex/auth/memory"
+)
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	authtest.Run(t, func(t *testing.T) authtest.Backend {
+		return authtest.Backend{
+			Revocations: memory.NewRevocations(memory.Config{}),
+			Refresh:     memory.NewRefresh(memory.Config{}),
+		}
+	})
+}
+
+func TestBounded(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	r := memory.NewRevocations(memory.Config{MaxEntries: 2, Now: clock})
+	for i, id := range []string{"a", "b"} {
+		if err := r.Revoke(t.Context(), id, now.Add(time.Duration(i+1)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Revoke(t.Context(), "c", now.Add(time.Hour)); !errors.Is(err, auth.ErrStoreFull) {
+		t.Fatalf("Revoke past MaxEntries: %v, want ErrStoreFull", err)
+	}
+	now = now.Add(90 * time.Second) // "a" has expired: its room is reused
+	if err := r.Revoke(t.Context(), "c", now.Add(time.Hour)); err != nil {
+		t.Fatalf("Revoke once an entry expired: %v", err)
+	}
+
+	s := memory.NewRefresh(memory.Config{MaxEntries: 1, Now: clock})
+	rec := auth.RefreshRecord{Family: "f", Hash: []byte("h1"), Subject: "s", ExpiresAt: now.Add(time.Minute)}
+	if err := s.Create(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	rec2 := rec
+	rec2.Family = "g"
+	if err := s.Create(t.Context(), rec2); !errors.Is(err, auth.ErrStoreFull) {
+		t.Fatalf("Create past MaxEntries: %v, want ErrStoreFull", err)
+	}
+}

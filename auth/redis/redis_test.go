@@ -1,0 +1,141 @@
+package redis_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/apexgo/apex/auth/authtest"
+	"github.com/apexgo/apex/auth/redis"
+	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/internal/testservice"
+)
+
+// connect returns a new client (one apex instance) to the test Redis.
+func connect(t *testing.T, addr string) rueidis.Client {
+	t.Helper()
+	cfg := redisconn.DefaultConfig()
+	cfg.Addr = addr
+	cfg.DialTimeout, cfg.CommandTimeout = 2*time.Second, 2*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := redisconn.New(ctx, cfg, redisconn.Params{ClientName: "apex-auth-test"})
+	if err != nil {
+		t.Fatalf("redisconn.New: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// prefix returns a key prefix unique to the test, whose keys are deleted
+// when it ends.
+func prefix(t *testing.T, c rueidis.Client) string {
+	t.Helper()
+	p := testservice.Unique("apexauthtest") + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var cursor uint64
+		for {
+			e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(p+"*").Count(1000).Build()).AsScanEntry()
+			if err != nil {
+				t.Errorf("deleting the test's keys: %v", err)
+				return
+			}
+			if len(e.Elements) > 0 {
+				_ = c.Do(ctx, c.B().Unlink().Key(e.Elements...).Build()).Error()
+			}
+			if cursor = e.Cursor; cursor == 0 {
+				return
+			}
+		}
+	})
+	return p
+}
+
+func backend(t *testing.T, c rueidis.Client, p string) authtest.Backend {
+	t.Helper()
+	cfg := redis.Config{Prefix: p, CommandTimeout: 2 * time.Second}
+	rv, err := redis.NewRevocations(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf, err := redis.NewRefresh(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return authtest.Backend{Revocations: rv, Refresh: rf}
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	addr := testservice.Need(t, testservice.Redis)
+	shared := connect(t, addr)
+	authtest.Run(t, func(t *testing.T) authtest.Backend {
+		p := prefix(t, shared)
+		b := backend(t, shared, p)
+		b.Peer = func(t *testing.T) authtest.Backend { return backend(t, connect(t, addr), p) }
+		return b
+	})
+}
+
+// Without client-side caching every check goes to Redis; the contract holds.
+func TestConformanceNoClientCache(t *testing.T) {
+	t.Parallel()
+	addr := testservice.Need(t, testservice.Redis)
+	cfg := redisconn.DefaultConfig()
+	cfg.Addr, cfg.ClientCacheSize = addr, 0
+	c, err := redisconn.New(t.Context(), cfg, redisconn.Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	authtest.Run(t, func(t *testing.T) authtest.Backend { return backend(t, c, prefix(t, c)) })
+}
+
+func TestNilClient(t *testing.T) {
+	t.Parallel()
+	if _, err := redis.NewRevocations(nil, redis.Config{}); err == nil {
+		t.Fatal("NewRevocations(nil) succeeded")
+	}
+	if _, err := redis.NewRefresh(nil, redis.Config{}); err == nil {
+		t.Fatal("NewRefresh(nil) succeeded")
+	}
+}
+
+// counting is a client that counts the DoCache calls Redis answered (not
+// the local cache).
+type counting struct {
+	rueidis.Client
+	remote atomic.Int64
+}
+
+func (c *counting) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
+	r := c.Client.DoCache(ctx, cmd, ttl)
+	if !r.IsCacheHit() {
+		c.remote.Add(1)
+	}
+	return r
+}
+
+// A token that is not revoked is looked up in Redis once per instance.
+func TestRevokedAsksRedisOnce(t *testing.T) {
+	t.Parallel()
+	c := &counting{Client: connect(t, testservice.Need(t, testservice.Redis))}
+	rv, err := redis.NewRevocations(c, redis.Config{Prefix: prefix(t, c.Client)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Minute)
+	for range 100 {
+		if revoked, err := rv.Revoked(t.Context(), "jti-1", exp); err != nil || revoked {
+			t.Fatalf("Revoked = %v, %v", revoked, err)
+		}
+	}
+	if n := c.remote.Load(); n != 1 {
+		t.Fatalf("100 checks of one token asked Redis %d times, want 1", n)
+	}
+}
