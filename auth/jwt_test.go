@@ -1,0 +1,471 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/auth"
+)
+
+var alice = auth.Principal{Subject: "alice", Roles: []string{"admin"}, Tenant: "acme", Claims: map[string]any{"plan": "pro", "n": 3.0}}
+
+func TestIssueVerifyEveryAlgorithm(t *testing.T) {
+	t.Parallel()
+	for _, alg := range []string{"HS256", "RS256", "ES256", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
+			j := newJWT(t, testConfig(withAlg(alg)))
+			p, err := j.Issue(t.Context(), alice)
+			if err != nil {
+				t.Fatalf("Issue: %v", err)
+			}
+			if p.TokenType != "Bearer" || p.ExpiresIn != 900 || len(p.RefreshToken) != 64 {
+				t.Fatalf("pair %+v: want Bearer, 900s and a 64-character refresh token", p)
+			}
+			id, err := j.Verify(t.Context(), p.AccessToken)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if id.Subject != "alice" || !id.HasRole("admin") || id.Tenant != "acme" || id.Claims["plan"] != "pro" || id.Claims["n"] != 3.0 {
+				t.Fatalf("identity %+v does not carry the principal", id)
+			}
+			if id.TokenID == "" || time.Until(id.ExpiresAt) < 14*time.Minute || time.Since(id.IssuedAt) > time.Minute {
+				t.Fatalf("identity %+v: want a jti, exp in 15m and iat now", id)
+			}
+			header := decodeSegment(t, p.AccessToken, 0)
+			if header["alg"] != alg || header["kid"] != j.KeyID() || j.KeyID() == "" {
+				t.Fatalf("header %v: want alg %s and kid %q", header, alg, j.KeyID())
+			}
+			claims := decodeSegment(t, p.AccessToken, 1)
+			for _, c := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "roles", "tenant", "plan"} {
+				if _, ok := claims[c]; !ok {
+					t.Errorf("claim %s missing from %v", c, claims)
+				}
+			}
+		})
+	}
+}
+
+func decodeSegment(t *testing.T, token string, i int) map[string]any {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestIssueRefusesReservedClaims(t *testing.T) {
+	t.Parallel()
+	j := newJWT(t, testConfig())
+	for _, c := range []string{"sub", "exp", "roles", "tenant", "jti"} {
+		if _, err := j.Issue(t.Context(), auth.Principal{Subject: "a", Claims: map[string]any{c: "x"}}); err == nil {
+			t.Errorf("Issue with custom claim %q succeeded", c)
+		}
+	}
+	if _, err := j.Issue(t.Context(), auth.Principal{}); err == nil {
+		t.Error("Issue without a subject succeeded")
+	}
+}
+
+// Rotating keys: the old key moves to verify_keys, tokens it signed still
+// verify; the new key signs.
+func TestKeyRotation(t *testing.T) {
+	t.Parallel()
+	old := newJWT(t, testConfig())
+	p, err := old.Issue(t.Context(), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := newJWT(t, testConfig(withAlg("EdDSA"), func(c *auth.Config) {
+		c.VerifyKeys = map[string]auth.VerifyKey{old.KeyID(): {Algorithm: "HS256", Secret: app.NewSecret(testSecret)}}
+	}))
+	if _, err := rotated.Verify(t.Context(), p.AccessToken); err != nil {
+		t.Fatalf("a token of the previous key: %v", err)
+	}
+	p2, err := rotated.Issue(t.Context(), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Verify(t.Context(), p2.AccessToken); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Fatalf("the old config verifying a token of the new key: %v, want ErrInvalidToken", err)
+	}
+	// Once the old key is dropped, its tokens stop verifying.
+	dropped := newJWT(t, testConfig(withAlg("EdDSA")))
+	if _, err := dropped.Verify(t.Context(), p.AccessToken); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Fatalf("after dropping the old key: %v, want ErrInvalidToken", err)
+	}
+}
+
+func TestKeysFromFilesAndPublicKeys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	priv, pub := filepath.Join(dir, "rsa.pem"), filepath.Join(dir, "rsa.pub")
+	if err := os.WriteFile(priv, []byte(testKeys.rsaPEM), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pub, []byte(testKeys.rsaPub1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	signer := newJWT(t, testConfig(func(c *auth.Config) {
+		c.Algorithm, c.Secret, c.PrivateKeyFile, c.KeyID = "RS256", app.Secret{}, priv, "k2026"
+	}))
+	p, err := signer.Issue(t.Context(), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another service holding only the public key verifies.
+	verifier := newJWT(t, testConfig(func(c *auth.Config) {
+		c.VerifyKeys = map[string]auth.VerifyKey{"k2026": {Algorithm: "RS256", PublicKeyFile: pub}}
+	}))
+	if _, err := verifier.Verify(t.Context(), p.AccessToken); err != nil {
+		t.Fatalf("verify with the public key: %v", err)
+	}
+}
+
+func TestBadKeyConfig(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		tweak  func(*auth.Config)
+		random bool
+		want   string
+	}{
+		"no secret":         {func(c *auth.Config) { c.Secret = app.Secret{} }, false, "auth.secret"},
+		"short secret":      {func(c *auth.Config) { c.Secret = app.NewSecret("short") }, true, "auth.secret"},
+		"RSA key for ES256": {func(c *auth.Config) { c.Algorithm, c.PrivateKey = "ES256", app.NewSecret(testKeys.rsaPEM) }, false, "auth.private_key"},
+		"EC key for EdDSA":  {func(c *auth.Config) { c.Algorithm, c.PrivateKey = "EdDSA", app.NewSecret(testKeys.ecPEM) }, false, "auth.private_key"},
+		"not PEM":           {func(c *auth.Config) { c.Algorithm, c.PrivateKey = "RS256", app.NewSecret("nope") }, false, "auth.private_key"},
+		"missing file":      {func(c *auth.Config) { c.Algorithm, c.PrivateKeyFile = "RS256", "/nonexistent.pem" }, false, "auth.private_key_file"},
+		"bad verify key": {func(c *auth.Config) {
+			c.VerifyKeys = map[string]auth.VerifyKey{"old": {Algorithm: "EdDSA", PublicKey: testKeys.rsaPub}}
+		}, false, "auth.verify_keys.old"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := auth.New(auth.Params{Config: testConfig(tc.tweak), RandomSecret: tc.random})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "PRIVATE KEY") {
+				t.Fatalf("the error shows the key: %v", err)
+			}
+		})
+	}
+	// Development: a random secret, and tokens verify.
+	j, err := auth.New(auth.Params{Config: testConfig(func(c *auth.Config) { c.Secret = app.Secret{} }), RandomSecret: true})
+	if err != nil {
+		t.Fatalf("random secret: %v", err)
+	}
+	p, _ := j.Issue(t.Context(), alice)
+	if _, err := j.Verify(t.Context(), p.AccessToken); err != nil {
+		t.Fatalf("random secret: %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	c := auth.DefaultConfig()
+	c.Secret = app.NewSecret("short")
+	c.RefreshTTL = time.Minute
+	c.VerifyKeys = map[string]auth.VerifyKey{"x": {Algorithm: "RS256"}}
+	keys := map[string]bool{}
+	for _, p := range c.Validate() {
+		keys[p.Key] = true
+	}
+	for _, k := range []string{"secret", "refresh_ttl", "verify_keys.x.public_key"} {
+		if !keys[k] {
+			t.Errorf("Validate did not report %s: %v", k, keys)
+		}
+	}
+	c = auth.DefaultConfig()
+	c.Algorithm = "EdDSA"
+	if ps := c.Validate(); len(ps) != 1 || ps[0].Key != "private_key" {
+		t.Errorf("EdDSA without a key: %v", ps)
+	}
+}
+
+// attacks returns, for a verifier configured with cfg, tokens that must
+// all be refused.
+func attacks(t *testing.T) map[string]string {
+	t.Helper()
+	rs := testConfig(withAlg("RS256"))
+	j := newJWT(t, rs)
+	valid, err := j.Issue(t.Context(), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(valid.AccessToken, ".")
+	enc := base64.RawURLEncoding.EncodeToString
+	claims := decodeSegment(t, valid.AccessToken, 1)
+	claims["sub"], claims["roles"] = "mallory", []string{"admin", "root"}
+	payload, _ := json.Marshal(claims)
+
+	// sign makes a token with golang-jwt directly.
+	sign := func(method jwt.SigningMethod, key any, header map[string]any, c jwt.MapClaims) string {
+		tok := jwt.NewWithClaims(method, c)
+		for k, v := range header {
+			tok.Header[k] = v
+		}
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	goodClaims := func() jwt.MapClaims {
+		now := time.Now()
+		return jwt.MapClaims{"iss": "test", "aud": "test", "sub": "mallory", "jti": "x1", "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Minute).Unix()}
+	}
+	other := newJWT(t, testConfig(withAlg("RS256"), func(c *auth.Config) { c.PrivateKey = app.NewSecret(otherRSA()) }))
+	otherTok, _ := other.Issue(t.Context(), alice)
+	issuedBy := func(tweak func(*auth.Config), p ...func(*auth.Params)) string {
+		tok, err := newJWT(t, testConfig(withAlg("RS256"), tweak), p...).Issue(t.Context(), alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.AccessToken
+	}
+	noID := goodClaims()
+	delete(noID, "jti")
+	return map[string]string{
+		"tampered payload":   parts[0] + "." + enc(payload) + "." + parts[2],
+		"tampered signature": parts[0] + "." + parts[1] + "." + flip(parts[2]),
+		"alg none":           enc([]byte(`{"alg":"none","typ":"JWT","kid":"`+j.KeyID()+`"}`)) + "." + parts[1] + ".",
+		"alg none unsigned":  sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, map[string]any{"kid": j.KeyID()}, goodClaims()),
+		// The classic confusion: HMAC keyed with the RSA public key's PEM.
+		"HS/RS confusion":     sign(jwt.SigningMethodHS256, []byte(testKeys.rsaPub), map[string]any{"kid": j.KeyID()}, goodClaims()),
+		"HS/RS confusion DER": sign(jwt.SigningMethodHS256, []byte(testKeys.rsaPub1), map[string]any{"kid": j.KeyID()}, goodClaims()),
+		"wrong kid":           otherWithKid(t, otherTok.AccessToken, j.KeyID()),
+		"unknown kid":         sign(jwt.SigningMethodRS256, testKeys.rsa, map[string]any{"kid": "nope"}, goodClaims()),
+		"no kid":              sign(jwt.SigningMethodRS256, testKeys.rsa, nil, goodClaims()),
+		"no jti":              sign(jwt.SigningMethodRS256, testKeys.rsa, map[string]any{"kid": j.KeyID()}, noID),
+		"expired":             issuedBy(nil, at(-time.Hour)),
+		"not yet valid":       issuedBy(nil, at(time.Hour)),
+		"wrong iss":           issuedBy(func(c *auth.Config) { c.Issuer = "evil" }),
+		"wrong aud":           issuedBy(func(c *auth.Config) { c.Audience = "other-service" }),
+		"truncated":           valid.AccessToken[:len(valid.AccessToken)-12],
+		"two segments":        parts[0] + "." + parts[1],
+		"100 KB":              strings.Repeat("a", 100<<10),
+		"oversized valid-looking": parts[0] + "." + enc([]byte(`{"sub":"`+strings.Repeat("x", 9000)+`"}`)) + "." + parts[2],
+		"garbage base64":          "abc$%.@@@.!!",
+		"garbage segments":        "e30.e30.e30",
+		"not json":                enc([]byte("hello")) + "." + enc([]byte("world")) + "." + parts[2],
+		"empty":                   "",
+		"refresh token as access": valid.RefreshToken,
+	}
+}
+
+// flip changes the first character of a base64url segment.
+func flip(s string) string {
+	if s[0] == 'A' {
+		return "B" + s[1:]
+	}
+	return "A" + s[1:]
+}
+
+// otherRSA is a second RSA key, made once: RSA key generation is slow.
+var otherRSA = sync.OnceValue(mustRSA)
+
+// otherWithKid re-heads a token signed by another key with our kid.
+func otherWithKid(t *testing.T, token, kid string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	h := decodeSegment(t, token, 0)
+	h["kid"] = kid
+	b, _ := json.Marshal(h)
+	return base64.RawURLEncoding.EncodeToString(b) + "." + parts[1] + "." + parts[2]
+}
+
+func TestAttacksAreInvalidTokens(t *testing.T) {
+	t.Parallel()
+	j := newJWT(t, testConfig(withAlg("RS256")))
+	for name, tok := range attacks(t) {
+		if _, err := j.Verify(t.Context(), tok); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("%s: Verify returned %v, want ErrInvalidToken", name, err)
+		}
+	}
+}
+
+// Through the middleware, every attack is a 401 problem, never a 500.
+func TestAttacksAre401(t *testing.T) {
+	t.Parallel()
+	j := newJWT(t, testConfig(withAlg("RS256")))
+	e := server(t, newGuard(t, j), nil)
+	for name, tok := range attacks(t) {
+		rec := get(e, "/me", "Authorization", "Bearer "+tok)
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 401; body %s", name, rec.Code, rec.Body)
+			continue
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+			t.Errorf("%s: Content-Type %q", name, ct)
+		}
+		wa := rec.Header().Get("WWW-Authenticate")
+		if !strings.HasPrefix(wa, `Bearer realm="test"`) || (!strings.Contains(wa, `error="invalid_token"`) && !strings.Contains(wa, `error="invalid_request"`) && tok != "") {
+			t.Errorf("%s: WWW-Authenticate %q", name, wa)
+		}
+		// One answer for every failed check (RFC 6750 §3).
+		var body struct{ Detail string }
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		switch body.Detail {
+		case "the access token is invalid or expired", "the Authorization header is malformed", "authentication is required":
+		default:
+			t.Errorf("%s: detail %q says more than RFC 6750 allows", name, body.Detail)
+		}
+	}
+}
+
+// A token made by go-jose with the configured key verifies here, and one
+// of ours verifies with go-jose.
+func TestInterop(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		alg    string
+		jalg   jose.SignatureAlgorithm
+		sign   any
+		verify any
+	}{
+		{"HS256", jose.HS256, []byte(testSecret), []byte(testSecret)},
+		{"EdDSA", jose.EdDSA, testKeys.ed, testKeys.ed.Public()},
+		{"RS256", jose.RS256, testKeys.rsa, &testKeys.rsa.PublicKey},
+		{"ES256", jose.ES256, testKeys.ec, &testKeys.ec.PublicKey},
+	} {
+		t.Run(tc.alg, func(t *testing.T) {
+			t.Parallel()
+			j := newJWT(t, testConfig(withAlg(tc.alg)))
+			// Theirs → ours.
+			signer, err := jose.NewSigner(jose.SigningKey{Algorithm: tc.jalg, Key: tc.sign},
+				(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", j.KeyID()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			theirs, err := josejwt.Signed(signer).Claims(josejwt.Claims{
+				Issuer: "test", Subject: "bob", Audience: josejwt.Audience{"test"}, ID: "jose-1",
+				IssuedAt: josejwt.NewNumericDate(now), NotBefore: josejwt.NewNumericDate(now), Expiry: josejwt.NewNumericDate(now.Add(time.Minute)),
+			}).Claims(map[string]any{"roles": []string{"editor"}, "tenant": "acme", "team": "blue"}).Serialize()
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := j.Verify(t.Context(), theirs)
+			if err != nil {
+				t.Fatalf("a go-jose token: %v", err)
+			}
+			if id.Subject != "bob" || !id.HasRole("editor") || id.Tenant != "acme" || id.Claims["team"] != "blue" || id.TokenID != "jose-1" {
+				t.Fatalf("a go-jose token gave %+v", id)
+			}
+			// Ours → theirs.
+			p, err := j.Issue(t.Context(), alice)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed, err := josejwt.ParseSigned(p.AccessToken, []jose.SignatureAlgorithm{tc.jalg})
+			if err != nil {
+				t.Fatalf("go-jose parsing ours: %v", err)
+			}
+			if parsed.Headers[0].KeyID != j.KeyID() {
+				t.Fatalf("go-jose sees kid %q, want %q", parsed.Headers[0].KeyID, j.KeyID())
+			}
+			var std josejwt.Claims
+			var extra struct {
+				Roles  []string `json:"roles"`
+				Tenant string   `json:"tenant"`
+				Plan   string   `json:"plan"`
+			}
+			if err := parsed.Claims(tc.verify, &std, &extra); err != nil {
+				t.Fatalf("go-jose verifying ours: %v", err)
+			}
+			if err := std.Validate(josejwt.Expected{Issuer: "test", AnyAudience: josejwt.Audience{"test"}, Time: time.Now()}); err != nil {
+				t.Fatalf("go-jose validating ours: %v", err)
+			}
+			if std.Subject != "alice" || std.ID == "" || extra.Tenant != "acme" || extra.Plan != "pro" || len(extra.Roles) != 1 {
+				t.Fatalf("go-jose read %+v %+v", std, extra)
+			}
+		})
+	}
+}
+
+func TestRevocationStoreFailure(t *testing.T) {
+	t.Parallel()
+	j := newJWT(t, testConfig(), func(p *auth.Params) { p.Revocations = failing{} })
+	p, err := j.Issue(t.Context(), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Verify(t.Context(), p.AccessToken); err == nil || errors.Is(err, auth.ErrInvalidToken) {
+		t.Fatalf("Verify with a failing store: %v, want a store error that is not ErrInvalidToken", err)
+	}
+	rec := get(server(t, newGuard(t, j), nil), "/me", bearer(p.AccessToken)...)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("a failing store: %d %v, want 503 with Retry-After", rec.Code, rec.Header())
+	}
+}
+
+type failing struct{}
+
+func (failing) Revoke(context.Context, string, time.Time) error { return errors.New("store down") }
+func (failing) Revoked(context.Context, string, time.Time) (bool, error) {
+	return false, errors.New("store down")
+}
+
+func TestReloadOnRefresh(t *testing.T) {
+	t.Parallel()
+	deleted := false
+	j := newJWT(t, testConfig(), func(p *auth.Params) {
+		p.Reload = func(_ context.Context, p auth.Principal) (auth.Principal, error) {
+			if deleted {
+				return p, auth.ErrInvalidRefresh
+			}
+			p.Roles = []string{"demoted"}
+			return p, nil
+		}
+	})
+	p, err := j.Issue(t.Context(), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := j.Refresh(t.Context(), p.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := j.Verify(t.Context(), p2.AccessToken)
+	if err != nil || id.HasRole("admin") || !id.HasRole("demoted") {
+		t.Fatalf("after a reload: %+v, %v; want the reloaded roles", id, err)
+	}
+	deleted = true
+	if _, err := j.Refresh(t.Context(), p2.RefreshToken); !errors.Is(err, auth.ErrInvalidRefresh) {
+		t.Fatalf("refresh of a deleted user: %v", err)
+	}
+	deleted = false
+	if _, err := j.Refresh(t.Context(), p2.RefreshToken); !errors.Is(err, auth.ErrInvalidRefresh) {
+		t.Fatalf("the family of a deleted user is revoked: got %v", err)
+	}
+}
+
+func TestMalformedRefreshTokens(t *testing.T) {
+	t.Parallel()
+	j := newJWT(t, testConfig())
+	for _, tok := range []string{"", "short", strings.Repeat("A", 64), strings.Repeat("!", 64), strings.Repeat("A", 65)} {
+		if _, err := j.Refresh(t.Context(), tok); !errors.Is(err, auth.ErrInvalidRefresh) || errors.Is(err, auth.ErrRefreshReused) {
+			t.Errorf("Refresh(%q): %v, want ErrInvalidRefresh", tok, err)
+		}
+	}
+}

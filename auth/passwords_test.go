@@ -1,0 +1,173 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/apexgo/apex/auth"
+)
+
+// fast are cheap argon2id parameters for functional tests.
+var fast = auth.PasswordConfig{Memory: 1024, Iterations: 1, Parallelism: 1}
+
+func newPasswords(t testing.TB, cfg auth.PasswordConfig) *auth.Passwords {
+	t.Helper()
+	p, err := auth.NewPasswords(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPasswordsHashVerify(t *testing.T) {
+	t.Parallel()
+	p := newPasswords(t, auth.PasswordConfig{})
+	h, err := p.Hash(t.Context(), "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`).MatchString(h) {
+		t.Fatalf("hash %q is not PHC argon2id with the OWASP defaults", h)
+	}
+	if err := p.Verify(t.Context(), h, "correct horse battery staple"); err != nil {
+		t.Fatalf("Verify of the right password: %v", err)
+	}
+	if err := p.Verify(t.Context(), h, "Correct horse battery staple"); !errors.Is(err, auth.ErrPasswordMismatch) {
+		t.Fatalf("Verify of a wrong password: %v", err)
+	}
+	h2, _ := p.Hash(t.Context(), "correct horse battery staple")
+	if h2 == h {
+		t.Fatal("two hashes of one password are equal: no random salt")
+	}
+	if p.NeedsRehash(h) {
+		t.Fatal("NeedsRehash of a current hash")
+	}
+	// Parameters change: old hashes still verify and need a rehash.
+	stronger := newPasswords(t, auth.PasswordConfig{Memory: 19456, Iterations: 3})
+	if err := stronger.Verify(t.Context(), h, "correct horse battery staple"); err != nil {
+		t.Fatalf("Verify of an old-parameter hash: %v", err)
+	}
+	if !stronger.NeedsRehash(h) {
+		t.Fatal("NeedsRehash after a parameter change is false")
+	}
+}
+
+func TestPasswordsBcryptMigration(t *testing.T) {
+	t.Parallel()
+	p := newPasswords(t, fast)
+	b, err := bcrypt.GenerateFromPassword([]byte("hunter2"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Verify(t.Context(), string(b), "hunter2"); err != nil {
+		t.Fatalf("Verify of a bcrypt hash: %v", err)
+	}
+	if err := p.Verify(t.Context(), string(b), "hunter3"); !errors.Is(err, auth.ErrPasswordMismatch) {
+		t.Fatalf("Verify of a wrong password against bcrypt: %v", err)
+	}
+	if !p.NeedsRehash(string(b)) {
+		t.Fatal("a bcrypt hash does not need a rehash")
+	}
+}
+
+func TestPasswordsBadHashes(t *testing.T) {
+	t.Parallel()
+	p := newPasswords(t, fast)
+	for _, h := range []string{
+		"", "plain", "$argon2i$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=16$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=999999999,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", // 1 TB: refused, not allocated
+		"$argon2id$v=19$m=1024,t=1,p=1$!!$aGFzaGhhc2hoYXNoaGFzaA",
+	} {
+		if err := p.Verify(t.Context(), h, "x"); !errors.Is(err, auth.ErrUnknownHash) {
+			t.Errorf("Verify against %q: %v, want ErrUnknownHash", h, err)
+		}
+	}
+	if _, err := p.Hash(t.Context(), strings.Repeat("x", 2000)); !errors.Is(err, auth.ErrPasswordTooLong) {
+		t.Errorf("Hash of 2000 bytes: %v", err)
+	}
+	h, _ := p.Hash(t.Context(), "x")
+	if err := p.Verify(t.Context(), h, strings.Repeat("x", 2000)); !errors.Is(err, auth.ErrPasswordMismatch) {
+		t.Errorf("Verify of 2000 bytes: %v", err)
+	}
+}
+
+// At most MaxConcurrent hashes run; the others wait with their context.
+func TestPasswordsConcurrencyLimit(t *testing.T) {
+	t.Parallel()
+	// One slot, held by a slow hash.
+	p := newPasswords(t, auth.PasswordConfig{Memory: 64 * 1024, Iterations: 8, MaxConcurrent: 1})
+	started := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		close(started)
+		_, err := p.Hash(context.Background(), "slow")
+		done <- err
+	}()
+	<-started
+	time.Sleep(20 * time.Millisecond) // let it take the slot
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := p.Hash(ctx, "waiting")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Hash while the only slot is busy: %v, want context.DeadlineExceeded", err)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Fatalf("Hash waited %v past its deadline", waited)
+	}
+	if err := p.VerifyNoUser(ctx, "x"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("VerifyNoUser with an ended context: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// "Unknown user" (VerifyNoUser) and "wrong password" (Verify) take the
+// same time: medians within 10%, with the default parameters.
+func TestPasswordsTimingUnknownUserVsWrongPassword(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test")
+	}
+	p := newPasswords(t, auth.PasswordConfig{MaxConcurrent: 1})
+	hash, err := p.Hash(t.Context(), "the right password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 21
+	var diff float64
+	// The machine is shared: a noisy neighbour can skew one round, so
+	// allow three rounds before failing.
+	for range 3 {
+		var unknown, wrong []time.Duration
+		for range n { // interleaved, so that drift hits both alike
+			s := time.Now()
+			_ = p.VerifyNoUser(t.Context(), "a wrong password")
+			unknown = append(unknown, time.Since(s))
+			s = time.Now()
+			_ = p.Verify(t.Context(), hash, "a wrong password")
+			wrong = append(wrong, time.Since(s))
+		}
+		mu, mw := median(unknown), median(wrong)
+		diff = float64(mu-mw) / float64(mw)
+		t.Logf("median unknown user %v, wrong password %v (%+.1f%%)", mu, mw, 100*diff)
+		if diff < 0.10 && diff > -0.10 {
+			return
+		}
+	}
+	t.Fatalf("unknown-user and wrong-password medians differ by %.1f%%", 100*diff)
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
