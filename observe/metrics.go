@@ -1,8 +1,13 @@
 package observe
 
 import (
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.uber.org/fx"
 )
 
@@ -25,4 +30,25 @@ func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
+}
+
+// NewMeterProvider returns an OpenTelemetry MeterProvider whose
+// instruments are exported through reg, so metrics from libraries
+// instrumented with OpenTelemetry (rueidisotel, gorm's plugin) are scraped
+// at /metrics with the rest. Shut it down at stop.
+func NewMeterProvider(reg prometheus.Registerer) (*sdkmetric.MeterProvider, error) {
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutTargetInfo(), otelprom.WithoutScopeInfo())
+	if err != nil {
+		return nil, fmt.Errorf("observe: OpenTelemetry metrics bridge: %w", err)
+	}
+	return sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp)), nil
+}
+
+func newMeterProvider(lc fx.Lifecycle, reg prometheus.Registerer) (metric.MeterProvider, error) {
+	mp, err := NewMeterProvider(reg)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(mp.Shutdown))
+	return mp, nil
 }

@@ -39,7 +39,8 @@ func AsSpanProcessor(constructor any) any {
 }
 
 // Module provides the "observe" section, *zap.Logger, the [Alerter],
-// *prometheus.Registry (also as prometheus.Registerer and Gatherer),
+// *prometheus.Registry (also as prometheus.Registerer and Gatherer), an
+// OpenTelemetry metric.MeterProvider exported through that registry,
 // *[Tracing] with its trace.TracerProvider and
 // propagation.TextMapPropagator, and runs the admin listener when
 // observe.admin.addr is set. Replace the Alerter with fx.Decorate.
@@ -49,6 +50,7 @@ var Module = fx.Module("observe",
 		NewRegistry,
 		func(r *prometheus.Registry) prometheus.Registerer { return r },
 		func(r *prometheus.Registry) prometheus.Gatherer { return r },
+		newMeterProvider,
 	),
 	fx.Provide(fx.Private, newBaseLogger),
 	fx.Provide(newEventLogger),

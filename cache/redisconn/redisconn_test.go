@@ -138,3 +138,31 @@ func TestModuleUnreachableIsAStartError(t *testing.T) {
 		t.Fatalf("start with Redis down: %v; want an error naming redis.addr", err)
 	}
 }
+
+// With tracing on, commands are traced and counted through rueidisotel,
+// whose OpenTelemetry metrics reach /metrics through observe's bridge.
+func TestModuleTracesAndMeasuresWithTracingOn(t *testing.T) {
+	t.Parallel()
+	addr := testservice.Need(t, testservice.Redis)
+	var c rueidis.Client
+	a := apptest.New(t,
+		apptest.Config(map[string]any{"redis.addr": addr, "observe.tracing.endpoint": "http://" + closedAddr(t)}),
+		apptest.With(fx.Populate(&c)))
+	if err := c.Do(context.Background(), c.B().Ping().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	body := string(a.Do(t, http.MethodGet, "/metrics", "").Body)
+	for _, want := range []string{"rueidis_dial_success", "rueidis_dial_conns"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s with tracing on", want)
+		}
+	}
+	spans := a.Spans()
+	found := false
+	for _, s := range spans {
+		found = found || strings.Contains(strings.ToUpper(s.Name), "PING")
+	}
+	if !found {
+		t.Errorf("no span for the PING among %d spans", len(spans))
+	}
+}
