@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,9 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/maypok86/otter/v2"
 	"go.uber.org/zap"
 )
 
@@ -52,6 +54,11 @@ type JWT struct {
 	log     *zap.Logger
 	reload  func(context.Context, Principal) (Principal, error)
 	now     func() time.Time
+	// verified maps a token already verified to its identity, so that
+	// repeated requests with one token skip parsing and the signature
+	// check (the revocation check still runs every time). Nil when
+	// auth.verify_cache_size is 0.
+	verified *otter.Cache[string, *Identity]
 }
 
 var _ Tokens = (*JWT)(nil)
@@ -83,6 +90,11 @@ func New(p Params) (*JWT, error) {
 	}
 	if j.now == nil {
 		j.now = time.Now
+	}
+	if c.VerifyCacheSize > 0 {
+		if j.verified, err = otter.New(&otter.Options[string, *Identity]{MaximumSize: c.VerifyCacheSize}); err != nil {
+			return nil, fmt.Errorf("auth.verify_cache_size: %w", err)
+		}
 	}
 	methods := []string{signing.method.Alg()}
 	for kid, v := range c.VerifyKeys {
@@ -164,10 +176,8 @@ type storedPrincipal struct {
 func (j *JWT) sign(p Principal, jti string, now time.Time) (string, time.Time, error) {
 	exp := now.Add(j.cfg.AccessTTL)
 	c := &claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: j.cfg.Issuer, Subject: p.Subject, Audience: jwt.ClaimStrings{j.cfg.Audience},
-			ExpiresAt: jwt.NewNumericDate(exp), NotBefore: jwt.NewNumericDate(now), IssuedAt: jwt.NewNumericDate(now), ID: jti,
-		},
+		Issuer: j.cfg.Issuer, Subject: p.Subject, Audience: audience{j.cfg.Audience},
+		ExpiresAt: seconds(exp), NotBefore: seconds(now), IssuedAt: seconds(now), ID: jti,
 		Roles: p.Roles, Tenant: p.Tenant, extra: p.Claims,
 	}
 	t := jwt.NewWithClaims(j.signing.method, c)
@@ -203,6 +213,15 @@ func (j *JWT) Verify(ctx context.Context, token string) (Identity, error) {
 	if len(token) > j.cfg.MaxTokenBytes {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, errTooLarge)
 	}
+	if j.verified != nil {
+		if id, ok := j.verified.GetIfPresent(token); ok {
+			if !j.now().Before(id.ExpiresAt.Add(j.cfg.Leeway)) {
+				j.verified.Invalidate(token)
+				return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenExpired)
+			}
+			return j.checkRevoked(ctx, id)
+		}
+	}
 	var c claims
 	if _, err := j.parser.ParseWithClaims(token, &c, j.keyFunc); err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
@@ -210,9 +229,22 @@ func (j *JWT) Verify(ctx context.Context, token string) (Identity, error) {
 	if c.ID == "" || c.Subject == "" {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, errNoID)
 	}
-	exp := c.ExpiresAt.Time
+	if err := c.decodeExtra(token); err != nil {
+		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	id := &Identity{
+		Principal: Principal{Subject: c.Subject, Roles: c.Roles, Tenant: c.Tenant, Claims: c.extra},
+		TokenID:   c.ID, ExpiresAt: toTime(c.ExpiresAt), IssuedAt: toTime(c.IssuedAt),
+	}
+	if j.verified != nil {
+		j.verified.Set(token, id)
+	}
+	return j.checkRevoked(ctx, id)
+}
+
+func (j *JWT) checkRevoked(ctx context.Context, id *Identity) (Identity, error) {
 	if j.rev != nil {
-		revoked, err := j.rev.Revoked(ctx, c.ID, exp)
+		revoked, err := j.rev.Revoked(ctx, id.TokenID, id.ExpiresAt)
 		if err != nil {
 			return Identity{}, fmt.Errorf("auth: checking revocation: %w", err)
 		}
@@ -220,14 +252,7 @@ func (j *JWT) Verify(ctx context.Context, token string) (Identity, error) {
 			return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
 		}
 	}
-	id := Identity{
-		Principal: Principal{Subject: c.Subject, Roles: c.Roles, Tenant: c.Tenant, Claims: c.extra},
-		TokenID:   c.ID, ExpiresAt: exp,
-	}
-	if c.IssuedAt != nil {
-		id.IssuedAt = c.IssuedAt.Time
-	}
-	return id, nil
+	return *id, nil
 }
 
 // Refresh implements [Tokens].
@@ -338,22 +363,57 @@ func parseRefresh(token string) (family string, hash []byte, ok bool) {
 }
 
 // claims is the JWT claim set: the registered claims, roles, tenant and
-// custom claims at the top level.
+// custom claims at the top level. Its fields are plain types so that
+// golang-jwt's json.Unmarshal decodes it in one pass, with no per-field
+// UnmarshalJSON but aud's; custom claims are decoded after the signature
+// is verified, and only when there are any.
 type claims struct {
-	jwt.RegisteredClaims
-	Roles  []string `json:"roles,omitempty"`
-	Tenant string   `json:"tenant,omitempty"`
-	extra  map[string]any
+	Issuer    string   `json:"iss,omitempty"`
+	Subject   string   `json:"sub,omitempty"`
+	Audience  audience `json:"aud,omitempty"`
+	ExpiresAt *float64 `json:"exp,omitempty"`
+	NotBefore *float64 `json:"nbf,omitempty"`
+	IssuedAt  *float64 `json:"iat,omitempty"`
+	ID        string   `json:"jti,omitempty"`
+	Roles     []string `json:"roles,omitempty"`
+	Tenant    string   `json:"tenant,omitempty"`
+	extra     map[string]any
 }
 
-type claimsJSON struct {
-	jwt.RegisteredClaims
-	Roles  []string `json:"roles,omitempty"`
-	Tenant string   `json:"tenant,omitempty"`
+var _ jwt.Claims = (*claims)(nil)
+
+func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return date(c.ExpiresAt), nil }
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return date(c.NotBefore), nil }
+func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return date(c.IssuedAt), nil }
+func (c *claims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *claims) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return jwt.ClaimStrings(c.Audience), nil }
+
+func seconds(t time.Time) *float64 {
+	f := float64(t.Unix())
+	return &f
 }
+
+func date(f *float64) *jwt.NumericDate {
+	if f == nil {
+		return nil
+	}
+	sec, frac := math.Modf(*f)
+	return &jwt.NumericDate{Time: time.Unix(int64(sec), int64(frac*1e9)).Truncate(jwt.TimePrecision)}
+}
+
+func toTime(f *float64) time.Time {
+	if d := date(f); d != nil {
+		return d.Time
+	}
+	return time.Time{}
+}
+
+// claimFields is claims without methods, for encoding/json.
+type claimFields claims
 
 func (c *claims) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(claimsJSON{c.RegisteredClaims, c.Roles, c.Tenant})
+	b, err := json.Marshal((*claimFields)(c))
 	if err != nil || len(c.extra) == 0 {
 		return b, err
 	}
@@ -365,52 +425,112 @@ func (c *claims) MarshalJSON() ([]byte, error) {
 	return append(b, x[1:]...), nil
 }
 
-func (c *claims) UnmarshalJSON(b []byte) error {
+// decodeExtra fills c.extra from the token's payload, when it has claims
+// beyond the known ones.
+func (c *claims) decodeExtra(token string) error {
+	_, rest, _ := strings.Cut(token, ".")
+	seg, _, _ := strings.Cut(rest, ".")
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return err
+	}
+	if !hasOtherKeys(b) {
+		return nil
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	var err error
 	for k, v := range raw {
-		switch k {
-		case "iss":
-			err = json.Unmarshal(v, &c.Issuer)
-		case "sub":
-			err = json.Unmarshal(v, &c.Subject)
-		case "aud":
-			err = json.Unmarshal(v, &c.Audience)
-		case "exp":
-			err = unmarshalDate(v, &c.ExpiresAt)
-		case "nbf":
-			err = unmarshalDate(v, &c.NotBefore)
-		case "iat":
-			err = unmarshalDate(v, &c.IssuedAt)
-		case "jti":
-			err = json.Unmarshal(v, &c.ID)
-		case "roles":
-			err = json.Unmarshal(v, &c.Roles)
-		case "tenant":
-			err = json.Unmarshal(v, &c.Tenant)
-		default:
-			var x any
-			if err = json.Unmarshal(v, &x); err == nil {
-				if c.extra == nil {
-					c.extra = map[string]any{}
-				}
-				c.extra[k] = x
-			}
+		if knownClaims[k] {
+			continue
 		}
-		if err != nil {
+		var x any
+		if err := json.Unmarshal(v, &x); err != nil {
 			return fmt.Errorf("claim %q: %w", k, err)
 		}
+		if c.extra == nil {
+			c.extra = make(map[string]any, len(raw))
+		}
+		c.extra[k] = x
 	}
 	return nil
 }
 
-func unmarshalDate(v json.RawMessage, d **jwt.NumericDate) error {
-	if bytes.Equal(v, []byte("null")) {
+// audience is "aud": a string or an array of strings.
+type audience []string
+
+func (a *audience) UnmarshalJSON(raw []byte) error {
+	switch {
+	case string(raw) == "null":
+		*a = nil
+		return nil
+	case raw[0] == '"':
+		if inner := raw[1 : len(raw)-1]; !strings.ContainsAny(string(inner), `\"`) {
+			*a = audience{string(inner)}
+			return nil
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return err
+		}
+		*a = audience{s}
 		return nil
 	}
-	*d = new(jwt.NumericDate)
-	return (*d).UnmarshalJSON(v)
+	var ss []string
+	if err := json.Unmarshal(raw, &ss); err != nil {
+		return err
+	}
+	*a = ss
+	return nil
+}
+
+var knownClaims = map[string]bool{"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true, "roles": true, "tenant": true}
+
+// hasOtherKeys reports whether the JSON object b (already validated) has a
+// top-level key that is not a known claim; a key with escapes counts as
+// other.
+func hasOtherKeys(b []byte) bool {
+	depth, inString, escaped, keyStart, expectKey := 0, false, false, -1, false
+	for i, ch := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case ch == '\\':
+				escaped = true
+				if keyStart >= 0 {
+					return true
+				}
+			case ch == '"':
+				inString = false
+				if keyStart >= 0 {
+					if !knownClaims[string(b[keyStart:i])] {
+						return true
+					}
+					keyStart = -1
+				}
+			}
+			continue
+		}
+		switch ch {
+		case '"':
+			inString = true
+			if depth == 1 && expectKey {
+				keyStart, expectKey = i+1, false
+			}
+		case '{', '[':
+			depth++
+			if depth == 1 {
+				expectKey = true
+			}
+		case '}', ']':
+			depth--
+		case ',':
+			if depth == 1 {
+				expectKey = true
+			}
+		}
+	}
+	return false
 }

@@ -469,3 +469,48 @@ func TestMalformedRefreshTokens(t *testing.T) {
 		}
 	}
 }
+
+// A token the verified-token cache holds still expires, and its
+// revocation is still checked.
+func TestVerifyCacheKeepsChecking(t *testing.T) {
+	t.Parallel()
+	var (
+		mu  sync.Mutex
+		now = time.Now()
+	)
+	j := newJWT(t, testConfig(), func(p *auth.Params) {
+		p.Now = func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return now
+		}
+	})
+	p, err := j.Issue(t.Context(), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := j.Verify(t.Context(), p.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Verify(t.Context(), p.AccessToken); err != nil {
+		t.Fatalf("second Verify (cached): %v", err)
+	}
+	mu.Lock()
+	now = now.Add(15*time.Minute + 31*time.Second) // past exp and the 30s leeway
+	mu.Unlock()
+	if _, err := j.Verify(t.Context(), p.AccessToken); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Fatalf("Verify of a cached token after expiry: %v, want ErrInvalidToken", err)
+	}
+	mu.Lock()
+	now = time.Now()
+	mu.Unlock()
+	p2, _ := j.Issue(t.Context(), alice)
+	id, _ = j.Verify(t.Context(), p2.AccessToken)
+	if err := j.Revoke(t.Context(), auth.RevokeParams{Access: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Verify(t.Context(), p2.AccessToken); !errors.Is(err, auth.ErrRevoked) {
+		t.Fatalf("Verify of a cached, revoked token: %v, want ErrRevoked", err)
+	}
+}

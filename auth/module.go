@@ -39,6 +39,9 @@ var Module = fx.Module("auth",
 		func(c Config) (*Passwords, error) { return NewPasswords(c.Password) },
 		subjectFunc,
 	),
+	// Build everything at start even if nothing asks for it yet, so that
+	// a bad key or driver stops the app before it serves.
+	fx.Invoke(func(Tokens, *Guard, *Passwords) {}),
 	httpx.MapError(ErrInvalidRefresh, http.StatusUnauthorized),
 	httpx.MapError(ErrStoreFull, http.StatusServiceUnavailable),
 )

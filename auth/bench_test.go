@@ -1,0 +1,147 @@
+package auth_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apexgo/apex/auth"
+	"github.com/apexgo/apex/auth/memory"
+	authredis "github.com/apexgo/apex/auth/redis"
+	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/internal/testservice"
+)
+
+// BenchmarkVerify measures Verify of one access token, revocation check
+// included, with the memory store and with the Redis store (client-side
+// cached after the first check, as in production): "parse" with the
+// verified-token cache off (what every new token costs), "cached" with it
+// on (every later request with the same token).
+//
+//	go test -run '^$' -bench BenchmarkVerify -benchmem ./auth/
+func BenchmarkVerify(b *testing.B) {
+	stores := map[string]func(b *testing.B) auth.Revocations{
+		"memory": func(*testing.B) auth.Revocations { return memory.NewRevocations(memory.Config{}) },
+		"redis": func(b *testing.B) auth.Revocations {
+			cfg := redisconn.DefaultConfig()
+			cfg.Addr = testservice.Need(b, testservice.Redis)
+			c, err := redisconn.New(context.Background(), cfg, redisconn.Params{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(c.Close)
+			r, err := authredis.NewRevocations(c, authredis.Config{Prefix: testservice.Unique("apexauthbench") + ":"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return r
+		},
+	}
+	for _, alg := range []string{"HS256", "EdDSA"} {
+		for _, store := range []string{"memory", "redis"} {
+			for _, cached := range []bool{false, true} {
+				name := alg + "/" + store + "/parse"
+				cacheSize := 0
+				if cached {
+					name, cacheSize = alg+"/"+store+"/cached", 10_000
+				}
+				b.Run(name, func(b *testing.B) {
+					cfg := testConfig(withAlg(alg), func(c *auth.Config) { c.VerifyCacheSize = cacheSize })
+					j := newJWT(b, cfg, func(p *auth.Params) { p.Revocations = stores[store](b) })
+					tok := issue(b, j, auth.Principal{Subject: "user-42", Roles: []string{"admin", "editor"}, Tenant: "acme"})
+					ctx := context.Background()
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := j.Verify(ctx, tok); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkIssue measures Issue (access and refresh token, memory store).
+func BenchmarkIssue(b *testing.B) {
+	for _, alg := range []string{"HS256", "EdDSA"} {
+		b.Run(alg, func(b *testing.B) {
+			j := newJWT(b, testConfig(withAlg(alg)))
+			p := auth.Principal{Subject: "user-42", Roles: []string{"admin"}}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := j.Issue(ctx, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestLoginPeakRSS runs 200 concurrent password checks with the default
+// argon2id parameters and reports the process's peak RSS (VmHWM): the
+// hashing limit (auth.password.max_concurrent, default the CPU count)
+// bounds it whatever the number of logins. Opt-in, run alone:
+//
+//	APEX_AUTH_RSS=1 go test -run TestLoginPeakRSS -count=1 -v ./auth/
+func TestLoginPeakRSS(t *testing.T) {
+	if os.Getenv("APEX_AUTH_RSS") == "" {
+		t.Skip("set APEX_AUTH_RSS=1 to measure (run alone: it reads the process's peak RSS)")
+	}
+	limit := runtime.NumCPU()
+	if s := os.Getenv("APEX_AUTH_RSS_LIMIT"); s != "" {
+		limit, _ = strconv.Atoi(s)
+	}
+	p := newPasswords(t, auth.PasswordConfig{MaxConcurrent: limit})
+	hash, err := p.Hash(t.Context(), "the password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	before := vmHWM(t)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			if i%2 == 0 {
+				_ = p.Verify(context.Background(), hash, "the password")
+			} else {
+				_ = p.VerifyNoUser(context.Background(), "the password")
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	after := vmHWM(t)
+	t.Logf("200 concurrent logins, limit %d, m=19 MiB: %v (%.0f logins/s); peak RSS before %d MiB, after %d MiB",
+		limit, elapsed.Round(time.Millisecond), 200/elapsed.Seconds(), before>>10, after>>10)
+	// Each running hash holds m KiB; allow for the Go heap's slack.
+	if bound := int64(limit)*19*1024*3 + before + 64*1024; after > bound {
+		t.Fatalf("peak RSS %d KiB is over %d KiB: the limit does not bound memory", after, bound)
+	}
+}
+
+// vmHWM returns the peak resident set size in KiB.
+func vmHWM(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			_, _ = fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb)
+			return kb
+		}
+	}
+	t.Skip("no VmHWM")
+	return 0
+}

@@ -1,0 +1,274 @@
+package auth_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/redis/rueidis"
+	"go.uber.org/fx"
+
+	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/app/apptest"
+	"github.com/apexgo/apex/auth"
+	"github.com/apexgo/apex/auth/memory"
+	authredis "github.com/apexgo/apex/auth/redis"
+	"github.com/apexgo/apex/cache"
+	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/internal/testservice"
+	"github.com/apexgo/apex/observe"
+)
+
+// modules are apex's foundation, HTTP, cache and auth, listed here so the
+// tests do not depend on whether apex.Modules includes auth yet.
+func modules() apptest.Option {
+	return apptest.Modules(app.Module, app.Timeouts, observe.Module, observe.EventLogger, redisconn.Module,
+		httpx.Module, cache.Module, auth.Module)
+}
+
+const (
+	password = "pa55word-that-must-never-be-logged"
+	userID   = "user-42"
+)
+
+// routes is a tiny login service on the module's ports: one user.
+func routes(tokens auth.Tokens, pw *auth.Passwords, g *auth.Guard) (httpx.Group, error) {
+	hash, err := pw.Hash(context.Background(), password)
+	if err != nil {
+		return httpx.Group{}, err
+	}
+	type creds struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	type refresh struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	return httpx.Group{Prefix: "/auth", Routes: []httpx.Route{
+		{Method: http.MethodPost, Path: "/login", Handler: func(c echo.Context) error {
+			var in creds
+			if err := httpx.Bind(c, &in); err != nil {
+				return err
+			}
+			ctx := c.Request().Context()
+			if in.Email != "ada@example.com" {
+				_ = pw.VerifyNoUser(ctx, in.Password)
+				return httpx.NewProblem(http.StatusUnauthorized, "wrong email or password")
+			}
+			if err := pw.Verify(ctx, hash, in.Password); err != nil {
+				return httpx.NewProblem(http.StatusUnauthorized, "wrong email or password")
+			}
+			p, err := tokens.Issue(ctx, auth.Principal{Subject: userID, Roles: []string{"admin"}})
+			if err != nil {
+				return err
+			}
+			return c.JSON(http.StatusOK, p)
+		}},
+		{Method: http.MethodPost, Path: "/refresh", Handler: func(c echo.Context) error {
+			var in refresh
+			if err := httpx.Bind(c, &in); err != nil {
+				return err
+			}
+			p, err := tokens.Refresh(c.Request().Context(), in.RefreshToken)
+			if err != nil {
+				return err // ErrInvalidRefresh is mapped to 401 by the module
+			}
+			return c.JSON(http.StatusOK, p)
+		}},
+		{Method: http.MethodPost, Path: "/logout", Middleware: []echo.MiddlewareFunc{g.Authenticate()}, Handler: func(c echo.Context) error {
+			var in refresh
+			if err := httpx.Bind(c, &in); err != nil {
+				return err
+			}
+			id, _ := auth.FromContext(c.Request().Context())
+			if err := tokens.Revoke(c.Request().Context(), auth.RevokeParams{Access: id, RefreshToken: in.RefreshToken}); err != nil {
+				return err
+			}
+			return c.NoContent(http.StatusNoContent)
+		}},
+		{Method: http.MethodGet, Path: "/me", Middleware: []echo.MiddlewareFunc{g.Authenticate()}, Handler: func(c echo.Context) error {
+			id, _ := auth.FromContext(c.Request().Context())
+			return c.JSON(http.StatusOK, map[string]any{"subject": id.Subject, "roles": id.Roles})
+		}},
+	}}, nil
+}
+
+func startApp(t *testing.T, config map[string]any, extra ...fx.Option) *apptest.App {
+	t.Helper()
+	cfg := map[string]any{"auth.secret": testSecret, "auth.password.memory": 4096, "auth.password.iterations": 1}
+	for k, v := range config {
+		cfg[k] = v
+	}
+	return apptest.New(t, modules(), apptest.Config(cfg), apptest.With(append(extra, fx.Provide(httpx.AsGroup(routes)))...))
+}
+
+func login(t *testing.T, a *apptest.App, pw string) (auth.Pair, int) {
+	t.Helper()
+	r := a.Do(t, http.MethodPost, "/auth/login", `{"email":"ada@example.com","password":"`+pw+`"}`)
+	var p auth.Pair
+	if r.StatusCode == http.StatusOK {
+		r.JSON(t, &p)
+	}
+	return p, r.StatusCode
+}
+
+func TestModuleFlowAndNoSecretsInLogs(t *testing.T) {
+	t.Parallel()
+	var rev auth.Revocations
+	a := startApp(t, map[string]any{"observe.log.level": "debug"}, fx.Populate(&rev))
+	if _, ok := rev.(*memory.Revocations); !ok {
+		t.Fatalf("without Redis the stores are %T, want memory", rev)
+	}
+	if _, code := login(t, a, "wrong"); code != http.StatusUnauthorized {
+		t.Fatalf("login with a wrong password: %d", code)
+	}
+	p1, code := login(t, a, password)
+	if code != http.StatusOK || p1.AccessToken == "" || p1.RefreshToken == "" || p1.ExpiresIn != 900 {
+		t.Fatalf("login: %d %+v", code, p1)
+	}
+	if r := a.Do(t, http.MethodGet, "/auth/me", "", "Authorization", "Bearer "+p1.AccessToken); r.StatusCode != 200 || !strings.Contains(string(r.Body), userID) {
+		t.Fatalf("/me: %d %s", r.StatusCode, r.Body)
+	}
+	r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p1.RefreshToken+`"}`)
+	var p2 auth.Pair
+	r.JSON(t, &p2)
+	if r.StatusCode != 200 || p2.RefreshToken == "" {
+		t.Fatalf("refresh: %d %s", r.StatusCode, r.Body)
+	}
+	// Reuse of the first refresh token: 401, the family and its access
+	// token revoked, a WARN logged.
+	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p1.RefreshToken+`"}`); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("reused refresh token: %d %s", r.StatusCode, r.Body)
+	}
+	if r := a.Do(t, http.MethodGet, "/auth/me", "", "Authorization", "Bearer "+p2.AccessToken); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/me with the access token of a reused family: %d", r.StatusCode)
+	}
+	warn := a.WaitForLog(t, "auth: refresh token reused; its family is revoked", time.Second)
+	if warn.Level.String() != "warn" {
+		t.Fatalf("reuse logged at %v, want WARN", warn.Level)
+	}
+	// A fresh session, then logout.
+	p3, _ := login(t, a, password)
+	if r := a.Do(t, http.MethodPost, "/auth/logout", `{"refresh_token":"`+p3.RefreshToken+`"}`, "Authorization", "Bearer "+p3.AccessToken); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", r.StatusCode, r.Body)
+	}
+	if r := a.Do(t, http.MethodGet, "/auth/me", "", "Authorization", "Bearer "+p3.AccessToken); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/me after logout: %d", r.StatusCode)
+	}
+	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p3.RefreshToken+`"}`); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("refresh after logout: %d", r.StatusCode)
+	}
+	// Garbage everywhere.
+	for _, tok := range []string{"x", p1.AccessToken + "x", strings.Repeat("A", 20000)} {
+		if r := a.Do(t, http.MethodGet, "/auth/me", "", "Authorization", "Bearer "+tok); r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("/me with garbage: %d", r.StatusCode)
+		}
+	}
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Scan every log line of the app: no token, refresh token, password
+	// or part of one.
+	secrets := []string{password, testSecret}
+	for _, p := range []auth.Pair{p1, p2, p3} {
+		parts := strings.Split(p.AccessToken, ".")
+		secrets = append(secrets, p.RefreshToken, parts[1], parts[2], p.RefreshToken[22:]) // payload, signature, refresh secret part
+	}
+	lines := a.LogLines()
+	if len(lines) < 10 {
+		t.Fatalf("only %d log lines: the scan would prove nothing", len(lines))
+	}
+	for _, line := range lines {
+		for _, s := range secrets {
+			if strings.Contains(line, s) {
+				t.Errorf("a log line contains a secret (%.8s…): %s", s, line)
+			}
+		}
+	}
+}
+
+func TestModuleConfigErrors(t *testing.T) {
+	t.Parallel()
+	_, err := apptest.Start(t, modules(), apptest.Config(map[string]any{"auth.driver": "redis"}))
+	if err == nil || !strings.Contains(err.Error(), "redis.addr") {
+		t.Fatalf("auth.driver redis without Redis: %v, want an error naming redis.addr", err)
+	}
+	_, err = apptest.Start(t, modules(), apptest.Config(map[string]any{"auth.algorithm": "EdDSA"}))
+	if err == nil || !strings.Contains(err.Error(), "auth.private_key") {
+		t.Fatalf("EdDSA without a key: %v, want an error naming auth.private_key", err)
+	}
+	_, err = apptest.Start(t, modules(), apptest.Config(map[string]any{"auth.secret": "short"}))
+	if err == nil || !strings.Contains(err.Error(), "auth.secret") || strings.Contains(err.Error(), "short") {
+		t.Fatalf("a short secret: %v, want an error naming auth.secret without its value", err)
+	}
+	// Development and test without a secret: a random one, with a WARN.
+	a := apptest.New(t, modules())
+	a.WaitForLog(t, "auth.secret is not set: signing with a random per-process secret; tokens end with the process and other instances reject them. Set APP_AUTH__SECRET (32+ random bytes) outside development", time.Second)
+}
+
+// Two instances sharing Redis: a logout on one is a 401 on the other, and
+// a refresh token spent on one is reuse on the other.
+func TestModuleTwoInstancesOnRedis(t *testing.T) {
+	t.Parallel()
+	addr := testservice.Need(t, testservice.Redis)
+	prefix := testservice.Unique("apexauthtest") + ":"
+	cfg := map[string]any{"redis.addr": addr, "auth.prefix": prefix}
+	var rev auth.Revocations
+	var client rueidis.Client
+	a := startApp(t, cfg, fx.Populate(&rev, &client))
+	b := startApp(t, cfg)
+	if _, ok := rev.(*authredis.Revocations); !ok {
+		t.Fatalf("with redis.addr the stores are %T, want auth/redis", rev)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if keys, err := client.Do(ctx, client.B().Keys().Pattern(prefix+"*").Build()).AsStrSlice(); err == nil && len(keys) > 0 {
+			_ = client.Do(ctx, client.B().Del().Key(keys...).Build()).Error()
+		}
+	})
+	p, code := login(t, a, password)
+	if code != 200 {
+		t.Fatalf("login: %d", code)
+	}
+	if r := b.Do(t, http.MethodGet, "/auth/me", "", "Authorization", "Bearer "+p.AccessToken); r.StatusCode != 200 {
+		t.Fatalf("/me on the other instance: %d", r.StatusCode)
+	}
+	if r := a.Do(t, http.MethodPost, "/auth/logout", `{}`, "Authorization", "Bearer "+p.AccessToken); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", r.StatusCode, r.Body)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for b.Do(t, http.MethodGet, "/auth/me", "", "Authorization", "Bearer "+p.AccessToken).StatusCode != http.StatusUnauthorized {
+		if time.Now().After(deadline) {
+			t.Fatal("the other instance still accepts a revoked token after 2s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := b.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`); r.StatusCode != 200 {
+		t.Fatalf("refresh on b: %d %s", r.StatusCode, r.Body)
+	}
+	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the same refresh token on a: %d, want 401 (reuse)", r.StatusCode)
+	}
+}
+
+func TestSubjectFuncForRateLimits(t *testing.T) {
+	t.Parallel()
+	var subject cache.SubjectFunc
+	apptest.New(t, modules(), apptest.With(fx.Populate(&subject)))
+	e := echo.New()
+	req, _ := http.NewRequest(http.MethodGet, "/", nil)
+	c := e.NewContext(req, nil)
+	if s := subject(c); s != "" {
+		t.Fatalf("subject without identity: %q", s)
+	}
+	c.SetRequest(req.WithContext(auth.WithIdentity(req.Context(), auth.Identity{Principal: auth.Principal{Subject: "ada"}})))
+	if s := subject(c); s != "ada" {
+		t.Fatalf("subject = %q, want ada", s)
+	}
+}
