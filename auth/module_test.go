@@ -272,3 +272,31 @@ func TestSubjectFuncForRateLimits(t *testing.T) {
 		t.Fatalf("subject = %q, want ada", s)
 	}
 }
+
+// Maps configure from the environment: permissions by role, verify keys
+// by kid.
+func TestModuleConfigFromEnv(t *testing.T) {
+	t.Parallel()
+	var (
+		g    *auth.Guard
+		j    auth.Tokens
+		info app.Info
+	)
+	apptest.New(t, modules(), apptest.Env(
+		"APP_AUTH__SECRET="+testSecret,
+		"APP_AUTH__PERMISSIONS__AUDITOR=reports:read,audit:read",
+		"APP_AUTH__VERIFY_KEYS__OLD2025__ALGORITHM=HS256",
+		"APP_AUTH__VERIFY_KEYS__OLD2025__SECRET=another-secret-of-at-least-32-bytes!!",
+	), apptest.With(fx.Populate(&g, &j, &info)))
+	auditor := auth.Identity{Principal: auth.Principal{Roles: []string{"auditor"}}}
+	if !g.Can(auditor, "audit:read") || !g.Can(auditor, "reports:read") {
+		t.Fatal("APP_AUTH__PERMISSIONS__AUDITOR was not applied")
+	}
+	old := newJWT(t, testConfig(func(c *auth.Config) {
+		c.Secret, c.KeyID, c.Issuer, c.Audience = app.NewSecret("another-secret-of-at-least-32-bytes!!"), "old2025", info.Name, info.Name
+	}))
+	tok := issue(t, old, auth.Principal{Subject: "s"})
+	if _, err := j.Verify(t.Context(), tok); err != nil {
+		t.Fatalf("a token of the env-configured verify key: %v", err)
+	}
+}
