@@ -48,7 +48,9 @@ func FromContext(ctx context.Context) (Identity, bool) {
 // module's tenancy middleware, which must run first), the token's tenant
 // must match it: a 403 otherwise. A missing role or permission is a 403
 // with error="insufficient_scope". A failing revocation store is a 503.
-// Tokens are never logged.
+// Tokens are never logged. The middleware returns *httpx.Problem errors:
+// the httpx module's error handler (httpx.NewErrorHandler without fx)
+// turns them into responses.
 type Guard struct {
 	tokens      Tokens
 	cfg         HTTPConfig

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/apexgo/apex/app/apptest"
+	"github.com/apexgo/apex/auth"
+)
+
+// cheap argon2id parameters: the flow is under test, not the hashing.
+var fastHashing = map[string]any{"auth.password.memory": 1024, "auth.password.iterations": 1}
+
+func start(t *testing.T, config map[string]any) *apptest.App {
+	t.Helper()
+	cfg := map[string]any{"accounts.admins": []string{"root@example.com"}}
+	for k, v := range fastHashing {
+		cfg[k] = v
+	}
+	for k, v := range config {
+		cfg[k] = v
+	}
+	return apptest.New(t, apptest.Modules(options()...), apptest.Config(cfg))
+}
+
+func register(t *testing.T, a *apptest.App, email, password string) apptest.Response {
+	t.Helper()
+	return a.Do(t, http.MethodPost, "/auth/register", `{"email":"`+email+`","password":"`+password+`"}`)
+}
+
+func login(t *testing.T, a *apptest.App, email, password string) (auth.Pair, apptest.Response) {
+	t.Helper()
+	r := a.Do(t, http.MethodPost, "/auth/login", `{"email":"`+email+`","password":"`+password+`"}`)
+	var p auth.Pair
+	if r.StatusCode == http.StatusOK {
+		r.JSON(t, &p)
+	}
+	return p, r
+}
+
+func bearer(p auth.Pair) []string { return []string{"Authorization", "Bearer " + p.AccessToken} }
+
+func TestFlow(t *testing.T) {
+	t.Parallel()
+	a := start(t, nil)
+
+	// Register: created, duplicate, invalid.
+	r := register(t, a, "ada@example.com", "correct horse battery")
+	var ada profile
+	r.JSON(t, &ada)
+	if r.StatusCode != http.StatusCreated || ada.ID == "" || ada.Email != "ada@example.com" {
+		t.Fatalf("register: %d %s", r.StatusCode, r.Body)
+	}
+	if r := register(t, a, "ADA@example.com", "another password"); r.StatusCode != http.StatusConflict {
+		t.Fatalf("duplicate register: %d %s", r.StatusCode, r.Body)
+	}
+	if r := register(t, a, "not-an-email", "short"); r.StatusCode != http.StatusUnprocessableEntity ||
+		!strings.Contains(string(r.Body), `"field":"email"`) || !strings.Contains(string(r.Body), `"field":"password"`) {
+		t.Fatalf("invalid register: %d %s", r.StatusCode, r.Body)
+	}
+
+	// Login: wrong password and unknown user answer alike.
+	_, wrong := login(t, a, "ada@example.com", "wrong password!")
+	_, unknown := login(t, a, "nobody@example.com", "wrong password!")
+	if wrong.StatusCode != 401 || unknown.StatusCode != 401 || problemDetail(t, wrong) != problemDetail(t, unknown) {
+		t.Fatalf("wrong password %d %s, unknown user %d %s: want the same 401", wrong.StatusCode, wrong.Body, unknown.StatusCode, unknown.Body)
+	}
+	p, r := login(t, a, "ada@example.com", "correct horse battery")
+	if r.StatusCode != 200 || p.TokenType != "Bearer" || p.RefreshToken == "" {
+		t.Fatalf("login: %d %s", r.StatusCode, r.Body)
+	}
+
+	// /me, and the admin route refused to a user.
+	r = a.Do(t, http.MethodGet, "/me", "", bearer(p)...)
+	var me profile
+	r.JSON(t, &me)
+	if r.StatusCode != 200 || me.ID != ada.ID {
+		t.Fatalf("/me: %d %s", r.StatusCode, r.Body)
+	}
+	if r := a.Do(t, http.MethodGet, "/me", ""); r.StatusCode != 401 || r.Header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("/me without a token: %d %v", r.StatusCode, r.Header)
+	}
+	if r := a.Do(t, http.MethodGet, "/admin/users/"+ada.ID, "", bearer(p)...); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("admin route as a user: %d", r.StatusCode)
+	}
+
+	// An admin (accounts.admins) reads any user.
+	register(t, a, "root@example.com", "root password 123")
+	root, _ := login(t, a, "root@example.com", "root password 123")
+	if r := a.Do(t, http.MethodGet, "/admin/users/"+ada.ID, "", bearer(root)...); r.StatusCode != 200 || !strings.Contains(string(r.Body), "ada@example.com") {
+		t.Fatalf("admin route as an admin: %d %s", r.StatusCode, r.Body)
+	}
+
+	// Refresh rotates; reusing the old refresh token ends the session.
+	r = a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`)
+	var p2 auth.Pair
+	r.JSON(t, &p2)
+	if r.StatusCode != 200 || p2.RefreshToken == p.RefreshToken {
+		t.Fatalf("refresh: %d %s", r.StatusCode, r.Body)
+	}
+	if r := a.Do(t, http.MethodGet, "/me", "", bearer(p2)...); r.StatusCode != 200 {
+		t.Fatalf("/me after refresh: %d", r.StatusCode)
+	}
+	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`); r.StatusCode != 401 {
+		t.Fatalf("reused refresh token: %d %s", r.StatusCode, r.Body)
+	}
+	if r := a.Do(t, http.MethodGet, "/me", "", bearer(p2)...); r.StatusCode != 401 {
+		t.Fatalf("/me after reuse: %d, want 401", r.StatusCode)
+	}
+
+	// Logout revokes the access token and the refresh token.
+	p3, _ := login(t, a, "ada@example.com", "correct horse battery")
+	if r := a.Do(t, http.MethodPost, "/auth/logout", `{"refresh_token":"`+p3.RefreshToken+`"}`, bearer(p3)...); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", r.StatusCode, r.Body)
+	}
+	if r := a.Do(t, http.MethodGet, "/me", "", bearer(p3)...); r.StatusCode != 401 {
+		t.Fatalf("/me after logout: %d", r.StatusCode)
+	}
+	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p3.RefreshToken+`"}`); r.StatusCode != 401 {
+		t.Fatalf("refresh after logout: %d", r.StatusCode)
+	}
+
+	// No password or token in any log line.
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range a.LogLines() {
+		for _, s := range []string{"correct horse battery", "root password 123", p.AccessToken, p.RefreshToken, p2.RefreshToken, p3.AccessToken} {
+			if strings.Contains(line, s) {
+				t.Errorf("a log line holds a secret: %s", line)
+			}
+		}
+	}
+}
+
+func problemDetail(t *testing.T, r apptest.Response) string {
+	t.Helper()
+	var p struct{ Detail string }
+	r.JSON(t, &p)
+	return p.Detail
+}
+
+func TestLoginRateLimits(t *testing.T) {
+	t.Parallel()
+	a := start(t, map[string]any{"accounts.login_per_email": 3, "accounts.login_per_ip": 6})
+	register(t, a, "ada@example.com", "correct horse battery")
+	// Per email: the 4th attempt on one account is refused...
+	for i := range 3 {
+		if _, r := login(t, a, "ada@example.com", "wrong password!"); r.StatusCode != 401 {
+			t.Fatalf("attempt %d: %d", i+1, r.StatusCode)
+		}
+	}
+	_, r := login(t, a, "ada@example.com", "correct horse battery")
+	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("4th attempt on one email: %d %v, want 429 with Retry-After", r.StatusCode, r.Header)
+	}
+	// ...while another account from the same IP still may, until the IP's
+	// budget (6, the register included) runs out.
+	if _, r := login(t, a, "bob@example.com", "wrong password!"); r.StatusCode != 401 {
+		t.Fatalf("another email: %d", r.StatusCode)
+	}
+	_, r = login(t, a, "carol@example.com", "wrong password!")
+	if r.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("7th request from one IP: %d, want 429", r.StatusCode)
+	}
+}
