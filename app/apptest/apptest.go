@@ -30,6 +30,7 @@ import (
 
 	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/observe"
 )
@@ -146,6 +147,15 @@ func Start(t testing.TB, opts ...Option) (*App, error) {
 			srv = p.Server
 		}),
 	)
+	// The data module's SQLite fallback defaults to var/apex.db in the
+	// working directory; unless the test configured that file or a DSN
+	// itself, it goes under t.TempDir() so that tests leave nothing behind.
+	fxOpts = append(fxOpts, fx.Decorate(func(c data.Config) data.Config {
+		if !c.DSN.IsSet() && c.SQLitePath == data.DefaultConfig().SQLitePath {
+			c.SQLitePath = filepath.Join(dir, "apex.db")
+		}
+		return c
+	}))
 	fxOpts = append(fxOpts, s.extra...)
 	a.fx = fx.New(fxOpts...)
 	if err := a.fx.Err(); err != nil {

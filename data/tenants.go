@@ -1,0 +1,407 @@
+package data
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+
+	"github.com/apexgo/apex/app"
+)
+
+func (t TenancyConfig) configured() bool {
+	return len(t.Tenants) > 0 || t.DSNTemplate.IsSet() || t.SchemaTemplate != ""
+}
+
+// ConfigResolver resolves tenants from cfg.Tenancy: a tenant listed under
+// tenants is found there; otherwise dsn_template gives it a database of its
+// own and schema_template a schema in the primary database; otherwise it
+// is unknown.
+func ConfigResolver(cfg Config) TenantResolver {
+	t := cfg.Tenancy
+	prim := cfg.primary()
+	return ResolverFunc(func(_ context.Context, id string) (TenantDB, error) {
+		if tc, ok := t.Tenants[id]; ok {
+			td := TenantDB{Driver: tc.Driver, DSN: tc.DSN, Schema: tc.Schema}
+			if !td.DSN.IsSet() {
+				td.Driver, td.DSN = prim.Driver, prim.DSN
+			}
+			return td, nil
+		}
+		switch {
+		case t.DSNTemplate.IsSet():
+			return TenantDB{DSN: app.NewSecret(strings.ReplaceAll(t.DSNTemplate.Reveal(), "{tenant}", id))}, nil
+		case t.SchemaTemplate != "":
+			return TenantDB{Driver: prim.Driver, DSN: prim.DSN, Schema: strings.ReplaceAll(t.SchemaTemplate, "{tenant}", id)}, nil
+		}
+		return TenantDB{}, fmt.Errorf("%w %q", ErrUnknownTenant, id)
+	})
+}
+
+type tenantEntry struct {
+	id      string
+	db      *gorm.DB
+	release func() error
+	refs    int // pins, under tenants.mu
+	last    atomic.Int64
+}
+
+// shared is a pool several schema tenants use.
+type shared struct {
+	db   *sql.DB
+	refs int
+}
+
+type tenants struct {
+	d        *Databases
+	cfg      TenancyConfig
+	resolver TenantResolver
+	log      *zap.Logger
+
+	mu      sync.RWMutex
+	pools   map[string]*tenantEntry
+	shared  map[string]*shared
+	waiting int
+	freed   chan struct{}
+	closed  bool
+
+	sf      singleflight.Group
+	stop    chan struct{}
+	started bool
+	bg      sync.WaitGroup // reaper and closing pools
+
+	opens, evictions, resolves, resolveFailures, unknown atomic.Int64
+}
+
+func newTenants(d *Databases, r TenantResolver) *tenants {
+	t := &tenants{
+		d: d, cfg: d.cfg.Tenancy, resolver: r, log: d.p.Log.Named("data.tenancy"),
+		pools: map[string]*tenantEntry{}, shared: map[string]*shared{},
+		freed: make(chan struct{}), stop: make(chan struct{}),
+	}
+	t.cfg.Pool = t.cfg.Pool.inherit(d.cfg.Pool)
+	return t
+}
+
+func (t *tenants) start() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.started || t.closed {
+		return
+	}
+	t.started = true
+	every := min(max(t.cfg.IdleTTL/4, 10*time.Millisecond), time.Minute)
+	t.bg.Go(func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-t.stop:
+				return
+			case <-tick.C:
+				t.reap()
+			}
+		}
+	})
+}
+
+// reap closes the pools idle past idle_ttl.
+func (t *tenants) reap() {
+	cutoff := time.Now().Add(-t.cfg.IdleTTL).UnixNano()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range t.pools {
+		if e.refs == 0 && e.last.Load() < cutoff {
+			t.removeLocked(e)
+			t.log.Debug("tenant pool closed after idle_ttl", zap.String("tenant", e.id))
+		}
+	}
+}
+
+func (t *tenants) get(ctx context.Context, id string, pin bool) (*tenantEntry, error) {
+	if !ValidTenantID(id) {
+		return nil, ErrInvalidTenant
+	}
+	for {
+		t.mu.RLock()
+		e, closed := t.pools[id], t.closed
+		if e != nil && !pin {
+			e.last.Store(time.Now().UnixNano())
+			t.mu.RUnlock()
+			return e, nil
+		}
+		t.mu.RUnlock()
+		if closed {
+			return nil, ErrClosed
+		}
+		if e != nil {
+			t.mu.Lock()
+			if t.pools[id] == e {
+				e.refs++
+				e.last.Store(time.Now().UnixNano())
+				t.mu.Unlock()
+				return e, nil
+			}
+			t.mu.Unlock()
+			continue
+		}
+		// Concurrent first requests share one open, which runs on its own
+		// deadline so that one caller leaving does not fail the others.
+		ch := t.sf.DoChan(id, func() (any, error) { return nil, t.open(id) })
+		select {
+		case r := <-ch:
+			if r.Err != nil {
+				return nil, r.Err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (t *tenants) unpin(e *tenantEntry) {
+	t.mu.Lock()
+	e.refs--
+	e.last.Store(time.Now().UnixNano())
+	t.notifyLocked()
+	t.mu.Unlock()
+}
+
+func (t *tenants) notifyLocked() {
+	if t.waiting > 0 {
+		close(t.freed)
+		t.freed = make(chan struct{})
+	}
+}
+
+func (t *tenants) open(id string) error {
+	budget := 2*t.cfg.Pool.ConnectTimeout + 5*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	t.resolves.Add(1)
+	td, err := t.resolver.Resolve(ctx, id)
+	if err != nil {
+		if errors.Is(err, ErrUnknownTenant) {
+			t.unknown.Add(1)
+			return err
+		}
+		t.resolveFailures.Add(1)
+		t.log.Warn("tenant resolver failed", zap.String("tenant", id), zap.Error(err))
+		return fmt.Errorf("data: resolve tenant %q: %w", id, err)
+	}
+	db, release, err := t.openDB(ctx, id, td)
+	if err != nil {
+		if errors.Is(err, ErrUnknownTenant) {
+			t.unknown.Add(1)
+		} else {
+			t.log.Error("cannot open tenant database", zap.String("tenant", id), zap.Error(err))
+		}
+		return err
+	}
+	t.mu.Lock()
+	for !t.closed && len(t.pools) >= t.cfg.MaxOpen {
+		if victim := t.lruLocked(); victim != nil {
+			t.removeLocked(victim)
+			continue
+		}
+		// Every open pool is pinned by a request in flight: wait for one.
+		t.waiting++
+		ch := t.freed
+		t.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		case <-t.stop:
+		}
+		t.mu.Lock()
+		t.waiting--
+		if ctx.Err() != nil {
+			t.mu.Unlock()
+			_ = release()
+			return fmt.Errorf("data: tenant %q: all %d tenant pools are busy: %w", id, t.cfg.MaxOpen, ctx.Err())
+		}
+	}
+	if t.closed {
+		t.mu.Unlock()
+		_ = release()
+		return ErrClosed
+	}
+	e := &tenantEntry{id: id, db: db, release: release}
+	e.last.Store(time.Now().UnixNano())
+	t.pools[id] = e
+	t.opens.Add(1)
+	t.mu.Unlock()
+	return nil
+}
+
+func (t *tenants) lruLocked() *tenantEntry {
+	var victim *tenantEntry
+	for _, e := range t.pools {
+		if e.refs == 0 && (victim == nil || e.last.Load() < victim.last.Load()) {
+			victim = e
+		}
+	}
+	return victim
+}
+
+// removeLocked takes e out and closes its pool in the background; the
+// connections of statements in flight close as they finish.
+func (t *tenants) removeLocked(e *tenantEntry) {
+	delete(t.pools, e.id)
+	t.evictions.Add(1)
+	t.notifyLocked()
+	t.bg.Go(func() {
+		if err := e.release(); err != nil {
+			t.log.Warn("closing tenant pool", zap.String("tenant", e.id), zap.Error(err))
+		}
+	})
+}
+
+// openDB opens a tenant's database: a pool of its own, or a schema on a
+// shared pool.
+func (t *tenants) openDB(ctx context.Context, id string, td TenantDB) (*gorm.DB, func() error, error) {
+	pool := t.cfg.Pool
+	if td.Pool != nil {
+		pool = td.Pool.inherit(pool)
+	}
+	op := OpenParams{Name: "tenant", Setting: "data.tenancy (tenant " + id + ")", Log: t.d.p.Log,
+		SlowQueryThreshold: t.d.cfg.SlowQueryThreshold, TracerProvider: t.d.p.TracerProvider}
+	if td.Schema == "" {
+		db, err := Open(DBConfig{Driver: td.Driver, DSN: td.DSN, Pool: pool}, op)
+		if err != nil {
+			return nil, nil, err
+		}
+		sqlDB, _ := db.DB()
+		if err := Ping(ctx, db, pool.ConnectTimeout, op.Setting); err != nil {
+			_ = sqlDB.Close()
+			return nil, nil, err
+		}
+		if err := t.migrate(ctx, db, "", ""); err != nil {
+			_ = sqlDB.Close()
+			return nil, nil, err
+		}
+		return db, sqlDB.Close, nil
+	}
+	driver, dsn, err := resolveDriver(td.Driver, td.DSN.Reveal())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op.Setting, err)
+	}
+	if driver != Postgres {
+		return nil, nil, fmt.Errorf("%s: schema-per-tenant needs Postgres, not %s", op.Setting, driver)
+	}
+	sh, err := t.acquireShared(ctx, dsn, td.DSN, pool, op)
+	if err != nil {
+		return nil, nil, err
+	}
+	releaseShared := func() error { return t.releaseShared(dsn) }
+	op.TablePrefix = td.Schema + "."
+	db, err := newGorm(postgres.New(postgres.Config{Conn: sh}), Postgres, op)
+	if err != nil {
+		_ = releaseShared()
+		return nil, nil, err
+	}
+	var n int64
+	if err := db.WithContext(ctx).Raw("SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?", td.Schema).Scan(&n).Error; err != nil {
+		_ = releaseShared()
+		return nil, nil, err
+	}
+	if n == 0 {
+		_ = releaseShared()
+		return nil, nil, fmt.Errorf("%w %q: schema %s does not exist", ErrUnknownTenant, id, td.Schema)
+	}
+	if err := t.migrate(ctx, db, td.Schema, dsn); err != nil {
+		_ = releaseShared()
+		return nil, nil, err
+	}
+	return db, releaseShared, nil
+}
+
+// acquireShared returns the pool for dsn shared by schema tenants: the
+// primary's when dsn is the primary's, else one opened here and closed
+// with its last tenant.
+func (t *tenants) acquireShared(ctx context.Context, dsn string, secret app.Secret, pool PoolConfig, op OpenParams) (*sql.DB, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if sh, ok := t.shared[dsn]; ok {
+		sh.refs++
+		return sh.db, nil
+	}
+	var sqlDB *sql.DB
+	prim := t.d.cfg.primary()
+	if _, pdsn, err := resolveDriver(prim.Driver, prim.DSN.Reveal()); err == nil && pdsn == dsn {
+		sqlDB, _ = t.d.primary.DB()
+		t.shared[dsn] = &shared{db: sqlDB, refs: 2} // never reaches zero: the primary owns it
+		return sqlDB, nil
+	}
+	db, err := Open(DBConfig{Driver: Postgres, DSN: secret, Pool: t.d.cfg.Pool}, op)
+	if err != nil {
+		return nil, err
+	}
+	if err := Ping(ctx, db, pool.ConnectTimeout, op.Setting); err != nil {
+		return nil, err
+	}
+	sqlDB, _ = db.DB()
+	t.shared[dsn] = &shared{db: sqlDB, refs: 1}
+	return sqlDB, nil
+}
+
+func (t *tenants) releaseShared(dsn string) error {
+	t.mu.Lock()
+	sh := t.shared[dsn]
+	sh.refs--
+	if sh.refs > 0 {
+		t.mu.Unlock()
+		return nil
+	}
+	delete(t.shared, dsn)
+	t.mu.Unlock()
+	return sh.db.Close()
+}
+
+func (t *tenants) migrate(ctx context.Context, db *gorm.DB, schema, dsn string) error {
+	if !t.cfg.MigrateOnOpen || t.d.p.Migrations == nil {
+		return nil
+	}
+	m, err := NewMigrator(db, t.d.p.Migrations, MigratorParams{Table: t.d.cfg.Migrate.Table, Schema: schema, DSN: app.NewSecret(dsn), Log: t.log})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	_, err = m.Up(ctx)
+	return err
+}
+
+func (t *tenants) close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	close(t.stop)
+	for _, e := range t.pools {
+		t.removeLocked(e)
+	}
+	t.mu.Unlock()
+	t.bg.Wait()
+	return nil
+}
+
+func (t *tenants) stats() TenantStats {
+	t.mu.RLock()
+	n := len(t.pools)
+	t.mu.RUnlock()
+	return TenantStats{
+		Open: n, Opens: t.opens.Load(), Evictions: t.evictions.Load(), Resolves: t.resolves.Load(),
+		ResolveFailures: t.resolveFailures.Load(), Unknown: t.unknown.Load(),
+	}
+}
