@@ -514,3 +514,33 @@ func TestVerifyCacheKeepsChecking(t *testing.T) {
 		t.Fatalf("Verify of a cached, revoked token: %v, want ErrRevoked", err)
 	}
 }
+
+// FuzzVerify feeds arbitrary strings to Verify: it never panics, never
+// fails with anything but ErrInvalidToken, and accepts only canonical
+// encodings (no second spelling of a valid token).
+func FuzzVerify(f *testing.F) {
+	j := newJWT(f, testConfig())
+	for _, p := range []auth.Principal{alice, {Subject: "s"}, {Subject: "s", Claims: map[string]any{`we"ird\key`: []any{1.0, "x"}}}} {
+		tok := issue(f, j, p)
+		f.Add(tok)
+		parts := strings.Split(tok, ".")
+		f.Add(parts[0] + "." + parts[1] + ".")
+		f.Add(parts[0] + "." + parts[1] + "." + parts[2] + "=")
+	}
+	f.Add("e30.e30.e30")
+	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
+	f.Fuzz(func(t *testing.T, tok string) {
+		id, err := j.Verify(context.Background(), tok)
+		if err == nil {
+			for _, seg := range strings.Split(tok, ".") {
+				b, derr := base64.RawURLEncoding.DecodeString(seg)
+				if derr != nil || base64.RawURLEncoding.EncodeToString(b) != seg {
+					t.Fatalf("Verify accepted a non-canonical token %q → %+v", tok, id)
+				}
+			}
+		}
+		if err != nil && !errors.Is(err, auth.ErrInvalidToken) {
+			t.Fatalf("Verify(%q): %v, want ErrInvalidToken", tok, err)
+		}
+	})
+}

@@ -112,51 +112,41 @@ func verifyKey(kid string, v VerifyKey) (key, error) {
 }
 
 func parsePrivate(alg string, b []byte) (any, error) {
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, errors.New("no PEM block found")
-	}
-	var (
-		k   any
-		err error
-	)
-	switch block.Type {
-	case "RSA PRIVATE KEY":
-		k, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		k, err = x509.ParseECPrivateKey(block.Bytes)
-	default:
-		k, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("parsing the %s: %w", block.Type, err)
-	}
-	if err := checkKeyType(alg, k); err != nil {
-		return nil, err
-	}
-	return k, nil
+	return parseKey(alg, b, func(block *pem.Block) (any, error) {
+		switch block.Type {
+		case "RSA PRIVATE KEY":
+			return x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			return x509.ParseECPrivateKey(block.Bytes)
+		}
+		return x509.ParsePKCS8PrivateKey(block.Bytes)
+	})
 }
 
 func parsePublic(alg string, b []byte) (any, error) {
+	return parseKey(alg, b, func(block *pem.Block) (any, error) {
+		switch block.Type {
+		case "RSA PUBLIC KEY":
+			return x509.ParsePKCS1PublicKey(block.Bytes)
+		case "CERTIFICATE":
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, err
+			}
+			return cert.PublicKey, nil
+		}
+		return x509.ParsePKIXPublicKey(block.Bytes)
+	})
+}
+
+// parseKey decodes the first PEM block of b with parse and checks that the
+// key fits alg. Errors never contain the key.
+func parseKey(alg string, b []byte, parse func(*pem.Block) (any, error)) (any, error) {
 	block, _ := pem.Decode(b)
 	if block == nil {
 		return nil, errors.New("no PEM block found")
 	}
-	var (
-		k   any
-		err error
-	)
-	switch block.Type {
-	case "RSA PUBLIC KEY":
-		k, err = x509.ParsePKCS1PublicKey(block.Bytes)
-	case "CERTIFICATE":
-		var cert *x509.Certificate
-		if cert, err = x509.ParseCertificate(block.Bytes); err == nil {
-			k = cert.PublicKey
-		}
-	default:
-		k, err = x509.ParsePKIXPublicKey(block.Bytes)
-	}
+	k, err := parse(block)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the %s: %w", block.Type, err)
 	}

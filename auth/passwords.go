@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -31,24 +32,9 @@ type Passwords struct {
 // take the defaults of [DefaultPasswordConfig]).
 func NewPasswords(cfg PasswordConfig) (*Passwords, error) {
 	d := DefaultPasswordConfig()
-	if cfg.Memory == 0 {
-		cfg.Memory = d.Memory
-	}
-	if cfg.Iterations == 0 {
-		cfg.Iterations = d.Iterations
-	}
-	if cfg.Parallelism == 0 {
-		cfg.Parallelism = d.Parallelism
-	}
-	if cfg.SaltLength == 0 {
-		cfg.SaltLength = d.SaltLength
-	}
-	if cfg.KeyLength == 0 {
-		cfg.KeyLength = d.KeyLength
-	}
-	if cfg.MaxLength == 0 {
-		cfg.MaxLength = d.MaxLength
-	}
+	cfg.Memory, cfg.Iterations = cmp.Or(cfg.Memory, d.Memory), cmp.Or(cfg.Iterations, d.Iterations)
+	cfg.Parallelism, cfg.SaltLength = cmp.Or(cfg.Parallelism, d.Parallelism), cmp.Or(cfg.SaltLength, d.SaltLength)
+	cfg.KeyLength, cfg.MaxLength = cmp.Or(cfg.KeyLength, d.KeyLength), cmp.Or(cfg.MaxLength, d.MaxLength)
 	if cfg.SaltLength < 8 || cfg.KeyLength < 16 {
 		return nil, errors.New("auth.password: salt_length must be ≥ 8 and key_length ≥ 16")
 	}

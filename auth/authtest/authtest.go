@@ -354,20 +354,32 @@ func tokens(t *testing.T, b Backend) *auth.JWT {
 	return j
 }
 
+func issue(t *testing.T, j auth.Tokens, p auth.Principal) auth.Pair {
+	t.Helper()
+	pair, err := j.Issue(ctx(t), p)
+	if err != nil {
+		t.Fatalf("Issue: %v", err)
+	}
+	return pair
+}
+
+func refresh(t *testing.T, j auth.Tokens, token string) auth.Pair {
+	t.Helper()
+	pair, err := j.Refresh(ctx(t), token)
+	if err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	return pair
+}
+
 func runTokens(t *testing.T, newBackend func(t *testing.T) Backend) {
 	alice := auth.Principal{Subject: "alice", Roles: []string{"admin"}, Tenant: "acme", Claims: map[string]any{"plan": "pro"}}
 
 	t.Run("Tokens/RefreshRotates", func(t *testing.T) {
 		t.Parallel()
 		j := tokens(t, newBackend(t))
-		p1, err := j.Issue(ctx(t), alice)
-		if err != nil {
-			t.Fatalf("Issue: %v", err)
-		}
-		p2, err := j.Refresh(ctx(t), p1.RefreshToken)
-		if err != nil {
-			t.Fatalf("Refresh: %v", err)
-		}
+		p1 := issue(t, j, alice)
+		p2 := refresh(t, j, p1.RefreshToken)
 		if p2.RefreshToken == p1.RefreshToken || p2.AccessToken == p1.AccessToken {
 			t.Fatal("Refresh returned the same tokens")
 		}
@@ -386,15 +398,9 @@ func runTokens(t *testing.T, newBackend func(t *testing.T) Backend) {
 	t.Run("Tokens/ReuseRevokesFamilyAndAccess", func(t *testing.T) {
 		t.Parallel()
 		j := tokens(t, newBackend(t))
-		p1, err := j.Issue(ctx(t), alice)
-		if err != nil {
-			t.Fatalf("Issue: %v", err)
-		}
-		p2, err := j.Refresh(ctx(t), p1.RefreshToken)
-		if err != nil {
-			t.Fatalf("Refresh: %v", err)
-		}
-		_, err = j.Refresh(ctx(t), p1.RefreshToken)
+		p1 := issue(t, j, alice)
+		p2 := refresh(t, j, p1.RefreshToken)
+		_, err := j.Refresh(ctx(t), p1.RefreshToken)
 		wantInvalid(t, err, true)
 		_, err = j.Refresh(ctx(t), p2.RefreshToken)
 		wantInvalid(t, err, false)
@@ -406,10 +412,7 @@ func runTokens(t *testing.T, newBackend func(t *testing.T) Backend) {
 	t.Run("Tokens/Logout", func(t *testing.T) {
 		t.Parallel()
 		j := tokens(t, newBackend(t))
-		p, err := j.Issue(ctx(t), alice)
-		if err != nil {
-			t.Fatalf("Issue: %v", err)
-		}
+		p := issue(t, j, alice)
 		id, err := j.Verify(ctx(t), p.AccessToken)
 		if err != nil {
 			t.Fatalf("Verify: %v", err)
@@ -430,10 +433,7 @@ func runTokens(t *testing.T, newBackend func(t *testing.T) Backend) {
 	t.Run("Tokens/ConcurrentRefresh", func(t *testing.T) {
 		t.Parallel()
 		j := tokens(t, newBackend(t))
-		p, err := j.Issue(ctx(t), alice)
-		if err != nil {
-			t.Fatalf("Issue: %v", err)
-		}
+		p := issue(t, j, alice)
 		var ok atomic.Int32
 		var wg sync.WaitGroup
 		for range 100 {
@@ -459,10 +459,7 @@ func runTokens(t *testing.T, newBackend func(t *testing.T) Backend) {
 			t.Skip("the backend is not shared between instances")
 		}
 		a, peer := tokens(t, b), tokens(t, b.Peer(t))
-		p, err := a.Issue(ctx(t), alice)
-		if err != nil {
-			t.Fatalf("Issue: %v", err)
-		}
+		p := issue(t, a, alice)
 		id, err := peer.Verify(ctx(t), p.AccessToken) // the peer caches "not revoked"
 		if err != nil {
 			t.Fatalf("Verify on the peer: %v", err)
@@ -482,10 +479,7 @@ func runTokens(t *testing.T, newBackend func(t *testing.T) Backend) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		// A refresh on one instance spends the token for the other.
-		p2, err := peer.Refresh(ctx(t), p.RefreshToken)
-		if err != nil {
-			t.Fatalf("Refresh on the peer: %v", err)
-		}
+		p2 := refresh(t, peer, p.RefreshToken)
 		_, err = a.Refresh(ctx(t), p.RefreshToken)
 		wantInvalid(t, err, true)
 		if _, err := a.Verify(ctx(t), p2.AccessToken); !errors.Is(err, auth.ErrRevoked) {

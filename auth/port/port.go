@@ -63,7 +63,9 @@ func (p Principal) HasRole(role string) bool {
 }
 
 // Identity is a verified access token: its principal and the token's ID
-// and times. The middleware puts it in the request context ([FromContext]).
+// and times. The auth middleware puts it in the request context
+// (auth.FromContext). Its Roles and Claims may be shared with other
+// requests presenting the same token: read them, do not modify them.
 type Identity struct {
 	Principal
 	// TokenID is the "jti" claim, what [Tokens.Revoke] revokes.
