@@ -57,7 +57,7 @@ func classify(err error) error {
 		case "40001", "40P01", "55P03":
 			return ErrRetryable
 		case "3D000":
-			return ErrUnknownTenant
+			return errNoDatabase
 		}
 		return nil
 	}
@@ -71,7 +71,7 @@ func classify(err error) error {
 		case 1213, 1205:
 			return ErrRetryable
 		case 1049:
-			return ErrUnknownTenant
+			return errNoDatabase
 		}
 		return nil
 	}
@@ -94,6 +94,10 @@ func classify(err error) error {
 	}
 	return nil
 }
+
+// errNoDatabase: the DSN names a database that does not exist. For a
+// tenant, that makes the tenant unknown.
+var errNoDatabase = errors.New("data: database does not exist")
 
 // IsRetryable reports whether err is a serialization failure, deadlock or
 // lock timeout, after which the whole transaction may be run again.

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -196,7 +197,21 @@ func Open(cfg DBConfig, p OpenParams) (*gorm.DB, error) {
 	case Postgres:
 		dialector = postgres.New(postgres.Config{DSN: dsn})
 	case MySQL:
-		dialector = mysql.New(mysql.Config{DSN: dsn})
+		// gorm's MySQL dialector asks the server for its version while
+		// opening, to pick MariaDB or MySQL syntax: connect first, retrying
+		// within the connect timeout.
+		sqlDB, err := sql.Open("mysql", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Setting, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(pool.ConnectTimeout, 5*time.Second))
+		err = pingSQL(ctx, sqlDB, pool.ConnectTimeout)
+		cancel()
+		if err != nil {
+			_ = sqlDB.Close()
+			return nil, fmt.Errorf("%s: cannot connect to %s: %w", p.Setting, describe(driver, dsn), Translate(err))
+		}
+		dialector = mysql.New(mysql.Config{Conn: sqlDB, DSN: dsn})
 	case SQLite:
 		if dsn, memory, err = sqliteDSN(dsn); err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Setting, err)
@@ -274,26 +289,33 @@ func Ping(ctx context.Context, db *gorm.DB, timeout time.Duration, setting strin
 	if err != nil {
 		return err
 	}
+	if err := pingSQL(ctx, sqlDB, timeout); err != nil {
+		return fmt.Errorf("%s: cannot connect to %s: %w", setting, Describe(db), Translate(err))
+	}
+	return nil
+}
+
+func pingSQL(ctx context.Context, sqlDB *sql.DB, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
 	backoff := 50 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, timeout)
-		err = sqlDB.PingContext(actx)
+		err := sqlDB.PingContext(actx)
 		cancel()
 		if err == nil {
 			return nil
 		}
-		if classify(err) == ErrUnknownTenant {
+		if classify(err) == errNoDatabase {
 			// The database does not exist: retrying will not create it.
-			return fmt.Errorf("%s: %s: %w", setting, Describe(db), &Error{Kind: ErrUnknownTenant, Err: err})
+			return err
 		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("%s: cannot connect to %s: %w", setting, Describe(db), err)
+			return err
 		case <-t.C:
 		}
 		backoff = min(backoff*2, 2*time.Second)

@@ -199,6 +199,9 @@ func (t *tenants) open(id string) error {
 		return fmt.Errorf("data: resolve tenant %q: %w", id, err)
 	}
 	db, release, err := t.openDB(ctx, id, td)
+	if errors.Is(err, errNoDatabase) {
+		err = fmt.Errorf("%w %q: %w", ErrUnknownTenant, id, err)
+	}
 	if err != nil {
 		if errors.Is(err, ErrUnknownTenant) {
 			t.unknown.Add(1)

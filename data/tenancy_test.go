@@ -1,0 +1,413 @@
+package data_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/fx"
+
+	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/app/apptest"
+	"github.com/apexgo/apex/data"
+	"github.com/apexgo/apex/data/datatest"
+	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/internal/testservice"
+)
+
+// countingResolver counts Resolve calls.
+type countingResolver struct {
+	calls atomic.Int64
+	next  data.TenantResolver
+}
+
+func (r *countingResolver) Resolve(ctx context.Context, id string) (data.TenantDB, error) {
+	r.calls.Add(1)
+	return r.next.Resolve(ctx, id)
+}
+
+func sqliteTenants(dir string, known ...string) data.TenantResolver {
+	return data.ResolverFunc(func(_ context.Context, id string) (data.TenantDB, error) {
+		if id == "broken" {
+			return data.TenantDB{}, errors.New("control database down")
+		}
+		for _, k := range known {
+			if k == id {
+				return data.TenantDB{DSN: app.NewSecret("sqlite:" + filepath.Join(dir, id+".db"))}, nil
+			}
+		}
+		return data.TenantDB{}, data.ErrUnknownTenant
+	})
+}
+
+func TestTenancyMiddleware(t *testing.T) {
+	t.Parallel()
+	res := &countingResolver{next: sqliteTenants(t.TempDir(), "acme", "globex")}
+	var reg data.Registry
+	a := apptest.New(t, withData(),
+		apptest.Config(map[string]any{"data.tenancy.enabled": true, "data.tenancy.skip_paths": []string{"/public/"}}),
+		apptest.With(
+			fx.Provide(func() data.TenantResolver { return res }),
+			fx.Populate(&reg),
+			fx.Invoke(func(e *echo.Echo) {
+				e.GET("/whoami", func(c echo.Context) error {
+					ctx := c.Request().Context()
+					db, err := reg.DB(ctx)
+					if err != nil {
+						return err
+					}
+					var one int
+					if err := db.Raw("SELECT 1").Scan(&one).Error; err != nil {
+						return err
+					}
+					id, _ := app.Tenant(ctx)
+					return c.String(http.StatusOK, id)
+				})
+				e.GET("/public/info", func(c echo.Context) error {
+					_, has := app.Tenant(c.Request().Context())
+					return c.String(http.StatusOK, fmt.Sprint(has))
+				})
+			}),
+		))
+
+	hostile := []string{"", strings.Repeat("a", 10<<10), "../../etc/passwd", "acme/../globex", "' OR 1=1 --", `acme"; DROP TABLE x`,
+		"ténant", "租户", "-acme", "_acme", "a.b", "a%2Fb", "acme\u200b", strings.Repeat("b", 64)}
+	for _, h := range hostile {
+		r := a.Do(t, http.MethodGet, "/whoami", "", "X-Tenant-ID", h)
+		if r.StatusCode != http.StatusBadRequest || r.Header.Get("Content-Type") != httpx.ProblemContentType {
+			t.Errorf("header %.40q: %d %s, want a 400 problem", h, r.StatusCode, r.Body)
+		}
+	}
+	if r := a.Do(t, http.MethodGet, "/whoami", ""); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("no header: %d", r.StatusCode)
+	}
+	if n := res.calls.Load(); n != 0 {
+		t.Fatalf("bad tenant IDs reached the resolver %d times", n)
+	}
+
+	for id, want := range map[string]int{"acme": 200, "globex": 200, "initech": 404, "broken": 503} {
+		r := a.Do(t, http.MethodGet, "/whoami", "", "X-Tenant-ID", id)
+		if r.StatusCode != want {
+			t.Errorf("%s: %d %s, want %d", id, r.StatusCode, r.Body, want)
+		}
+		if want == 200 && string(r.Body) != id {
+			t.Errorf("%s: body %s", id, r.Body)
+		}
+		if want == 503 && r.Header.Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After")
+		}
+	}
+	// Opted-out routes need no tenant.
+	for _, path := range []string{"/livez", "/readyz", "/metrics", "/public/info"} {
+		if r := a.Do(t, http.MethodGet, path, ""); r.StatusCode != http.StatusOK {
+			t.Errorf("%s without tenant: %d %s", path, r.StatusCode, r.Body)
+		}
+	}
+	// Registry.DB outside a request needs a tenant in the context.
+	if _, err := reg.DB(context.Background()); !errors.Is(err, data.ErrNoTenant) {
+		t.Errorf("DB without tenant: %v", err)
+	}
+	m := a.Do(t, http.MethodGet, "/metrics", "")
+	for _, want := range []string{"apex_data_tenant_pools_open 2", "apex_data_tenant_opens_total 2", "apex_data_tenant_resolve_failures_total 1", "apex_data_tenant_unknown_total 1"} {
+		if !strings.Contains(string(m.Body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func newTenancy(t *testing.T, res data.TenantResolver, maxOpen int, idle time.Duration) *data.Databases {
+	t.Helper()
+	cfg := data.DefaultConfig()
+	cfg.SQLitePath = filepath.Join(t.TempDir(), "primary.db")
+	cfg.Tenancy.Enabled, cfg.Tenancy.MaxOpen, cfg.Tenancy.IdleTTL = true, maxOpen, idle
+	d, err := data.New(cfg, data.Params{Resolver: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+// Concurrent first requests for a tenant share one resolve and one pool.
+func TestTenantSingleflight(t *testing.T) {
+	t.Parallel()
+	slow := data.ResolverFunc(func(ctx context.Context, id string) (data.TenantDB, error) {
+		time.Sleep(100 * time.Millisecond)
+		return sqliteTenants(t.TempDir(), id).Resolve(ctx, id)
+	})
+	res := &countingResolver{next: slow}
+	d := newTenancy(t, res, 10, time.Hour)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 64 {
+		wg.Go(func() {
+			db, err := d.DB(app.WithTenant(context.Background(), "acme"))
+			if err == nil {
+				err = db.Exec("SELECT 1").Error
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if st := d.TenantStats(); res.calls.Load() != 1 || st.Opens != 1 || st.Open != 1 {
+		t.Fatalf("resolver calls %d, stats %+v; want one of each", res.calls.Load(), st)
+	}
+}
+
+// At most max_open pools stay open, the least recently used closed first;
+// idle pools close after idle_ttl.
+func TestTenantEvictionAndIdle(t *testing.T) {
+	t.Parallel()
+	d := newTenancy(t, sqliteTenants(t.TempDir(), "a", "b", "c"), 2, 300*time.Millisecond)
+	use := func(id string) {
+		t.Helper()
+		db, err := d.DB(app.WithTenant(context.Background(), id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec("CREATE TABLE IF NOT EXISTS t (x int)").Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	use("a")
+	time.Sleep(5 * time.Millisecond)
+	use("b")
+	time.Sleep(5 * time.Millisecond)
+	use("a") // b is now the least recently used
+	time.Sleep(5 * time.Millisecond)
+	use("c")
+	if st := d.TenantStats(); st.Open != 2 || st.Evictions != 1 || st.Opens != 3 {
+		t.Fatalf("after c: %+v", st)
+	}
+	use("a") // still open: no new pool
+	if st := d.TenantStats(); st.Opens != 3 {
+		t.Fatalf("a was evicted instead of b: %+v", st)
+	}
+	// A pinned pool is never evicted; the next open waits for it.
+	release, err := d.Pin(app.WithTenant(context.Background(), "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	use("b") // evicts c, not the pinned a
+	use("a")
+	if st := d.TenantStats(); st.Opens != 4 {
+		t.Fatalf("pinned a was evicted: %+v", st)
+	}
+	release()
+	deadline := time.Now().Add(5 * time.Second)
+	for d.TenantStats().Open != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle pools not closed: %+v", d.TenantStats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// 60 tenants on Postgres, 10 pools at most, many goroutines: every
+// request sees its own tenant's data, never more than 10 pools are open,
+// one resolve per open, and no connection is left after stop.
+func TestTenancyPostgresManyTenants(t *testing.T) {
+	t.Parallel()
+	base := testservice.Need(t, testservice.Postgres)
+	prefix := testservice.Unique("tn")
+	appName := prefix + "_app"
+	const tenants = 60
+	ids := make([]string, tenants)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s_%02d", prefix, i)
+		datatest.PostgresSchema(t, ids[i])
+		if _, err := admin.Exec(fmt.Sprintf(`CREATE TABLE %q.notes (owner text); INSERT INTO %q.notes VALUES ('%s')`, ids[i], ids[i], ids[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	template := base + sep + "search_path={tenant}&application_name=" + appName
+
+	res := &countingResolver{}
+	var (
+		d       *data.Databases
+		maxSeen atomic.Int64
+	)
+	a := apptest.New(t, withData(),
+		apptest.Config(map[string]any{
+			"data.tenancy.enabled": true, "data.tenancy.max_open": 10, "data.tenancy.dsn_template": template,
+			"data.tenancy.pool.max_open": 3,
+		}),
+		apptest.With(
+			fx.Provide(func(cfg data.Config) data.TenantResolver { res.next = data.ConfigResolver(cfg); return res }),
+			fx.Populate(&d),
+			fx.Invoke(func(e *echo.Echo, reg data.Registry) {
+				e.GET("/owner", func(c echo.Context) error {
+					if n := int64(d.TenantStats().Open); n > maxSeen.Load() {
+						maxSeen.Store(n)
+					}
+					db, err := reg.DB(c.Request().Context())
+					if err != nil {
+						return err
+					}
+					var owner string
+					if err := db.Raw("SELECT owner FROM notes").Scan(&owner).Error; err != nil {
+						return err
+					}
+					return c.String(http.StatusOK, owner)
+				})
+			}),
+		))
+
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for range 24 {
+		wg.Go(func() {
+			for range 40 {
+				id := ids[rand.IntN(tenants)]
+				r := a.Do(t, http.MethodGet, "/owner", "", "X-Tenant-ID", id)
+				if r.StatusCode != http.StatusOK || string(r.Body) != id {
+					if bad.Add(1) < 5 {
+						t.Errorf("tenant %s: %d %s", id, r.StatusCode, r.Body)
+					}
+				}
+				if n := int64(d.TenantStats().Open); n > maxSeen.Load() {
+					maxSeen.Store(n)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := d.TenantStats()
+	if maxSeen.Load() > 10 || st.Open > 10 {
+		t.Errorf("saw %d pools open (now %d), max_open is 10", maxSeen.Load(), st.Open)
+	}
+	if st.Resolves != st.Opens || res.calls.Load() != st.Opens {
+		t.Errorf("resolver calls %d, stats %+v: want one resolve per open", res.calls.Load(), st)
+	}
+	if st.Evictions == 0 {
+		t.Errorf("no eviction with 60 tenants and 10 pools: %+v", st)
+	}
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var n int
+		if err := admin.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", appName).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections left after stop", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type item struct {
+	ID   uint `gorm:"primaryKey"`
+	Name string
+}
+
+// Schema per tenant: tenants share the primary's pool, each in its own
+// schema, migrated on first open.
+func TestTenancyPostgresSchemas(t *testing.T) {
+	t.Parallel()
+	u := testservice.Unique("s")
+	for _, id := range []string{"a", "b"} {
+		datatest.PostgresSchema(t, u+"_"+id)
+	}
+	var reg data.Registry
+	apptest.New(t, withData(),
+		apptest.Config(map[string]any{
+			"data.dsn": datatest.PostgresDSN(t), "data.tenancy.enabled": true,
+			"data.tenancy.schema_template": u + "_{tenant}", "data.tenancy.migrate_on_open": true,
+		}),
+		apptest.With(fx.Supply(data.Migrations{FS: tenantMigrations}), fx.Populate(&reg)),
+	)
+	for _, id := range []string{"a", "b"} {
+		db, err := reg.DB(app.WithTenant(context.Background(), id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Create(&item{ID: 1, Name: "from " + id}).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"a", "b"} {
+		db, _ := reg.DB(app.WithTenant(context.Background(), id))
+		var items []item
+		if err := db.Find(&items).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(items) != 1 || items[0].Name != "from "+id {
+			t.Fatalf("tenant %s sees %+v", id, items)
+		}
+	}
+	if _, err := reg.DB(app.WithTenant(context.Background(), "nope")); !errors.Is(err, data.ErrUnknownTenant) {
+		t.Fatalf("missing schema: %v", err)
+	}
+}
+
+var tenantMigrations = fstest.MapFS{
+	"00001_items.sql": {Data: []byte("-- +goose Up\nCREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(100));\n-- +goose Down\nDROP TABLE items;\n")},
+}
+
+// Database per tenant on MariaDB, migrated on first open; a tenant whose
+// database does not exist is unknown (404), not a failure.
+func TestTenancyMySQLDatabases(t *testing.T) {
+	t.Parallel()
+	a1, b1 := datatest.MySQLDSN(t), datatest.MySQLDSN(t)
+	var reg data.Registry
+	apptest.New(t, withData(),
+		apptest.Config(map[string]any{
+			"data.tenancy.enabled": true, "data.tenancy.migrate_on_open": true,
+			"data.tenancy.tenants.a.dsn": a1, "data.tenancy.tenants.b.dsn": b1,
+			"data.tenancy.tenants.gone.dsn": datatest.MySQLWithDatabase(testservice.Need(t, testservice.MySQL), testservice.Unique("missing")),
+		}),
+		apptest.With(fx.Supply(data.Migrations{FS: tenantMigrations}), fx.Populate(&reg)),
+	)
+	for _, id := range []string{"a", "b"} {
+		db, err := reg.DB(app.WithTenant(context.Background(), id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Create(&item{ID: 1, Name: id}).Error; err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		db.Model(&item{}).Count(&n)
+		if n != 1 {
+			t.Fatalf("tenant %s has %d items", id, n)
+		}
+	}
+	if _, err := reg.DB(app.WithTenant(context.Background(), "gone")); !errors.Is(err, data.ErrUnknownTenant) {
+		t.Fatalf("missing database: %v", err)
+	}
+}
