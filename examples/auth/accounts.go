@@ -28,26 +28,24 @@ type Config struct {
 	// one client IP and for one email. Defaults 20 and 5.
 	LoginPerIP    int `koanf:"login_per_ip" validate:"gte=1"`
 	LoginPerEmail int `koanf:"login_per_email" validate:"gte=1"`
-	// MaxUsers bounds the in-memory user store. Default 100000.
-	MaxUsers int `koanf:"max_users" validate:"gte=1"`
 }
 
 // DefaultConfig returns the built-in defaults.
 func DefaultConfig() Config {
-	return Config{LoginPerIP: 20, LoginPerEmail: 5, MaxUsers: 100_000}
+	return Config{LoginPerIP: 20, LoginPerEmail: 5}
 }
 
 var accountsModule = fx.Module("accounts",
 	app.ProvideSection("accounts", DefaultConfig),
 	fx.Provide(
-		fx.Annotate(func(c Config) *MemoryUsers { return NewMemoryUsers(c.MaxUsers) }, fx.As(new(Users))),
+		fx.Annotate(NewDBUsers, fx.As(new(Users))),
 		newHandlers,
 		reloader,
 		httpx.AsGroup(authRoutes),
 		httpx.AsGroup(profileRoutes),
 	),
+	fx.Invoke(migrate),
 	httpx.MapError(ErrDuplicate, http.StatusConflict),
-	httpx.MapError(ErrFull, http.StatusInsufficientStorage),
 )
 
 // Handlers serves the account endpoints.

@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
-	"sync"
 	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/apexgo/apex/data"
 )
 
 // User is an account. apex does not own the user table: this example
@@ -26,8 +32,6 @@ var (
 	ErrDuplicate = errors.New("this email is already registered")
 	// ErrNoUser is returned for an unknown email or ID.
 	ErrNoUser = errors.New("no such user")
-	// ErrFull is returned by the memory store at its capacity; it maps to 507.
-	ErrFull = errors.New("the user store is full")
 )
 
 // Users stores accounts. Emails are compared lower-cased. Create returns
@@ -41,70 +45,117 @@ type Users interface {
 	SetPasswordHash(ctx context.Context, id, hash string) error
 }
 
-// MemoryUsers is [Users] in process memory, bounded: the embedded
-// default. Accounts vanish with the process.
-type MemoryUsers struct {
-	mu      sync.RWMutex
-	byID    map[string]User
-	byEmail map[string]string
-	max     int
+// DBUsers is [Users] in the users table of the data module's database
+// (SQLite on the embedded defaults, Postgres or MySQL by data.dsn). It
+// asks the registry for the database per operation, so it joins a
+// transaction carried in ctx and follows tenants when tenancy is on.
+type DBUsers struct {
+	reg data.Registry
 }
 
-var _ Users = (*MemoryUsers)(nil)
+var _ Users = (*DBUsers)(nil)
 
-// NewMemoryUsers returns an empty store of at most max users.
-func NewMemoryUsers(max int) *MemoryUsers {
-	return &MemoryUsers{byID: map[string]User{}, byEmail: map[string]string{}, max: max}
+// NewDBUsers returns the store on reg.
+func NewDBUsers(reg data.Registry) *DBUsers { return &DBUsers{reg: reg} }
+
+// userRow is the users table (migrations/00001_create_users.sql).
+type userRow struct {
+	ID           string `gorm:"primaryKey"`
+	Email        string
+	PasswordHash string
+	Roles        string // comma-separated
+	CreatedAt    time.Time
+}
+
+func (userRow) TableName() string { return "users" }
+
+func (r userRow) user() User {
+	u := User{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, CreatedAt: r.CreatedAt}
+	if r.Roles != "" {
+		u.Roles = strings.Split(r.Roles, ",")
+	}
+	return u
 }
 
 // Create implements [Users].
-func (m *MemoryUsers) Create(_ context.Context, u User) error {
-	email := strings.ToLower(u.Email)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.byEmail[email]; ok {
-		return ErrDuplicate
+func (s *DBUsers) Create(ctx context.Context, u User) error {
+	db, err := s.reg.DB(ctx)
+	if err != nil {
+		return err
 	}
-	if len(m.byID) >= m.max {
-		return ErrFull
+	row := userRow{ID: u.ID, Email: strings.ToLower(u.Email), PasswordHash: u.PasswordHash, Roles: strings.Join(u.Roles, ","), CreatedAt: u.CreatedAt}
+	if err := db.Create(&row).Error; err != nil {
+		if errors.Is(err, data.ErrConflict) {
+			return ErrDuplicate
+		}
+		return err
 	}
-	u.Roles = append([]string(nil), u.Roles...)
-	m.byID[u.ID], m.byEmail[email] = u, u.ID
 	return nil
 }
 
-// ByEmail implements [Users].
-func (m *MemoryUsers) ByEmail(ctx context.Context, email string) (User, error) {
-	m.mu.RLock()
-	id, ok := m.byEmail[strings.ToLower(email)]
-	m.mu.RUnlock()
-	if !ok {
-		return User{}, ErrNoUser
+func (s *DBUsers) find(ctx context.Context, where string, arg string) (User, error) {
+	db, err := s.reg.DB(ctx)
+	if err != nil {
+		return User{}, err
 	}
-	return m.ByID(ctx, id)
+	var row userRow
+	if err := db.Where(where, arg).Take(&row).Error; err != nil {
+		if errors.Is(err, data.ErrNotFound) {
+			return User{}, ErrNoUser
+		}
+		return User{}, err
+	}
+	return row.user(), nil
+}
+
+// ByEmail implements [Users].
+func (s *DBUsers) ByEmail(ctx context.Context, email string) (User, error) {
+	return s.find(ctx, "email = ?", strings.ToLower(email))
 }
 
 // ByID implements [Users].
-func (m *MemoryUsers) ByID(_ context.Context, id string) (User, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	u, ok := m.byID[id]
-	if !ok {
-		return User{}, fmt.Errorf("user %q: %w", id, ErrNoUser)
-	}
-	u.Roles = append([]string(nil), u.Roles...)
-	return u, nil
+func (s *DBUsers) ByID(ctx context.Context, id string) (User, error) {
+	return s.find(ctx, "id = ?", id)
 }
 
 // SetPasswordHash implements [Users].
-func (m *MemoryUsers) SetPasswordHash(_ context.Context, id, hash string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	u, ok := m.byID[id]
-	if !ok {
+func (s *DBUsers) SetPasswordHash(ctx context.Context, id, hash string) error {
+	db, err := s.reg.DB(ctx)
+	if err != nil {
+		return err
+	}
+	res := db.Model(&userRow{}).Where("id = ?", id).Update("password_hash", hash)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
 		return ErrNoUser
 	}
-	u.PasswordHash = hash
-	m.byID[id] = u
+	return nil
+}
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrate applies the example's migrations to the primary database at
+// start, after the data module has connected (its start hook was
+// registered first). Instances starting together apply each migration
+// once: the migrator holds a database lock.
+func migrate(lc fx.Lifecycle, reg data.Registry, log *zap.Logger) error {
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return err
+	}
+	lc.Append(fx.StartHook(func(ctx context.Context) error {
+		m, err := data.NewMigrator(reg.Primary(), fsys, data.MigratorParams{Table: "accounts_db_version", Log: log})
+		if err != nil {
+			return fmt.Errorf("accounts: migrations: %w", err)
+		}
+		defer m.Close()
+		if _, err := m.Up(ctx); err != nil {
+			return fmt.Errorf("accounts: migrations: %w", err)
+		}
+		return nil
+	}))
 	return nil
 }
