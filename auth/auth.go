@@ -52,6 +52,7 @@ var (
 	ErrRevoked          = port.ErrRevoked
 	ErrInvalidRefresh   = port.ErrInvalidRefresh
 	ErrRefreshReused    = port.ErrRefreshReused
+	ErrUnavailable      = port.ErrUnavailable
 	ErrStoreFull        = port.ErrStoreFull
 	ErrPasswordMismatch = port.ErrPasswordMismatch
 	ErrUnknownHash      = port.ErrUnknownHash

@@ -161,7 +161,7 @@ func (j *JWT) Issue(ctx context.Context, p Principal) (Pair, error) {
 		AccessID: jti, AccessExpiresAt: exp,
 	}
 	if err := j.refresh.Create(ctx, rec); err != nil {
-		return Pair{}, fmt.Errorf("auth: storing the refresh token: %w", err)
+		return Pair{}, fmt.Errorf("%w: storing the refresh token: %w", ErrUnavailable, err)
 	}
 	pair.RefreshToken, pair.RefreshExpiresAt = token, rec.ExpiresAt
 	return pair, nil
@@ -246,7 +246,7 @@ func (j *JWT) checkRevoked(ctx context.Context, id *Identity) (Identity, error) 
 	if j.rev != nil {
 		revoked, err := j.rev.Revoked(ctx, id.TokenID, id.ExpiresAt)
 		if err != nil {
-			return Identity{}, fmt.Errorf("auth: checking revocation: %w", err)
+			return Identity{}, fmt.Errorf("%w: checking revocation: %w", ErrUnavailable, err)
 		}
 		if revoked {
 			return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
@@ -272,12 +272,15 @@ func (j *JWT) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	if err != nil {
 		if errors.Is(err, ErrRefreshReused) {
 			j.log.Warn("auth: refresh token reused; its family is revoked",
-				zap.String("subject", old.Subject), zap.String("family", family))
+				zap.String("subject", old.Subject), zap.String("family", fingerprint(family)))
 			if old.AccessID != "" && j.rev != nil {
 				if rerr := j.rev.Revoke(ctx, old.AccessID, old.AccessExpiresAt); rerr != nil {
-					j.log.Error("auth: revoking the access token of a reused refresh family", zap.Error(rerr), zap.String("family", family))
+					j.log.Error("auth: revoking the access token of a reused refresh family", zap.Error(rerr), zap.String("family", fingerprint(family)))
 				}
 			}
+		}
+		if !errors.Is(err, ErrInvalidRefresh) {
+			err = fmt.Errorf("%w: rotating the refresh token: %w", ErrUnavailable, err)
 		}
 		return Pair{}, err
 	}
@@ -289,7 +292,7 @@ func (j *JWT) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	if j.reload != nil {
 		if p, err = j.reload(ctx, p); err != nil {
 			if errors.Is(err, ErrInvalidRefresh) {
-				if rerr := j.refresh.RevokeFamily(ctx, family); rerr != nil {
+				if rerr := j.refresh.RevokeFamily(ctx, family, nil); rerr != nil {
 					return Pair{}, errors.Join(err, rerr)
 				}
 			}
@@ -311,15 +314,15 @@ func (j *JWT) Revoke(ctx context.Context, p RevokeParams) error {
 	var errs []error
 	if p.Access.TokenID != "" && j.rev != nil {
 		if err := j.rev.Revoke(ctx, p.Access.TokenID, p.Access.ExpiresAt); err != nil {
-			errs = append(errs, fmt.Errorf("auth: revoking the access token: %w", err))
+			errs = append(errs, fmt.Errorf("%w: revoking the access token: %w", ErrUnavailable, err))
 		}
 	}
 	if p.RefreshToken != "" && j.refresh != nil {
-		family, _, ok := parseRefresh(p.RefreshToken)
+		family, hash, ok := parseRefresh(p.RefreshToken)
 		if !ok {
 			errs = append(errs, fmt.Errorf("%w: malformed", ErrInvalidRefresh))
-		} else if err := j.refresh.RevokeFamily(ctx, family); err != nil {
-			errs = append(errs, fmt.Errorf("auth: revoking the refresh family: %w", err))
+		} else if err := j.refresh.RevokeFamily(ctx, family, hash); err != nil {
+			errs = append(errs, fmt.Errorf("%w: revoking the refresh family: %w", ErrUnavailable, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -334,6 +337,13 @@ const (
 	refreshLen  = 64 // base64url of familyLen+secretLen bytes
 	familyChars = 22
 )
+
+// fingerprint names a family in logs without revealing its ID, which is
+// part of every refresh token of the family.
+func fingerprint(family string) string {
+	sum := sha256.Sum256([]byte("apex-auth-family:" + family))
+	return base64.RawURLEncoding.EncodeToString(sum[:6])
+}
 
 func newFamily() string {
 	var b [familyLen]byte

@@ -44,6 +44,7 @@ var Module = fx.Module("auth",
 	fx.Invoke(func(Tokens, *Guard, *Passwords) {}),
 	httpx.MapError(ErrInvalidRefresh, http.StatusUnauthorized),
 	httpx.MapError(ErrStoreFull, http.StatusServiceUnavailable),
+	httpx.MapError(ErrUnavailable, http.StatusServiceUnavailable),
 )
 
 type storesIn struct {

@@ -177,7 +177,8 @@ func TestModuleFlowAndNoSecretsInLogs(t *testing.T) {
 	secrets := []string{password, testSecret}
 	for _, p := range []auth.Pair{p1, p2, p3} {
 		parts := strings.Split(p.AccessToken, ".")
-		secrets = append(secrets, p.RefreshToken, parts[1], parts[2], p.RefreshToken[22:]) // payload, signature, refresh secret part
+		// payload, signature, the family and the secret parts of the refresh token
+		secrets = append(secrets, p.RefreshToken, parts[1], parts[2], p.RefreshToken[:21], p.RefreshToken[22:])
 	}
 	lines := a.LogLines()
 	if len(lines) < 10 {

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -279,20 +280,47 @@ func runRefresh(t *testing.T, newBackend func(t *testing.T) Backend) {
 		first, o := record(fam, hash(), time.Hour), record(other, hash(), time.Hour)
 		create(t, s, first)
 		create(t, s, o)
-		if err := s.RevokeFamily(ctx(t), fam); err != nil {
+		// The family ID with a made-up secret revokes nothing.
+		if err := s.RevokeFamily(ctx(t), fam, hash()); err != nil {
+			t.Fatalf("RevokeFamily with a wrong hash: %v", err)
+		}
+		next := record(fam, hash(), time.Hour)
+		if _, err := s.Rotate(ctx(t), fam, first.Hash, next); err != nil {
+			t.Fatalf("Rotate after RevokeFamily with a wrong hash: %v", err)
+		}
+		// A token of the family (here the live one) revokes it.
+		if err := s.RevokeFamily(ctx(t), fam, next.Hash); err != nil {
 			t.Fatalf("RevokeFamily: %v", err)
 		}
-		if err := s.RevokeFamily(ctx(t), fam); err != nil {
+		if err := s.RevokeFamily(ctx(t), fam, next.Hash); err != nil {
 			t.Fatalf("second RevokeFamily: %v", err)
 		}
-		if err := s.RevokeFamily(ctx(t), newID()); err != nil {
+		if err := s.RevokeFamily(ctx(t), newID(), nil); err != nil {
 			t.Fatalf("RevokeFamily of an unknown family: %v", err)
 		}
-		_, err := s.Rotate(ctx(t), fam, first.Hash, record(fam, hash(), time.Hour))
+		_, err := s.Rotate(ctx(t), fam, next.Hash, record(fam, hash(), time.Hour))
 		wantInvalid(t, err, false)
 		if _, err := s.Rotate(ctx(t), other, o.Hash, record(other, hash(), time.Hour)); err != nil {
 			t.Fatalf("Rotate of another family: %v", err)
 		}
+		// A spent token revokes too, and nil needs no token.
+		o2 := record(other, hash(), time.Hour)
+		if _, err := s.Rotate(ctx(t), other, o2.Hash, record(other, hash(), time.Hour)); !errors.Is(err, auth.ErrInvalidRefresh) {
+			t.Fatalf("Rotate with an unknown hash: %v", err)
+		}
+		if err := s.RevokeFamily(ctx(t), other, o.Hash); err != nil {
+			t.Fatalf("RevokeFamily with a spent token: %v", err)
+		}
+		_, err = s.Rotate(ctx(t), other, o.Hash, record(other, hash(), time.Hour))
+		wantInvalid(t, err, false)
+		third := newID()
+		tr := record(third, hash(), time.Hour)
+		create(t, s, tr)
+		if err := s.RevokeFamily(ctx(t), third, nil); err != nil {
+			t.Fatalf("RevokeFamily without a hash: %v", err)
+		}
+		_, err = s.Rotate(ctx(t), third, tr.Hash, record(third, hash(), time.Hour))
+		wantInvalid(t, err, false)
 	})
 
 	t.Run("Refresh/ConcurrentRotate", func(t *testing.T) {
@@ -428,6 +456,24 @@ func runTokens(t *testing.T, newBackend func(t *testing.T) Backend) {
 		if err := j.Revoke(ctx(t), auth.RevokeParams{Access: id, RefreshToken: p.RefreshToken}); err != nil {
 			t.Fatalf("second Revoke: %v", err)
 		}
+	})
+
+	t.Run("Tokens/RevokeNeedsTheSecret", func(t *testing.T) {
+		t.Parallel()
+		j := tokens(t, newBackend(t))
+		p := issue(t, j, alice)
+		// Same family, another secret: what someone who saw only the
+		// family ID could make.
+		raw, err := base64.RawURLEncoding.DecodeString(p.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = rand.Read(raw[16:])
+		forged := base64.RawURLEncoding.EncodeToString(raw)
+		if err := j.Revoke(ctx(t), auth.RevokeParams{RefreshToken: forged}); err != nil {
+			t.Fatalf("Revoke with a forged token: %v", err)
+		}
+		refresh(t, j, p.RefreshToken)
 	})
 
 	t.Run("Tokens/ConcurrentRefresh", func(t *testing.T) {

@@ -223,14 +223,22 @@ func (s *Refresh) Rotate(ctx context.Context, id string, hash []byte, next port.
 }
 
 // RevokeFamily implements [port.RefreshStore].
-func (s *Refresh) RevokeFamily(ctx context.Context, id string) error {
+func (s *Refresh) RevokeFamily(ctx context.Context, id string, hash []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f, ok := s.families[id]; ok {
-		f.revoked = true
+	f, ok := s.families[id]
+	if !ok {
+		return nil
 	}
+	if hash != nil {
+		if t := f.tokens[string(hash)]; t == nil || !t.expires.After(now) {
+			return nil
+		}
+	}
+	f.revoked = true
 	return nil
 }

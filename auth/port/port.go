@@ -29,6 +29,10 @@ var (
 	// a refresh token is presented a second time: the store revokes its
 	// whole family.
 	ErrRefreshReused = errors.New("auth: refresh token reused; family revoked")
+	// ErrUnavailable wraps a store failure (Redis unreachable, timed
+	// out) in the errors of Tokens: the answer is unknown, not "invalid".
+	// The module maps it to 503.
+	ErrUnavailable = errors.New("auth: token store unavailable")
 	// ErrStoreFull is returned by the memory stores when they hold their
 	// maximum number of entries.
 	ErrStoreFull = errors.New("auth: store full")
@@ -93,11 +97,12 @@ type Pair struct {
 // token starting a new family. Verify checks an access token (size,
 // algorithm, key ID, signature, issuer, audience, expiry, not-before,
 // issued-at, revocation) and returns its identity, or an error wrapping
-// [ErrInvalidToken]; a store failure is returned as is. Refresh exchanges
+// [ErrInvalidToken]; a store failure wraps [ErrUnavailable]. Refresh exchanges
 // a refresh token for a new pair and invalidates it: presenting it again
 // returns [ErrRefreshReused] and revokes every token of its family,
 // including the last access token issued from it; any other bad refresh
-// token is [ErrInvalidRefresh]. Of several concurrent refreshes with one
+// token is [ErrInvalidRefresh], a store failure [ErrUnavailable]. Of
+// several concurrent refreshes with one
 // token, exactly one succeeds. Revoke revokes an access token until it
 // expires and, given a refresh token, its family (logout); it is not an
 // error to revoke twice.
@@ -165,10 +170,13 @@ type RefreshRecord struct {
 // rotated, after revoking the family — with the family's latest record,
 // so that the caller can revoke its access token. Of concurrent Rotates
 // of one token, exactly one succeeds. RevokeFamily makes every token of
-// the family invalid; it is not an error for an unknown family. Records
-// vanish once expired. Implementations are safe for concurrent use.
+// the family invalid, provided hash is nil or the hash of one of its
+// unexpired tokens (live or spent): a family ID alone, without a token's
+// secret, revokes nothing. It is not an error for an unknown family or a
+// hash that does not match (nothing happens). Records vanish once
+// expired. Implementations are safe for concurrent use.
 type RefreshStore interface {
 	Create(ctx context.Context, r RefreshRecord) error
 	Rotate(ctx context.Context, family string, hash []byte, next RefreshRecord) (RefreshRecord, error)
-	RevokeFamily(ctx context.Context, family string) error
+	RevokeFamily(ctx context.Context, family string, hash []byte) error
 }

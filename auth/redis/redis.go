@@ -266,15 +266,23 @@ func (s *Refresh) Rotate(ctx context.Context, family string, hash []byte, next p
 	return rec, nil
 }
 
+// revokeScript revokes the family KEYS[1] when it exists and, with a
+// second key, when that token key exists too.
 var revokeScript = rueidis.NewLuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'rev', '1') end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'rev', '1')
 return 1`)
 
 // RevokeFamily implements [port.RefreshStore].
-func (s *Refresh) RevokeFamily(ctx context.Context, family string) error {
+func (s *Refresh) RevokeFamily(ctx context.Context, family string, hash []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CommandTimeout)
 	defer cancel()
-	if err := revokeScript.Exec(ctx, s.client, []string{s.familyKey(family)}, nil).Error(); err != nil {
+	keys := []string{s.familyKey(family)}
+	if hash != nil {
+		keys = append(keys, s.tokenKey(family, hash))
+	}
+	if err := revokeScript.Exec(ctx, s.client, keys, nil).Error(); err != nil {
 		return fmt.Errorf("auth/redis: revoke refresh family: %w", err)
 	}
 	return nil
