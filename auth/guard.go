@@ -139,9 +139,13 @@ func (g *Guard) RequireAnyRole(roles ...string) echo.MiddlewareFunc {
 }
 
 // RequirePermission lets through identities with a role that grants perm
-// in auth.permissions.
+// in auth.permissions. A permission no role grants (a typo, a missing
+// config entry) is logged at WARN when the middleware is made.
 func (g *Guard) RequirePermission(perm string) echo.MiddlewareFunc {
 	granting := g.permissions[perm]
+	if len(granting) == 0 {
+		g.log.Warn("auth: no role in auth.permissions grants this permission; every request will be refused", zap.String("permission", perm))
+	}
 	return g.require(func(id Identity) bool {
 		for _, r := range id.Roles {
 			if granting[r] {

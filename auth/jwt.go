@@ -127,16 +127,13 @@ func New(p Params) (*JWT, error) {
 // KeyID is the kid of the signing key.
 func (j *JWT) KeyID() string { return j.signing.id }
 
-// reserved claims cannot be set through Principal.Claims.
-var reserved = map[string]bool{"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true, "roles": true, "tenant": true}
-
 // Issue implements [Tokens].
 func (j *JWT) Issue(ctx context.Context, p Principal) (Pair, error) {
 	if p.Subject == "" {
 		return Pair{}, errors.New("auth: Issue: the principal has no subject")
 	}
 	for k := range p.Claims {
-		if reserved[k] {
+		if knownClaims[k] {
 			return Pair{}, fmt.Errorf("auth: Issue: claim %q is reserved", k)
 		}
 	}
@@ -495,6 +492,7 @@ func (a *audience) UnmarshalJSON(raw []byte) error {
 	return nil
 }
 
+// knownClaims are decoded into [claims]; Principal.Claims cannot use them.
 var knownClaims = map[string]bool{"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true, "roles": true, "tenant": true}
 
 // hasOtherKeys reports whether the JSON object b (already validated) has a
