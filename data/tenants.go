@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -272,6 +273,22 @@ func (t *tenants) removeLocked(e *tenantEntry) {
 // openDB opens a tenant's database: a pool of its own, or a schema on a
 // shared pool.
 func (t *tenants) openDB(ctx context.Context, id string, td TenantDB) (*gorm.DB, func() error, error) {
+	db, release, err := t.openDBNoMigrate(ctx, id, td)
+	if err != nil || !t.cfg.MigrateOnOpen {
+		return db, release, err
+	}
+	dsn := ""
+	if td.Schema != "" {
+		_, dsn, _ = resolveDriver(td.Driver, td.DSN.Reveal())
+	}
+	if err := t.migrate(ctx, db, td.Schema, dsn); err != nil {
+		_ = release()
+		return nil, nil, err
+	}
+	return db, release, nil
+}
+
+func (t *tenants) openDBNoMigrate(ctx context.Context, id string, td TenantDB) (*gorm.DB, func() error, error) {
 	pool := t.cfg.Pool
 	if td.Pool != nil {
 		pool = td.Pool.inherit(pool)
@@ -285,10 +302,6 @@ func (t *tenants) openDB(ctx context.Context, id string, td TenantDB) (*gorm.DB,
 		}
 		sqlDB, _ := db.DB()
 		if err := Ping(ctx, db, pool.ConnectTimeout, op.Setting); err != nil {
-			_ = sqlDB.Close()
-			return nil, nil, err
-		}
-		if err := t.migrate(ctx, db, "", ""); err != nil {
 			_ = sqlDB.Close()
 			return nil, nil, err
 		}
@@ -320,10 +333,6 @@ func (t *tenants) openDB(ctx context.Context, id string, td TenantDB) (*gorm.DB,
 	if n == 0 {
 		_ = releaseShared()
 		return nil, nil, fmt.Errorf("%w %q: schema %s does not exist", ErrUnknownTenant, id, td.Schema)
-	}
-	if err := t.migrate(ctx, db, td.Schema, dsn); err != nil {
-		_ = releaseShared()
-		return nil, nil, err
 	}
 	return db, releaseShared, nil
 }
@@ -407,4 +416,53 @@ func (t *tenants) stats() TenantStats {
 		Open: n, Opens: t.opens.Load(), Evictions: t.evictions.Load(), Resolves: t.resolves.Load(),
 		ResolveFailures: t.resolveFailures.Load(), Unknown: t.unknown.Load(),
 	}
+}
+
+// withDB opens a tenant's database outside the pool set, runs fn and
+// closes it.
+func (t *tenants) withDB(ctx context.Context, id string, td TenantDB, fn func(db *gorm.DB, schema, dsn string) error) error {
+	db, release, err := t.openDBNoMigrate(ctx, id, td)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = release() }()
+	dsn := ""
+	if td.Schema != "" {
+		_, dsn, _ = resolveDriver(td.Driver, td.DSN.Reveal())
+	}
+	return fn(db, td.Schema, dsn)
+}
+
+// MigrateTenants applies the migrations to the databases (or schemas) of
+// the tenants ids, one after another, each under the migration lock, as a
+// command-line "migrate up" for every tenant does. Pools opened for it are
+// closed before it returns. It stops at the first failure, naming the
+// tenant.
+func (d *Databases) MigrateTenants(ctx context.Context, fsys fs.FS, ids []string) error {
+	if d.tenants == nil {
+		return errors.New("data: MigrateTenants: data.tenancy.enabled is off")
+	}
+	t := d.tenants
+	for _, id := range ids {
+		if !ValidTenantID(id) {
+			return fmt.Errorf("%w: %q", ErrInvalidTenant, id)
+		}
+		td, err := t.resolver.Resolve(ctx, id)
+		if err != nil {
+			return fmt.Errorf("tenant %s: %w", id, err)
+		}
+		err = t.withDB(ctx, id, td, func(db *gorm.DB, schema, dsn string) error {
+			m, err := NewMigrator(db, fsys, MigratorParams{Table: d.cfg.Migrate.Table, Schema: schema, DSN: app.NewSecret(dsn), Log: t.log})
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			_, err = m.Up(ctx)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("tenant %s: %w", id, err)
+		}
+	}
+	return nil
 }

@@ -30,7 +30,6 @@ import (
 
 	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app"
-	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/observe"
 )
@@ -126,6 +125,13 @@ func Start(t testing.TB, opts ...Option) (*App, error) {
 		"observe.log.format":    "json",
 		"observe.alerts.window": "0s",
 	}
+	// The data module's SQLite fallback defaults to var/apex.db in the
+	// working directory: when the app has that module and the test set
+	// neither data.dsn nor data.sqlite_path, the file goes under
+	// t.TempDir() instead, so that tests leave nothing behind.
+	if strings.Contains(fmt.Sprint(s.modules, s.extra), `fx.Module("data"`) {
+		base["data.sqlite_path"] = filepath.Join(dir, "apex.db")
+	}
 	for k, v := range s.config {
 		base[k] = v
 	}
@@ -147,15 +153,6 @@ func Start(t testing.TB, opts ...Option) (*App, error) {
 			srv = p.Server
 		}),
 	)
-	// The data module's SQLite fallback defaults to var/apex.db in the
-	// working directory; unless the test configured that file or a DSN
-	// itself, it goes under t.TempDir() so that tests leave nothing behind.
-	fxOpts = append(fxOpts, fx.Decorate(func(c data.Config) data.Config {
-		if !c.DSN.IsSet() && c.SQLitePath == data.DefaultConfig().SQLitePath {
-			c.SQLitePath = filepath.Join(dir, "apex.db")
-		}
-		return c
-	}))
 	fxOpts = append(fxOpts, s.extra...)
 	a.fx = fx.New(fxOpts...)
 	if err := a.fx.Err(); err != nil {

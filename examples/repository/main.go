@@ -1,0 +1,114 @@
+// Command repository is a small orders API laid out the hexagonal way
+// apex is built for:
+//
+//   - orders: the domain — entity, the Repository port, business rules;
+//     no gorm, no apex.
+//   - orders/gormrepo: the adapter on gorm through data.Registry, so it
+//     joins data.InTx transactions and follows tenants unchanged.
+//   - orders/memrepo: an in-memory adapter for unit tests.
+//   - orders/orderstest: the contract both adapters pass.
+//   - here: HTTP handlers and the fx wiring.
+//
+// It runs with nothing installed (SQLite in var/apex.db), or on Postgres
+// or MySQL with APP_DATA__DSN; the migrations run at start:
+//
+//	go run ./examples/repository
+//	curl -s localhost:8080/orders -H 'Content-Type: application/json' -d '{"reference":"r-1","customer":"ann","total_cents":1999}'
+//	curl -s localhost:8080/orders/<id>
+//	curl -s 'localhost:8080/orders?customer=ann'
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/fx"
+
+	"github.com/apexgo/apex"
+	"github.com/apexgo/apex/data"
+	"github.com/apexgo/apex/examples/repository/migrations"
+	"github.com/apexgo/apex/examples/repository/orders"
+	"github.com/apexgo/apex/examples/repository/orders/gormrepo"
+	"github.com/apexgo/apex/httpx"
+)
+
+func main() {
+	apex.Run(options()...)
+}
+
+// options is the whole app.
+func options() []fx.Option {
+	return append(modules(),
+		fx.Supply(data.Migrations{FS: migrations.FS()}),
+		// Migrate at start unless configured otherwise; a team would set
+		// data.migrate.on_start in config/default.yaml instead.
+		fx.Decorate(func(c data.Config) data.Config { c.Migrate.OnStart = true; return c }),
+		fx.Provide(
+			fx.Annotate(gormrepo.New, fx.As(new(orders.Repository))),
+			gormrepo.Transactor,
+			orders.NewService,
+			httpx.AsGroup(routes),
+		),
+		httpx.MapError(orders.ErrNotFound, http.StatusNotFound),
+		httpx.MapError(orders.ErrDuplicate, http.StatusConflict),
+		httpx.MapError(orders.ErrInvalid, http.StatusUnprocessableEntity),
+	)
+}
+
+// modules is apex.Modules with the data module, added here until
+// apex.Modules includes it.
+func modules() []fx.Option {
+	for _, m := range apex.Modules {
+		if strings.HasPrefix(fmt.Sprint(m), `fx.Module("data"`) {
+			return apex.Modules
+		}
+	}
+	return append(apex.Modules, data.Module)
+}
+
+func routes(svc *orders.Service) httpx.Group {
+	return httpx.Group{Prefix: "/orders", Routes: []httpx.Route{
+		{Method: http.MethodPost, Path: "", Handler: func(c echo.Context) error {
+			var p orders.PlaceParams
+			if err := httpx.Bind(c, &p); err != nil {
+				return err
+			}
+			o, err := svc.Place(c.Request().Context(), p)
+			if err != nil {
+				return err
+			}
+			return c.JSON(http.StatusCreated, o)
+		}},
+		{Method: http.MethodPost, Path: "/batch", Handler: func(c echo.Context) error {
+			var ps []orders.PlaceParams
+			if err := httpx.Bind(c, &ps); err != nil {
+				return err
+			}
+			out, err := svc.PlaceAll(c.Request().Context(), ps)
+			if err != nil {
+				return err
+			}
+			return c.JSON(http.StatusCreated, out)
+		}},
+		{Method: http.MethodGet, Path: "/:id", Handler: func(c echo.Context) error {
+			o, err := svc.Get(c.Request().Context(), c.Param("id"))
+			if err != nil {
+				return err
+			}
+			return c.JSON(http.StatusOK, o)
+		}},
+		{Method: http.MethodGet, Path: "", Handler: func(c echo.Context) error {
+			customer := c.QueryParam("customer")
+			if customer == "" {
+				return httpx.NewProblem(http.StatusBadRequest, "the customer query parameter is required")
+			}
+			list, err := svc.ByCustomer(c.Request().Context(), customer)
+			if err != nil {
+				return err
+			}
+			return c.JSON(http.StatusOK, list)
+		}},
+	}}
+}
