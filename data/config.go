@@ -49,7 +49,7 @@ type DBConfig struct {
 
 // PoolConfig sizes a connection pool.
 type PoolConfig struct {
-	// MaxOpen bounds open connections. Default 20 (SQLite: 4).
+	// MaxOpen bounds open connections; 0 is unlimited. Default 20.
 	MaxOpen int `koanf:"max_open" validate:"gte=0"`
 	// MaxIdle bounds idle connections kept. Default 10.
 	MaxIdle int `koanf:"max_idle" validate:"gte=0"`

@@ -21,7 +21,7 @@ import (
 
 // Sentinel errors, for use with errors.Is. Every driver's native errors
 // (pgx's *pgconn.PgError, MySQL error numbers, SQLite result codes,
-// gorm.ErrRecordNotFound) are translated into them by the databases that
+// gorm.ErrRecordNotFound, sql.ErrNoRows) are translated into them by the databases that
 // [Open] returns; the native error stays in the chain.
 var (
 	// ErrNotFound: the row asked for does not exist (gorm's First, Take,

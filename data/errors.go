@@ -2,6 +2,7 @@ package data
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 
@@ -44,7 +45,7 @@ func Translate(err error) error {
 }
 
 func classify(err error) error {
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	if errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}
 	var pg *pgconn.PgError
