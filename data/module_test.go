@@ -25,8 +25,13 @@ import (
 	"github.com/apexgo/apex/internal/testservice"
 )
 
-// withData is every apex module plus data (until apex.Modules has it).
+// withData is every apex module plus data, until apex.Modules has it.
 func withData() apptest.Option {
+	for _, m := range apex.Modules {
+		if strings.HasPrefix(fmt.Sprint(m), `fx.Module("data"`) {
+			return apptest.Modules(apex.Modules...)
+		}
+	}
 	return apptest.Modules(append(apex.Modules, data.Module)...)
 }
 
@@ -104,6 +109,26 @@ func TestModuleUnreachableDatabaseFailsStart(t *testing.T) {
 				t.Fatalf("took %v", d)
 			}
 		})
+	}
+}
+
+// Credentials in a DSN appear in no error and no log line.
+func TestModuleDSNPasswordNeverShown(t *testing.T) {
+	t.Parallel()
+	for _, dsn := range []string{
+		"postgres://postgres:pg-s3cret-pw@127.0.0.1:1/test?sslmode=disable",
+		"mysql://root:my-s3cret-pw@127.0.0.1:1/test",
+	} {
+		a, err := apptest.Start(t, withData(), apptest.Config(map[string]any{
+			"data.dsn": dsn, "data.pool.connect_timeout": "100ms", "service.start_timeout": "500ms",
+		}))
+		if err == nil {
+			t.Fatal("started")
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Fatalf("password in the start error: %v", err)
+		}
+		_ = a
 	}
 }
 
@@ -343,4 +368,35 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// With tracing on, every statement is a span, without the values.
+func TestModuleTracing(t *testing.T) {
+	t.Parallel()
+	var db *gorm.DB
+	a := apptest.New(t, withData(), apptest.With(fx.Populate(&db)), apptest.Config(map[string]any{
+		"observe.tracing.endpoint": "http://127.0.0.1:1", "observe.tracing.timeout": "100ms",
+	}))
+	if err := db.AutoMigrate(&note{}); err != nil {
+		t.Fatal(err)
+	}
+	db.Create(&note{Body: "span-secret"})
+	var found bool
+	for _, s := range a.Spans() {
+		for _, kv := range s.Attributes {
+			if strings.Contains(kv.Value.Emit(), "span-secret") {
+				t.Fatalf("a value in span %s: %v", s.Name, kv)
+			}
+			if string(kv.Key) == "db.statement" && strings.Contains(kv.Value.Emit(), "INSERT INTO `notes`") {
+				found = true
+			}
+		}
+	}
+	if !found {
+		names := []string{}
+		for _, s := range a.Spans() {
+			names = append(names, s.Name)
+		}
+		t.Fatalf("no span for the INSERT among %v", names)
+	}
 }

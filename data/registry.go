@@ -97,7 +97,13 @@ func (d *Databases) names() []string {
 // ctx ends (an unreachable database is an error naming its setting), runs
 // the primary's migrations if data.migrate.on_start is set, and starts
 // closing idle tenant pools in the background.
-func (d *Databases) Start(ctx context.Context) error {
+func (d *Databases) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			// fx runs no stop hook for a start hook that failed.
+			_ = d.Close()
+		}
+	}()
 	setting := "data.dsn"
 	if !d.cfg.DSN.IsSet() {
 		setting = "data.sqlite_path"
