@@ -33,8 +33,15 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// sweepEvery is how many writes pass between two sweeps of expired entries.
-const sweepEvery = 1024
+// Expired entries are swept as writes arrive, like Redis's active expiry:
+// every sweepEvery writes, sweepBatch entries from a random point of the
+// map (Go's iteration order) are checked, so a write costs O(1) amortized
+// however large the store. A write to a full store checks every entry
+// first.
+const (
+	sweepEvery = 64
+	sweepBatch = 256
+)
 
 // Revocations is an in-process [port.Revocations].
 type Revocations struct {
@@ -63,10 +70,14 @@ func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) er
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.writes++
-	if r.writes%sweepEvery == 0 || len(r.ids) >= r.cfg.MaxEntries {
+	if full := len(r.ids) >= r.cfg.MaxEntries; full || r.writes%sweepEvery == 0 {
+		n := 0
 		for k, u := range r.ids {
 			if !u.After(now) {
 				delete(r.ids, k)
+			}
+			if n++; !full && n >= sweepBatch {
+				break
 			}
 		}
 	}
@@ -125,9 +136,14 @@ func NewRefresh(cfg Config) *Refresh {
 	return &Refresh{cfg: cfg.withDefaults(), families: map[string]*family{}}
 }
 
-// sweep drops expired tokens and families; called with mu held.
-func (s *Refresh) sweep(now time.Time) {
+// sweep drops expired tokens and families, checking about sweepBatch
+// families or, with all, every one; called with mu held.
+func (s *Refresh) sweep(now time.Time, all bool) {
+	n := 0
 	for id, f := range s.families {
+		if n++; !all && n > sweepBatch {
+			return
+		}
 		if !f.expires.After(now) {
 			s.tokens -= len(f.tokens)
 			delete(s.families, id)
@@ -145,8 +161,8 @@ func (s *Refresh) sweep(now time.Time) {
 // room makes sure one more token fits; called with mu held.
 func (s *Refresh) room(now time.Time) error {
 	s.writes++
-	if s.writes%sweepEvery == 0 || s.tokens >= s.cfg.MaxEntries {
-		s.sweep(now)
+	if full := s.tokens >= s.cfg.MaxEntries; full || s.writes%sweepEvery == 0 {
+		s.sweep(now, full)
 	}
 	if s.tokens >= s.cfg.MaxEntries {
 		return fmt.Errorf("%w: %d refresh tokens", port.ErrStoreFull, s.tokens)

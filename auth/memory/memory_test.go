@@ -2,6 +2,7 @@ package memory_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -47,5 +48,24 @@ func TestBounded(t *testing.T) {
 	rec2.Family = "g"
 	if err := s.Create(t.Context(), rec2); !errors.Is(err, auth.ErrStoreFull) {
 		t.Fatalf("Create past MaxEntries: %v, want ErrStoreFull", err)
+	}
+	now = now.Add(2 * time.Minute) // the first family has expired: its room is reused
+	rec2.ExpiresAt = now.Add(time.Minute)
+	if err := s.Create(t.Context(), rec2); err != nil {
+		t.Fatalf("Create once the store's entry expired: %v", err)
+	}
+}
+
+// Many writes over expired entries keep the store small: sweeping keeps up.
+func TestSweepKeepsUp(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	r := memory.NewRevocations(memory.Config{MaxEntries: 1000, Now: clock})
+	for i := range 100_000 {
+		if err := r.Revoke(t.Context(), fmt.Sprint(i), now.Add(time.Second)); err != nil {
+			t.Fatalf("Revoke %d: %v", i, err)
+		}
+		now = now.Add(10 * time.Millisecond) // each entry lives 100 writes
 	}
 }
