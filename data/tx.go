@@ -49,6 +49,8 @@ func Single(db *gorm.DB) Registry { return single{db: db} }
 
 type single struct{ db *gorm.DB }
 
+var _ Registry = single{}
+
 func (s single) Primary() *gorm.DB { return s.db }
 
 func (s single) Named(name string) (*gorm.DB, error) {

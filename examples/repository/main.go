@@ -42,8 +42,8 @@ func main() {
 func options() []fx.Option {
 	return append(modules(),
 		fx.Supply(data.Migrations{FS: migrations.FS()}),
-		// Migrate at start unless configured otherwise; a team would set
-		// data.migrate.on_start in config/default.yaml instead.
+		// This example always migrates at start; a team would rather set
+		// data.migrate.on_start in config/default.yaml.
 		fx.Decorate(func(c data.Config) data.Config { c.Migrate.OnStart = true; return c }),
 		fx.Provide(
 			fx.Annotate(gormrepo.New, fx.As(new(orders.Repository))),
