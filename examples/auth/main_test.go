@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/auth"
+	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/internal/testservice"
 )
 
 // cheap argon2id parameters: the flow is under test, not the hashing.
@@ -43,7 +47,24 @@ func bearer(p auth.Pair) []string { return []string{"Authorization", "Bearer " +
 
 func TestFlow(t *testing.T) {
 	t.Parallel()
-	a := start(t, nil)
+	flow(t, start(t, nil))
+}
+
+// The same service on Redis (revocations, refresh tokens, rate limits),
+// by configuration alone.
+func TestFlowOnRedis(t *testing.T) {
+	t.Parallel()
+	addr := testservice.Need(t, testservice.Redis)
+	prefix := testservice.Unique("apexauthexample")
+	t.Cleanup(func() { deleteKeys(t, addr, prefix+":*") })
+	flow(t, start(t, map[string]any{
+		"redis.addr": addr, "auth.prefix": prefix + ":auth:", "cache.prefix": prefix + ":",
+		"auth.secret": "0123456789abcdef0123456789abcdef",
+	}))
+}
+
+func flow(t *testing.T, a *apptest.App) {
+	t.Helper()
 
 	// Register: created, duplicate, invalid.
 	r := register(t, a, "ada@example.com", "correct horse battery")
@@ -163,5 +184,26 @@ func TestLoginRateLimits(t *testing.T) {
 	_, r = login(t, a, "carol@example.com", "wrong password!")
 	if r.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("7th request from one IP: %d, want 429", r.StatusCode)
+	}
+}
+
+// deleteKeys removes the test's keys from Redis.
+func deleteKeys(t *testing.T, addr, pattern string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cfg := redisconn.DefaultConfig()
+	cfg.Addr = addr
+	c, err := redisconn.New(ctx, cfg, redisconn.Params{})
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	defer c.Close()
+	keys, err := c.Do(ctx, c.B().Keys().Pattern(pattern).Build()).AsStrSlice()
+	if err == nil && len(keys) > 0 {
+		err = c.Do(ctx, c.B().Del().Key(keys...).Build()).Error()
+	}
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
 	}
 }
