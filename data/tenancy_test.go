@@ -411,3 +411,50 @@ func TestTenancyMySQLDatabases(t *testing.T) {
 		t.Fatalf("missing database: %v", err)
 	}
 }
+
+// InTx on a tenant's context runs on that tenant's database, and the
+// repository code inside joins it.
+func TestTenantTransactions(t *testing.T) {
+	t.Parallel()
+	d := newTenancy(t, sqliteTenants(t.TempDir(), "a", "b"), 10, time.Hour)
+	var reg data.Registry = d
+	ctxA := app.WithTenant(context.Background(), "a")
+	ctxB := app.WithTenant(context.Background(), "b")
+	for _, ctx := range []context.Context{ctxA, ctxB} {
+		db, _ := reg.DB(ctx)
+		if err := db.AutoMigrate(&item{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert := func(ctx context.Context, name string) error {
+		db, err := reg.DB(ctx)
+		if err != nil {
+			return err
+		}
+		return db.Create(&item{Name: name}).Error
+	}
+	boom := errors.New("boom")
+	if err := data.InTx(ctxA, reg, func(ctx context.Context) error {
+		if err := insert(ctx, "kept"); err != nil {
+			return err
+		}
+		return data.InTx(ctx, reg, func(ctx context.Context) error {
+			_ = insert(ctx, "dropped")
+			return boom
+		})
+	}); !errors.Is(err, boom) {
+		t.Fatalf("InTx: %v", err)
+	}
+	if err := data.InTx(ctxA, reg, func(ctx context.Context) error { return insert(ctx, "committed") }); err != nil {
+		t.Fatal(err)
+	}
+	count := func(ctx context.Context) int64 {
+		db, _ := reg.DB(ctx)
+		var n int64
+		db.Model(&item{}).Count(&n)
+		return n
+	}
+	if a, b := count(ctxA), count(ctxB); a != 1 || b != 0 {
+		t.Fatalf("tenant a has %d items (want 1), b has %d (want 0)", a, b)
+	}
+}
