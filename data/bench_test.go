@@ -3,6 +3,7 @@ package data_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/data"
@@ -12,7 +13,7 @@ import (
 // Registry.DB for a tenant whose pool is open: target under 1 µs, and no
 // allocation beyond gorm's own session (WithContext).
 func BenchmarkRegistryDBTenant(b *testing.B) {
-	d := newTenancyB(b)
+	d := newTenancy(b, sqliteTenants(b.TempDir(), "acme"), 50, time.Hour)
 	ctx := app.WithTenant(context.Background(), "acme")
 	if _, err := d.DB(ctx); err != nil {
 		b.Fatal(err)
@@ -28,29 +29,13 @@ func BenchmarkRegistryDBTenant(b *testing.B) {
 
 // gorm's own session cost, for comparison with the benchmark above.
 func BenchmarkGormWithContext(b *testing.B) {
-	d := newTenancyB(b)
+	d := newTenancy(b, sqliteTenants(b.TempDir(), "acme"), 50, time.Hour)
 	db := d.Primary()
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = db.WithContext(ctx)
 	}
-}
-
-func newTenancyB(b *testing.B) *data.Databases {
-	cfg := data.DefaultConfig()
-	cfg.SQLitePath = b.TempDir() + "/primary.db"
-	cfg.Tenancy.Enabled = true
-	cfg.Tenancy.DSNTemplate = app.NewSecret("sqlite:" + b.TempDir() + "/{tenant}.db")
-	d, err := data.New(cfg, data.Params{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := d.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = d.Close() })
-	return d
 }
 
 // A primary-key lookup on Postgres through Registry.DB against raw gorm

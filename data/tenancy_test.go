@@ -126,7 +126,7 @@ func TestTenancyMiddleware(t *testing.T) {
 	}
 }
 
-func newTenancy(t *testing.T, res data.TenantResolver, maxOpen int, idle time.Duration) *data.Databases {
+func newTenancy(t testing.TB, res data.TenantResolver, maxOpen int, idle time.Duration) *data.Databases {
 	t.Helper()
 	cfg := data.DefaultConfig()
 	cfg.SQLitePath = filepath.Join(t.TempDir(), "primary.db")
