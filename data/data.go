@@ -74,6 +74,24 @@ type Registry interface {
 	DB(ctx context.Context) (*gorm.DB, error)
 }
 
+// Pinner is the optional ability of a [Registry] to keep the pool of the
+// tenant in ctx open until release is called: Registry.DB hands out
+// tenant databases from a bounded set of pools, and a pool not pinned may
+// be closed (least recently used, or idle) while a caller still holds its
+// *gorm.DB. apex's tenancy middleware pins the request's tenant for the
+// request; long work outside requests (a job) pins the same way:
+//
+//	if p, ok := reg.(data.Pinner); ok {
+//		release, err := p.Pin(ctx)
+//		if err != nil { return err }
+//		defer release()
+//	}
+//
+// With tenancy off, Pin does nothing.
+type Pinner interface {
+	Pin(ctx context.Context) (release func(), err error)
+}
+
 // TenantResolver says where a tenant's data lives.
 //
 // Resolve returns the connection settings of tenant id, an error wrapping

@@ -41,7 +41,10 @@ type Databases struct {
 	closed  atomic.Bool
 }
 
-var _ Registry = (*Databases)(nil)
+var (
+	_ Registry = (*Databases)(nil)
+	_ Pinner   = (*Databases)(nil)
+)
 
 // New builds the registry cfg describes. Nothing connects yet (a bad DSN
 // is an error naming its key); call Start.
