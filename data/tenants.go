@@ -185,6 +185,12 @@ func (t *tenants) notifyLocked() {
 }
 
 func (t *tenants) open(id string) error {
+	t.mu.RLock()
+	_, open := t.pools[id]
+	t.mu.RUnlock()
+	if open { // a previous flight for id finished between get's check and this one
+		return nil
+	}
 	budget := 2*t.cfg.Pool.ConnectTimeout + 5*time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
@@ -238,6 +244,11 @@ func (t *tenants) open(id string) error {
 		t.mu.Unlock()
 		_ = release()
 		return ErrClosed
+	}
+	if _, open := t.pools[id]; open {
+		t.mu.Unlock()
+		_ = release()
+		return nil
 	}
 	e := &tenantEntry{id: id, db: db, release: release}
 	e.last.Store(time.Now().UnixNano())
@@ -341,29 +352,43 @@ func (t *tenants) openDBNoMigrate(ctx context.Context, id string, td TenantDB) (
 // primary's when dsn is the primary's, else one opened here and closed
 // with its last tenant.
 func (t *tenants) acquireShared(ctx context.Context, dsn string, secret app.Secret, pool PoolConfig, op OpenParams) (*sql.DB, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if sh, ok := t.shared[dsn]; ok {
-		sh.refs++
-		return sh.db, nil
+	take := func() (*sql.DB, bool) {
+		if sh, ok := t.shared[dsn]; ok {
+			sh.refs++
+			return sh.db, true
+		}
+		prim := t.d.cfg.primary()
+		if _, pdsn, err := resolveDriver(prim.Driver, prim.DSN.Reveal()); err == nil && pdsn == dsn {
+			sqlDB, _ := t.d.primary.DB()
+			t.shared[dsn] = &shared{db: sqlDB, refs: 2} // never reaches zero: the primary owns it
+			return sqlDB, true
+		}
+		return nil, false
 	}
-	var sqlDB *sql.DB
-	prim := t.d.cfg.primary()
-	if _, pdsn, err := resolveDriver(prim.Driver, prim.DSN.Reveal()); err == nil && pdsn == dsn {
-		sqlDB, _ = t.d.primary.DB()
-		t.shared[dsn] = &shared{db: sqlDB, refs: 2} // never reaches zero: the primary owns it
+	t.mu.Lock()
+	sqlDB, ok := take()
+	t.mu.Unlock()
+	if ok {
 		return sqlDB, nil
 	}
+	// Connect without holding the lock that every Registry.DB takes.
 	db, err := Open(DBConfig{Driver: Postgres, DSN: secret, Pool: t.d.cfg.Pool}, op)
 	if err != nil {
 		return nil, err
 	}
+	mine, _ := db.DB()
 	if err := Ping(ctx, db, pool.ConnectTimeout, op.Setting); err != nil {
+		_ = mine.Close()
 		return nil, err
 	}
-	sqlDB, _ = db.DB()
-	t.shared[dsn] = &shared{db: sqlDB, refs: 1}
-	return sqlDB, nil
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if sqlDB, ok := take(); ok { // another tenant opened it meanwhile
+		_ = mine.Close()
+		return sqlDB, nil
+	}
+	t.shared[dsn] = &shared{db: mine, refs: 1}
+	return mine, nil
 }
 
 func (t *tenants) releaseShared(dsn string) error {
