@@ -22,7 +22,8 @@ import (
 // registers a readiness check per database, pool and tenant metrics, the
 // tenancy middleware when data.tenancy.enabled is set, and maps the
 // sentinel errors to HTTP statuses: ErrNotFound 404, ErrConflict and
-// ErrForeignKey 409, ErrRetryable 503.
+// ErrForeignKey 409, ErrRetryable 503, ErrUnknownTenant 404,
+// ErrInvalidTenant 400.
 //
 // Optional inputs through fx: a [TenantResolver] (else tenants come from
 // config) and [Migrations].
@@ -40,6 +41,8 @@ var Module = fx.Module("data",
 	httpx.MapError(ErrConflict, http.StatusConflict),
 	httpx.MapError(ErrForeignKey, http.StatusConflict),
 	httpx.MapError(ErrRetryable, http.StatusServiceUnavailable),
+	httpx.MapError(ErrUnknownTenant, http.StatusNotFound),
+	httpx.MapError(ErrInvalidTenant, http.StatusBadRequest),
 )
 
 // MiddlewareOrder places the tenancy middleware among app middleware
