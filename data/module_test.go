@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/apexgo/apex"
+	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/data/datatest"
@@ -398,5 +399,24 @@ func TestModuleTracing(t *testing.T) {
 			names = append(names, s.Name)
 		}
 		t.Fatalf("no span for the INSERT among %v", names)
+	}
+}
+
+// The module works without the HTTP server (a worker process).
+func TestModuleWithoutHTTP(t *testing.T) {
+	t.Parallel()
+	var reg data.Registry
+	a := apptest.New(t, apptest.Modules(apex.Without(apex.HTTP), data.Module), apptest.With(fx.Populate(&reg)),
+		apptest.Config(map[string]any{"data.sqlite_path": filepath.Join(t.TempDir(), "worker.db"), "data.tenancy.enabled": true,
+			"data.tenancy.dsn_template": "sqlite:" + filepath.Join(t.TempDir(), "{tenant}.db")}))
+	if a.URL != "" {
+		t.Fatal("an HTTP server runs")
+	}
+	db, err := reg.DB(app.WithTenant(context.Background(), "acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("SELECT 1").Error; err != nil {
+		t.Fatal(err)
 	}
 }
