@@ -116,7 +116,7 @@ type TenantDB struct {
 	// Schema, on Postgres, puts the tenant in this schema of the database
 	// at DSN, on a pool shared with the other tenants there: gorm's table
 	// names are qualified with it ("acme"."orders"). Raw SQL must qualify
-	// its tables itself (see [TenantSchema]). Empty: the DSN's database.
+	// its tables itself. Empty: the DSN's database. Postgres only.
 	Schema string
 	// Pool overrides data.tenancy.pool for this tenant when non-zero.
 	Pool *PoolConfig

@@ -179,9 +179,11 @@ func describe(driver, dsn string) string {
 	}
 }
 
-// Open returns a gorm database for cfg, configured but not yet connected
-// (database/sql connects lazily): call [Ping] to check it, as the module's
-// start hook does. Its errors are translated to this package's sentinels,
+// Open returns a gorm database for cfg, configured but, for Postgres and
+// SQLite, not yet connected (database/sql connects lazily): call [Ping] to
+// check it, as the module's start hook does. MySQL is contacted here,
+// with retries within cfg.Pool.ConnectTimeout, since gorm reads the
+// server's version to choose MariaDB or MySQL syntax. Its errors are translated to this package's sentinels,
 // statements are logged and traced as p says, and the pool is sized by
 // cfg.Pool. A SQLite file's directory is created.
 func Open(cfg DBConfig, p OpenParams) (*gorm.DB, error) {
