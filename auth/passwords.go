@@ -94,8 +94,7 @@ func (p *Passwords) Hash(ctx context.Context, password string) (string, error) {
 func (p *Passwords) Verify(ctx context.Context, hash, password string) error {
 	if len(password) > p.cfg.MaxLength {
 		// Still spend a hash's time: length must not be an oracle.
-		_ = p.verify(ctx, p.dummy, "")
-		return ErrPasswordMismatch
+		return p.VerifyNoUser(ctx, "")
 	}
 	return p.verify(ctx, hash, password)
 }
