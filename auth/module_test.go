@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	authredis "github.com/apexgo/apex/auth/redis"
 	"github.com/apexgo/apex/cache"
 	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/internal/testservice"
 	"github.com/apexgo/apex/observe"
@@ -299,5 +301,40 @@ func TestModuleConfigFromEnv(t *testing.T) {
 	tok := issue(t, old, auth.Principal{Subject: "s"})
 	if _, err := j.Verify(t.Context(), tok); err != nil {
 		t.Fatalf("a token of the env-configured verify key: %v", err)
+	}
+}
+
+// With the data module's tenancy on, its middleware sets the request's
+// tenant before the Guard runs, and a token of another tenant is a 403.
+func TestGuardWithDataTenancy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var tokens auth.Tokens
+	a := apptest.New(t,
+		apptest.Modules(app.Module, app.Timeouts, observe.Module, observe.EventLogger, redisconn.Module,
+			httpx.Module, data.Module, auth.Module),
+		apptest.Config(map[string]any{
+			"auth.secret":                     testSecret,
+			"data.tenancy.enabled":            true,
+			"data.tenancy.tenants.acme.dsn":   "sqlite:" + filepath.Join(dir, "acme.db"),
+			"data.tenancy.tenants.globex.dsn": "sqlite:" + filepath.Join(dir, "globex.db"),
+		}),
+		apptest.With(fx.Populate(&tokens), fx.Provide(httpx.AsRoute(func(g *auth.Guard) httpx.Route {
+			return httpx.Route{Method: http.MethodGet, Path: "/whoami", Middleware: []echo.MiddlewareFunc{g.Authenticate()},
+				Handler: func(c echo.Context) error {
+					id, _ := auth.FromContext(c.Request().Context())
+					tenant, _ := app.Tenant(c.Request().Context())
+					return c.String(http.StatusOK, id.Subject+"@"+tenant)
+				}}
+		}))))
+	p, err := tokens.Issue(t.Context(), auth.Principal{Subject: "ada", Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := a.Do(t, http.MethodGet, "/whoami", "", "Authorization", "Bearer "+p.AccessToken, "X-Tenant-ID", "acme"); r.StatusCode != 200 || string(r.Body) != "ada@acme" {
+		t.Fatalf("own tenant: %d %s", r.StatusCode, r.Body)
+	}
+	if r := a.Do(t, http.MethodGet, "/whoami", "", "Authorization", "Bearer "+p.AccessToken, "X-Tenant-ID", "globex"); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("another tenant: %d %s, want 403", r.StatusCode, r.Body)
 	}
 }
