@@ -47,6 +47,17 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 
 func ctx(t *testing.T) context.Context { return t.Context() }
 
+// peers returns two instances sharing one backend, or skips the test for
+// a backend that is not shared.
+func peers(t *testing.T, newBackend func(t *testing.T) Backend) (Backend, Backend) {
+	t.Helper()
+	a := newBackend(t)
+	if a.Peer == nil {
+		t.Skip("the backend is not shared between instances")
+	}
+	return a, a.Peer(t)
+}
+
 func newID() string { return rand.Text() }
 
 func hash() []byte {
@@ -151,11 +162,7 @@ func runRevocations(t *testing.T, newBackend func(t *testing.T) Backend) {
 
 	t.Run("Revocations/SharedByPeers", func(t *testing.T) {
 		t.Parallel()
-		a := newBackend(t)
-		if a.Peer == nil {
-			t.Skip("the backend is not shared between instances")
-		}
-		b := a.Peer(t)
+		a, b := peers(t, newBackend)
 		id, exp := newID(), time.Now().Add(time.Minute)
 		wantRevoked(t, a.Revocations, id, exp, false)
 		wantRevoked(t, b.Revocations, id, exp, false) // b caches "not revoked"
@@ -352,11 +359,7 @@ func runRefresh(t *testing.T, newBackend func(t *testing.T) Backend) {
 
 	t.Run("Refresh/SharedByPeers", func(t *testing.T) {
 		t.Parallel()
-		a := newBackend(t)
-		if a.Peer == nil {
-			t.Skip("the backend is not shared between instances")
-		}
-		b := a.Peer(t)
+		a, b := peers(t, newBackend)
 		fam := newID()
 		first := record(fam, hash(), time.Hour)
 		create(t, a.Refresh, first)
@@ -500,11 +503,8 @@ func runTokens(t *testing.T, newBackend func(t *testing.T) Backend) {
 
 	t.Run("Tokens/RevocationSharedByPeers", func(t *testing.T) {
 		t.Parallel()
-		b := newBackend(t)
-		if b.Peer == nil {
-			t.Skip("the backend is not shared between instances")
-		}
-		a, peer := tokens(t, b), tokens(t, b.Peer(t))
+		one, other := peers(t, newBackend)
+		a, peer := tokens(t, one), tokens(t, other)
 		p := issue(t, a, alice)
 		id, err := peer.Verify(ctx(t), p.AccessToken) // the peer caches "not revoked"
 		if err != nil {
