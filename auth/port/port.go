@@ -37,7 +37,7 @@ var (
 	// maximum number of entries.
 	ErrStoreFull = errors.New("auth: store full")
 	// ErrPasswordMismatch is returned by the password checks of
-	// [Passwords] when the password does not match.
+	// auth.Passwords when the password does not match.
 	ErrPasswordMismatch = errors.New("auth: password mismatch")
 	// ErrUnknownHash is returned for a stored hash in no known format.
 	ErrUnknownHash = errors.New("auth: unknown password hash format")
@@ -97,15 +97,15 @@ type Pair struct {
 // token starting a new family. Verify checks an access token (size,
 // algorithm, key ID, signature, issuer, audience, expiry, not-before,
 // issued-at, revocation) and returns its identity, or an error wrapping
-// [ErrInvalidToken]; a store failure wraps [ErrUnavailable]. Refresh exchanges
-// a refresh token for a new pair and invalidates it: presenting it again
-// returns [ErrRefreshReused] and revokes every token of its family,
-// including the last access token issued from it; any other bad refresh
-// token is [ErrInvalidRefresh], a store failure [ErrUnavailable]. Of
-// several concurrent refreshes with one
-// token, exactly one succeeds. Revoke revokes an access token until it
-// expires and, given a refresh token, its family (logout); it is not an
-// error to revoke twice.
+// [ErrInvalidToken]. Refresh exchanges a refresh token for a new pair and
+// invalidates it: presenting it again returns [ErrRefreshReused] and
+// revokes every token of its family, including the last access token
+// issued from it; any other bad refresh token is [ErrInvalidRefresh]. Of
+// several concurrent refreshes with one token, exactly one succeeds.
+// Revoke revokes an access token until it expires and, given a refresh
+// token, its family (logout); it is not an error to revoke twice. A store
+// failure is an error wrapping [ErrUnavailable], never a verdict on the
+// token.
 //
 // Errors never contain a token. Every method honours ctx. Implementations
 // are safe for concurrent use.
