@@ -338,3 +338,18 @@ func TestGuardWithDataTenancy(t *testing.T) {
 		t.Fatalf("another tenant: %d %s, want 403", r.StatusCode, r.Body)
 	}
 }
+
+// The module needs no HTTP server: a worker verifies tokens too.
+func TestModuleWithoutHTTP(t *testing.T) {
+	t.Parallel()
+	var tokens auth.Tokens
+	apptest.New(t, apptest.Modules(app.Module, app.Timeouts, observe.Module, observe.EventLogger, redisconn.Module, auth.Module),
+		apptest.Config(map[string]any{"auth.secret": testSecret}), apptest.With(fx.Populate(&tokens)))
+	p, err := tokens.Issue(t.Context(), auth.Principal{Subject: "worker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := tokens.Verify(t.Context(), p.AccessToken); err != nil || id.Subject != "worker" {
+		t.Fatalf("Verify: %+v, %v", id, err)
+	}
+}
