@@ -30,14 +30,24 @@ type Params struct {
 	// test). Tokens then die with the process and no other instance
 	// accepts them.
 	RandomSecret bool
-	// Reload, when set, is called by Refresh with the principal the
-	// family was issued for and returns the one to issue now (fresh roles,
-	// say). An error wrapping ErrInvalidRefresh (a deleted or disabled
-	// user) revokes the family; any other error fails this refresh only,
-	// after the presented refresh token was spent.
-	Reload func(ctx context.Context, p Principal) (Principal, error)
+	// Reload, when set, is called by Refresh with the session (the
+	// principal the family was issued for, and when) and returns the
+	// principal to issue now (fresh roles, say). An error wrapping
+	// ErrInvalidRefresh (a deleted or disabled user, a password changed
+	// since the session started) revokes the family; any other error
+	// fails this refresh only, after the presented refresh token was
+	// spent.
+	Reload func(ctx context.Context, s Session) (Principal, error)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+}
+
+// Session is a refresh-token family as Params.Reload sees it.
+type Session struct {
+	// Principal is what the family was issued for.
+	Principal
+	// Started is when it was issued: the login.
+	Started time.Time
 }
 
 // JWT is [Tokens] with JWT access tokens (golang-jwt/jwt/v5) and opaque
@@ -50,7 +60,7 @@ type JWT struct {
 	rev     Revocations
 	refresh RefreshStore
 	log     *zap.Logger
-	reload  func(context.Context, Principal) (Principal, error)
+	reload  func(context.Context, Session) (Principal, error)
 	now     func() time.Time
 	// verified maps a token already verified to its identity, so that
 	// repeated requests with one token skip parsing and the signature
@@ -153,7 +163,7 @@ func (j *JWT) Issue(ctx context.Context, p Principal) (Pair, error) {
 	token, hash := newRefresh(family)
 	rec := RefreshRecord{
 		Family: family, Hash: hash, Subject: p.Subject, ExpiresAt: now.Add(j.cfg.RefreshTTL), Data: data,
-		AccessID: jti, AccessExpiresAt: exp,
+		AccessID: jti, AccessExpiresAt: exp, Started: now,
 	}
 	if err := j.refresh.Create(ctx, rec); err != nil {
 		return Pair{}, fmt.Errorf("%w: storing the refresh token: %w", ErrUnavailable, err)
@@ -282,7 +292,7 @@ func (j *JWT) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	}
 	p := Principal{Subject: old.Subject, Roles: sp.Roles, Tenant: sp.Tenant, Claims: sp.Claims}
 	if j.reload != nil {
-		if p, err = j.reload(ctx, p); err != nil {
+		if p, err = j.reload(ctx, Session{Principal: p, Started: old.Started}); err != nil {
 			if errors.Is(err, ErrInvalidRefresh) {
 				if rerr := j.refresh.RevokeFamily(ctx, family, nil); rerr != nil {
 					return Pair{}, errors.Join(err, rerr)

@@ -430,10 +430,14 @@ func TestReloadOnRefresh(t *testing.T) {
 	t.Parallel()
 	deleted := false
 	j := newJWT(t, testConfig(), func(p *auth.Params) {
-		p.Reload = func(_ context.Context, p auth.Principal) (auth.Principal, error) {
-			if deleted {
-				return p, auth.ErrInvalidRefresh
+		p.Reload = func(_ context.Context, s auth.Session) (auth.Principal, error) {
+			if time.Since(s.Started) > time.Minute || s.Subject != "alice" {
+				return s.Principal, errors.New("the session does not say when it started, or for whom")
 			}
+			if deleted {
+				return s.Principal, auth.ErrInvalidRefresh
+			}
+			p := s.Principal
 			p.Roles = []string{"demoted"}
 			return p, nil
 		}

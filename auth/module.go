@@ -98,7 +98,7 @@ type tokensIn struct {
 
 // ReloadFunc is [Params.Reload] as a type the service can provide to the
 // module: fx.Provide(func(users *Users) auth.ReloadFunc { return users.Principal }).
-type ReloadFunc func(ctx context.Context, p Principal) (Principal, error)
+type ReloadFunc func(ctx context.Context, s Session) (Principal, error)
 
 func newTokens(in tokensIn) (*JWT, error) {
 	c := in.Config

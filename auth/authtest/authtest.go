@@ -185,7 +185,7 @@ func record(family string, h []byte, ttl time.Duration) auth.RefreshRecord {
 	now := time.Now()
 	return auth.RefreshRecord{
 		Family: family, Hash: h, Subject: "user-1", ExpiresAt: now.Add(ttl), Data: []byte(`{"r":["admin"]}`),
-		AccessID: newID(), AccessExpiresAt: now.Add(time.Minute),
+		AccessID: newID(), AccessExpiresAt: now.Add(time.Minute), Started: now,
 	}
 }
 
@@ -225,8 +225,15 @@ func runRefresh(t *testing.T, newBackend func(t *testing.T) Backend) {
 			t.Fatalf("Rotate returned expiry %v, want about %v", old.ExpiresAt, first.ExpiresAt)
 		}
 		third := record(fam, hash(), time.Hour)
-		if _, err := s.Rotate(ctx(t), fam, next.Hash, third); err != nil {
+		third.Started = time.Now().Add(time.Hour) // ignored: the family's start stays
+		second, err := s.Rotate(ctx(t), fam, next.Hash, third)
+		if err != nil {
 			t.Fatalf("second Rotate: %v", err)
+		}
+		for _, r := range []auth.RefreshRecord{old, second} {
+			if !r.Started.Equal(first.Started) {
+				t.Fatalf("Rotate returned Started %v, want the family's %v", r.Started, first.Started)
+			}
 		}
 	})
 

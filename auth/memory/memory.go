@@ -121,6 +121,7 @@ type family struct {
 	expires   time.Time // of the newest token
 	accessID  string
 	accessExp time.Time
+	started   time.Time
 	tokens    map[string]*token // by hash
 }
 
@@ -186,7 +187,7 @@ func (s *Refresh) Create(ctx context.Context, r port.RefreshRecord) error {
 	}
 	s.families[r.Family] = &family{
 		subject: r.Subject, data: append([]byte(nil), r.Data...), expires: r.ExpiresAt,
-		accessID: r.AccessID, accessExp: r.AccessExpiresAt,
+		accessID: r.AccessID, accessExp: r.AccessExpiresAt, started: r.Started,
 		tokens: map[string]*token{string(r.Hash): {expires: r.ExpiresAt}},
 	}
 	s.tokens++
@@ -196,7 +197,7 @@ func (s *Refresh) Create(ctx context.Context, r port.RefreshRecord) error {
 func (f *family) record(id string) port.RefreshRecord {
 	return port.RefreshRecord{
 		Family: id, Subject: f.subject, Data: append([]byte(nil), f.data...), ExpiresAt: f.expires,
-		AccessID: f.accessID, AccessExpiresAt: f.accessExp,
+		AccessID: f.accessID, AccessExpiresAt: f.accessExp, Started: f.started,
 	}
 }
 

@@ -157,13 +157,17 @@ type RefreshRecord struct {
 	// refresh token, revoked when the family is found reused.
 	AccessID        string
 	AccessExpiresAt time.Time
+	// Started is when the family was issued (the login). The store keeps
+	// the one given to Create; Rotate ignores next's and returns it.
+	Started time.Time
 }
 
 // RefreshStore keeps refresh-token families.
 //
 // Create stores the first token of a new family. Rotate atomically
 // replaces the token of family whose hash is hash with next (same family)
-// and returns the replaced record: it returns an error wrapping
+// and returns the replaced record, with the family's Subject, Data and
+// Started as given to Create: it returns an error wrapping
 // [ErrInvalidRefresh] when no live token of the family has that hash, the
 // token has expired or the family is revoked, and one wrapping
 // [ErrRefreshReused] (and ErrInvalidRefresh) when the token was already

@@ -187,7 +187,7 @@ func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 var createScript = rueidis.NewLuaScript(`
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'data', ARGV[2], 'rev', '0', 'exp', ARGV[3], 'ajti', ARGV[4], 'aexp', ARGV[5])
+redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'data', ARGV[2], 'rev', '0', 'exp', ARGV[3], 'ajti', ARGV[4], 'aexp', ARGV[5], 'st', ARGV[6])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 redis.call('SET', KEYS[2], '0', 'PXAT', ARGV[3])
 return 1`)
@@ -198,7 +198,7 @@ func (s *Refresh) Create(ctx context.Context, r port.RefreshRecord) error {
 	defer cancel()
 	err := createScript.Exec(ctx, s.client,
 		[]string{s.familyKey(r.Family), s.tokenKey(r.Family, r.Hash)},
-		[]string{r.Subject, rueidis.BinaryString(r.Data), ms(r.ExpiresAt), r.AccessID, ms(r.AccessExpiresAt)}).Error()
+		[]string{r.Subject, rueidis.BinaryString(r.Data), ms(r.ExpiresAt), r.AccessID, ms(r.AccessExpiresAt), strconv.FormatInt(r.Started.UnixNano(), 10)}).Error()
 	if err != nil {
 		return fmt.Errorf("auth/redis: create refresh family: %w", err)
 	}
@@ -207,15 +207,16 @@ func (s *Refresh) Create(ctx context.Context, r port.RefreshRecord) error {
 
 // rotateScript returns {0} for an invalid token, {2, family fields} for a
 // reused one (after revoking the family) and {1, family fields, the old
-// token's remaining ms} on success.
+// token's remaining ms} on success. The family fields are subject, data,
+// last access jti and expiry, start.
 var rotateScript = rueidis.NewLuaScript(`
-local f = redis.call('HMGET', KEYS[1], 'sub', 'data', 'rev', 'ajti', 'aexp', 'exp')
+local f = redis.call('HMGET', KEYS[1], 'sub', 'data', 'rev', 'ajti', 'aexp', 'exp', 'st')
 if not f[1] or f[3] == '1' then return {0} end
 local t = redis.call('GET', KEYS[2])
 if not t then return {0} end
 if t == '1' then
   redis.call('HSET', KEYS[1], 'rev', '1')
-  return {2, f[1], f[2], f[4] or '', f[5] or '0'}
+  return {2, f[1], f[2], f[4] or '', f[5] or '0', f[7] or '0'}
 end
 local ttl = redis.call('PTTL', KEYS[2])
 redis.call('SET', KEYS[2], '1', 'KEEPTTL')
@@ -225,7 +226,7 @@ if tonumber(ARGV[1]) > tonumber(f[6] or '0') then
   redis.call('HSET', KEYS[1], 'exp', ARGV[1])
   redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 end
-return {1, f[1], f[2], f[4] or '', f[5] or '0', ttl}`)
+return {1, f[1], f[2], f[4] or '', f[5] or '0', f[7] or '0', ttl}`)
 
 // Rotate implements [port.RefreshStore].
 func (s *Refresh) Rotate(ctx context.Context, family string, hash []byte, next port.RefreshRecord) (port.RefreshRecord, error) {
@@ -245,7 +246,7 @@ func (s *Refresh) Rotate(ctx context.Context, family string, hash []byte, next p
 	if status == 0 {
 		return port.RefreshRecord{}, fmt.Errorf("%w: unknown, expired or revoked", port.ErrInvalidRefresh)
 	}
-	if len(vs) < 5 {
+	if len(vs) < 6 {
 		return port.RefreshRecord{}, fmt.Errorf("auth/redis: rotate refresh token: unexpected reply of %d elements", len(vs))
 	}
 	rec := port.RefreshRecord{Family: family}
@@ -255,12 +256,15 @@ func (s *Refresh) Rotate(ctx context.Context, family string, hash []byte, next p
 	rec.AccessID, _ = vs[3].ToString()
 	aexp, _ := vs[4].AsInt64()
 	rec.AccessExpiresAt = time.UnixMilli(aexp)
+	if st, _ := vs[5].AsInt64(); st > 0 {
+		rec.Started = time.Unix(0, st) // nanoseconds: compared with other times by Reload
+	}
 	if status == 2 {
 		return rec, fmt.Errorf("%w: %w", port.ErrInvalidRefresh, port.ErrRefreshReused)
 	}
 	rec.Hash = append([]byte(nil), hash...)
-	if len(vs) > 5 {
-		ttl, _ := vs[5].AsInt64()
+	if len(vs) > 6 {
+		ttl, _ := vs[6].AsInt64()
 		rec.ExpiresAt = now.Add(time.Duration(ttl) * time.Millisecond)
 	}
 	return rec, nil

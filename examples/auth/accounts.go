@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -73,15 +74,20 @@ func newHandlers(in handlersIn) *Handlers {
 }
 
 // reloader re-reads the user at each refresh: roles granted or removed
-// since login take effect, and a deleted user's session ends.
+// since login take effect, and the sessions of a deleted user, or started
+// before the last password change, end.
 func reloader(users Users) auth.ReloadFunc {
-	return func(ctx context.Context, p auth.Principal) (auth.Principal, error) {
+	return func(ctx context.Context, s auth.Session) (auth.Principal, error) {
+		p := s.Principal
 		u, err := users.ByID(ctx, p.Subject)
 		if errors.Is(err, ErrNoUser) {
 			return p, errors.Join(auth.ErrInvalidRefresh, err)
 		}
 		if err != nil {
 			return p, err
+		}
+		if s.Started.Before(u.PasswordChangedAt) {
+			return p, fmt.Errorf("%w: the password changed since this session started", auth.ErrInvalidRefresh)
 		}
 		p.Roles = u.Roles
 		return p, nil
@@ -107,6 +113,7 @@ func authRoutes(h *Handlers, g *auth.Guard, limits *cache.RateLimits, cc cache.C
 		{Method: http.MethodPost, Path: "/login", Handler: h.login, Middleware: limited},
 		{Method: http.MethodPost, Path: "/refresh", Handler: h.refresh},
 		{Method: http.MethodPost, Path: "/logout", Handler: h.logout, Middleware: []echo.MiddlewareFunc{g.Authenticate()}},
+		{Method: http.MethodPost, Path: "/password", Handler: h.changePassword, Middleware: []echo.MiddlewareFunc{g.Authenticate()}},
 	}}, nil
 }
 
@@ -197,7 +204,7 @@ func (h *Handlers) login(c echo.Context) error {
 	}
 	if h.passwords.NeedsRehash(u.PasswordHash) {
 		if hash, err := h.passwords.Hash(ctx, in.Password); err == nil {
-			_ = h.users.SetPasswordHash(ctx, u.ID, hash)
+			_ = h.users.SetPasswordHash(ctx, u.ID, hash, time.Time{})
 		}
 	}
 	pair, err := h.tokens.Issue(ctx, auth.Principal{Subject: u.ID, Roles: u.Roles})
@@ -233,6 +240,47 @@ func (h *Handlers) logout(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// changePassword checks the current password, stores the new one, and
+// ends every session: the caller's access token is revoked, other
+// sessions fail at their next refresh (the reloader sees the change;
+// their access tokens live out their minutes). The caller gets a new pair.
+func (h *Handlers) changePassword(c echo.Context) error {
+	var in struct {
+		Current string `json:"current_password" validate:"required,max=1024"`
+		New     string `json:"new_password" validate:"required,min=10,max=256"`
+	}
+	if err := httpx.Bind(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	id, _ := auth.FromContext(ctx)
+	u, err := h.users.ByID(ctx, id.Subject)
+	if err != nil {
+		return err
+	}
+	if err := h.passwords.Verify(ctx, u.PasswordHash, in.Current); err != nil {
+		if errors.Is(err, auth.ErrPasswordMismatch) {
+			return httpx.NewProblem(http.StatusForbidden, "the current password is wrong")
+		}
+		return err
+	}
+	hash, err := h.passwords.Hash(ctx, in.New)
+	if err != nil {
+		return err
+	}
+	if err := h.users.SetPasswordHash(ctx, u.ID, hash, time.Now().UTC()); err != nil {
+		return err
+	}
+	if err := h.tokens.Revoke(ctx, auth.RevokeParams{Access: id}); err != nil {
+		return err
+	}
+	pair, err := h.tokens.Issue(ctx, auth.Principal{Subject: u.ID, Roles: u.Roles})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, pair)
 }
 
 func (h *Handlers) me(c echo.Context) error {

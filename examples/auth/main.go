@@ -1,6 +1,7 @@
 // Command auth is an account service on apex: register, login
-// (rate-limited per client IP and per email), refresh, logout, the
-// caller's profile and an admin-only route. Users live in the data
+// (rate-limited per client IP and per email), refresh, logout, password
+// change (which ends every session), the caller's profile and an
+// admin-only route. Users live in the data
 // module's database. It runs with nothing installed — SQLite at
 // var/apex.db, in-process rate limits and revocations, a random signing
 // secret (with a WARN) — and on Postgres, Redis and a real secret by

@@ -207,3 +207,38 @@ func deleteKeys(t *testing.T, addr, pattern string) {
 		t.Errorf("cleanup: %v", err)
 	}
 }
+
+// Changing the password ends every session: the caller's access token at
+// once, the others at their next refresh; the caller gets a new pair.
+func TestChangePassword(t *testing.T) {
+	t.Parallel()
+	a := start(t, nil)
+	register(t, a, "ada@example.com", "correct horse battery")
+	laptop, _ := login(t, a, "ada@example.com", "correct horse battery")
+	phone, _ := login(t, a, "ada@example.com", "correct horse battery")
+
+	if r := a.Do(t, http.MethodPost, "/auth/password", `{"current_password":"wrong password","new_password":"a new passphrase"}`, bearer(laptop)...); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("change with a wrong current password: %d %s", r.StatusCode, r.Body)
+	}
+	r := a.Do(t, http.MethodPost, "/auth/password", `{"current_password":"correct horse battery","new_password":"a new passphrase"}`, bearer(laptop)...)
+	var fresh auth.Pair
+	r.JSON(t, &fresh)
+	if r.StatusCode != 200 || fresh.AccessToken == "" {
+		t.Fatalf("change password: %d %s", r.StatusCode, r.Body)
+	}
+	if r := a.Do(t, http.MethodGet, "/me", "", bearer(laptop)...); r.StatusCode != 401 {
+		t.Fatalf("the caller's old access token: %d, want 401", r.StatusCode)
+	}
+	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+phone.RefreshToken+`"}`); r.StatusCode != 401 {
+		t.Fatalf("another session's refresh after the change: %d %s, want 401", r.StatusCode, r.Body)
+	}
+	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+fresh.RefreshToken+`"}`); r.StatusCode != 200 {
+		t.Fatalf("the new session's refresh: %d %s", r.StatusCode, r.Body)
+	}
+	if _, r := login(t, a, "ada@example.com", "correct horse battery"); r.StatusCode != 401 {
+		t.Fatalf("login with the old password: %d", r.StatusCode)
+	}
+	if _, r := login(t, a, "ada@example.com", "a new passphrase"); r.StatusCode != 200 {
+		t.Fatalf("login with the new password: %d", r.StatusCode)
+	}
+}

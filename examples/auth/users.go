@@ -23,6 +23,9 @@ type User struct {
 	PasswordHash string
 	Roles        []string
 	CreatedAt    time.Time
+	// PasswordChangedAt is when the user last changed the password;
+	// sessions started before it end at their next refresh.
+	PasswordChangedAt time.Time
 }
 
 // Errors of [Users], for use with errors.Is.
@@ -36,13 +39,14 @@ var (
 
 // Users stores accounts. Emails are compared lower-cased. Create returns
 // ErrDuplicate for a taken email; ByEmail and ByID return ErrNoUser;
-// SetPasswordHash replaces a hash (after a parameter change). Safe for
-// concurrent use.
+// SetPasswordHash replaces a hash, and with changedAt non-zero records a
+// password change (zero: the same password rehashed with new parameters).
+// Safe for concurrent use.
 type Users interface {
 	Create(ctx context.Context, u User) error
 	ByEmail(ctx context.Context, email string) (User, error)
 	ByID(ctx context.Context, id string) (User, error)
-	SetPasswordHash(ctx context.Context, id, hash string) error
+	SetPasswordHash(ctx context.Context, id, hash string, changedAt time.Time) error
 }
 
 // DBUsers is [Users] in the users table of the data module's database
@@ -58,19 +62,23 @@ var _ Users = (*DBUsers)(nil)
 // NewDBUsers returns the store on reg.
 func NewDBUsers(reg data.Registry) *DBUsers { return &DBUsers{reg: reg} }
 
-// userRow is the users table (migrations/00001_create_users.sql).
+// userRow is the users table (migrations/).
 type userRow struct {
-	ID           string `gorm:"primaryKey"`
-	Email        string
-	PasswordHash string
-	Roles        string // comma-separated
-	CreatedAt    time.Time
+	ID                string `gorm:"primaryKey"`
+	Email             string
+	PasswordHash      string
+	Roles             string // comma-separated
+	CreatedAt         time.Time
+	PasswordChangedAt *time.Time
 }
 
 func (userRow) TableName() string { return "users" }
 
 func (r userRow) user() User {
 	u := User{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, CreatedAt: r.CreatedAt}
+	if r.PasswordChangedAt != nil {
+		u.PasswordChangedAt = *r.PasswordChangedAt
+	}
 	if r.Roles != "" {
 		u.Roles = strings.Split(r.Roles, ",")
 	}
@@ -119,12 +127,16 @@ func (s *DBUsers) ByID(ctx context.Context, id string) (User, error) {
 }
 
 // SetPasswordHash implements [Users].
-func (s *DBUsers) SetPasswordHash(ctx context.Context, id, hash string) error {
+func (s *DBUsers) SetPasswordHash(ctx context.Context, id, hash string, changedAt time.Time) error {
 	db, err := s.reg.DB(ctx)
 	if err != nil {
 		return err
 	}
-	res := db.Model(&userRow{}).Where("id = ?", id).Update("password_hash", hash)
+	cols := map[string]any{"password_hash": hash}
+	if !changedAt.IsZero() {
+		cols["password_changed_at"] = changedAt
+	}
+	res := db.Model(&userRow{}).Where("id = ?", id).Updates(cols)
 	if res.Error != nil {
 		return res.Error
 	}
