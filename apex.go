@@ -1,6 +1,6 @@
 // Package apex assembles a service from go.uber.org/fx modules: config,
-// observability, HTTP, cache and rate limits and, in later releases, data,
-// auth, jobs and realtime. Every module runs on embedded defaults with nothing installed,
+// observability, HTTP, cache and rate limits, data and auth and, in later
+// releases, jobs and realtime. Every module runs on embedded defaults with nothing installed,
 // and on Postgres and Redis by configuration alone.
 //
 //	func main() {
@@ -15,8 +15,10 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/auth"
 	"github.com/apexgo/apex/cache"
 	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/observe"
 )
@@ -35,6 +37,12 @@ const (
 	// (package cache). The Redis client (cache/redisconn) is part of the
 	// foundation, so other modules keep using Redis without it.
 	Cache
+	// Data is gorm with the primary, named and tenant databases (package
+	// data): SQLite under var/ without data.dsn.
+	Data
+	// Auth is JWT access tokens, refresh tokens, revocation, RBAC
+	// middleware and password hashing (package auth).
+	Auth
 )
 
 func (c Capability) String() string {
@@ -43,6 +51,10 @@ func (c Capability) String() string {
 		return "HTTP"
 	case Cache:
 		return "Cache"
+	case Data:
+		return "Data"
+	case Auth:
+		return "Auth"
 	}
 	return fmt.Sprintf("Capability(%d)", int(c))
 }
@@ -62,6 +74,8 @@ var capabilities = []struct {
 }{
 	{HTTP, httpx.Module},
 	{Cache, cache.Module},
+	{Data, data.Module},
+	{Auth, auth.Module},
 }
 
 // Modules is every apex module with its embedded defaults:

@@ -1,12 +1,16 @@
 package apex_test
 
 import (
+	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"go.uber.org/fx"
 
 	"github.com/apexgo/apex"
+	"github.com/apexgo/apex/app/apptest"
 )
 
 func TestAppendToModulesNeverAliases(t *testing.T) {
@@ -23,5 +27,36 @@ func TestWithoutUnknownCapabilityFails(t *testing.T) {
 	err := fx.New(fx.NopLogger, apex.Without(apex.Capability(99))).Err()
 	if err == nil || !strings.Contains(err.Error(), "Capability(99)") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Every capability can be left out, alone or all together, and the rest
+// still starts and serves its health endpoints (or, without HTTP, runs).
+func TestWithoutEachCapabilityStarts(t *testing.T) {
+	t.Parallel()
+	all := []apex.Capability{apex.HTTP, apex.Cache, apex.Data, apex.Auth}
+	cases := [][]apex.Capability{all}
+	for _, c := range all {
+		cases = append(cases, []apex.Capability{c})
+	}
+	for _, leave := range cases {
+		t.Run(fmt.Sprint(leave), func(t *testing.T) {
+			t.Parallel()
+			a := apptest.New(t, apptest.Modules(apex.Without(leave...)))
+			if !slices.Contains(leave, apex.HTTP) {
+				if r := a.Do(t, http.MethodGet, "/readyz", ""); r.StatusCode != http.StatusOK {
+					t.Fatalf("/readyz without %v: %d %s", leave, r.StatusCode, r.Body)
+				}
+			}
+		})
+	}
+}
+
+func TestCapabilityNames(t *testing.T) {
+	t.Parallel()
+	for c, want := range map[apex.Capability]string{apex.HTTP: "HTTP", apex.Cache: "Cache", apex.Data: "Data", apex.Auth: "Auth"} {
+		if c.String() != want {
+			t.Errorf("%d.String() = %q, want %q", int(c), c.String(), want)
+		}
 	}
 }

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/auth"
 	"github.com/apexgo/apex/cache"
 	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/observe"
 )
@@ -47,6 +49,8 @@ func TestDocsListEveryConfigKey(t *testing.T) {
 		"docs/observe.md": {"observe": observe.DefaultConfig()},
 		"docs/httpx.md":   {"http": httpx.DefaultConfig()},
 		"docs/cache.md":   {"cache": cache.DefaultConfig(), "redis": redisconn.DefaultConfig()},
+		"docs/data.md":    {"data": data.DefaultConfig()},
+		"docs/auth.md":    {"auth": auth.DefaultConfig()},
 	} {
 		b, err := os.ReadFile(doc)
 		if err != nil {
@@ -67,6 +71,7 @@ func TestDocsListEveryConfigKey(t *testing.T) {
 		for prefix, cfg := range map[string]any{
 			"service": app.DefaultServiceConfig(), "observe": observe.DefaultConfig(), "http": httpx.DefaultConfig(),
 			"cache": cache.DefaultConfig(), "redis": redisconn.DefaultConfig(),
+			"data": data.DefaultConfig(), "auth": auth.DefaultConfig(),
 		} {
 			keys := map[string]string{}
 			configKeys(prefix, reflect.ValueOf(cfg), keys)

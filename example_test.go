@@ -26,7 +26,7 @@ func Example() {
 		fx.Options(apex.Modules...),
 		// In a real main, config comes from config/*.yaml and APP_* variables.
 		fx.Supply(&app.LoadParams{DotEnv: "-", Environ: []string{}, Overrides: map[string]any{
-			"http.addr": "127.0.0.1:0", "observe.log.level": "error",
+			"http.addr": "127.0.0.1:0", "observe.log.level": "error", "data.dsn": "sqlite::memory:",
 		}}),
 		fx.Provide(httpx.AsRoute(hello)),
 		fx.Populate(&srv),

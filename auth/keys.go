@@ -53,7 +53,7 @@ func signingKey(c Config, ephemeral bool) (key, bool, error) {
 		secret := []byte(c.Secret.Reveal())
 		if len(secret) == 0 {
 			if !ephemeral {
-				return key{}, false, fmt.Errorf("auth.secret: is required for HS256 (at least %d random bytes; APP_AUTH__SECRET)", minSecret)
+				return key{}, false, fmt.Errorf("auth.secret: is required for HS256 in production (at least %d random bytes; APP_AUTH__SECRET), or leave auth out with apex.Without(apex.Auth)", minSecret)
 			}
 			secret = make([]byte, minSecret)
 			_, _ = rand.Read(secret)

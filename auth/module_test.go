@@ -12,6 +12,7 @@ import (
 	"github.com/redis/rueidis"
 	"go.uber.org/fx"
 
+	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/auth"
@@ -19,18 +20,13 @@ import (
 	authredis "github.com/apexgo/apex/auth/redis"
 	"github.com/apexgo/apex/cache"
 	"github.com/apexgo/apex/cache/redisconn"
-	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/internal/testservice"
 	"github.com/apexgo/apex/observe"
 )
 
-// modules are apex's foundation, HTTP, cache and auth, listed here so the
-// tests do not depend on whether apex.Modules includes auth yet.
-func modules() apptest.Option {
-	return apptest.Modules(app.Module, app.Timeouts, observe.Module, observe.EventLogger, redisconn.Module,
-		httpx.Module, cache.Module, auth.Module)
-}
+// modules are every apex module but data: these tests need no database.
+func modules() apptest.Option { return apptest.Modules(apex.Without(apex.Data)) }
 
 const (
 	password = "pa55word-that-must-never-be-logged"
@@ -311,8 +307,7 @@ func TestGuardWithDataTenancy(t *testing.T) {
 	dir := t.TempDir()
 	var tokens auth.Tokens
 	a := apptest.New(t,
-		apptest.Modules(app.Module, app.Timeouts, observe.Module, observe.EventLogger, redisconn.Module,
-			httpx.Module, data.Module, auth.Module),
+		apptest.Modules(apex.Modules...),
 		apptest.Config(map[string]any{
 			"auth.secret":                     testSecret,
 			"data.tenancy.enabled":            true,

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/rueidis"
 	"go.uber.org/fx"
 
+	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/cache"
 	"github.com/apexgo/apex/cache/memory"
@@ -122,13 +123,15 @@ func TestModuleGlobalPolicy(t *testing.T) {
 func TestModuleSubjectPolicy(t *testing.T) {
 	t.Parallel()
 	policies := map[string]any{"cache.rate_limit.policies.per_user": map[string]any{"rate": 1, "period": "1h", "key": "subject"}}
-	_, err := apptest.Start(t, apptest.Config(policies))
+	// The auth module provides a SubjectFunc; these apps leave it out.
+	noAuth := apptest.Modules(apex.Without(apex.Auth))
+	_, err := apptest.Start(t, noAuth, apptest.Config(policies))
 	if err == nil || !strings.Contains(err.Error(), "cache.rate_limit.policies.per_user.key") {
 		t.Fatalf("a subject policy without a SubjectFunc: start error %v", err)
 	}
 
 	var limits *cache.RateLimits
-	a := apptest.New(t, apptest.Config(policies),
+	a := apptest.New(t, noAuth, apptest.Config(policies),
 		apptest.With(
 			fx.Supply(cache.SubjectFunc(func(c echo.Context) string { return c.Request().Header.Get("X-User") })),
 			fx.Populate(&limits),

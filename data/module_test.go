@@ -26,15 +26,8 @@ import (
 	"github.com/apexgo/apex/internal/testservice"
 )
 
-// withData is every apex module plus data, until apex.Modules has it.
-func withData() apptest.Option {
-	for _, m := range apex.Modules {
-		if strings.HasPrefix(fmt.Sprint(m), `fx.Module("data"`) {
-			return apptest.Modules(apex.Modules...)
-		}
-	}
-	return apptest.Modules(append(apex.Modules, data.Module)...)
-}
+// withData is every apex module, data included.
+func withData() apptest.Option { return apptest.Modules(apex.Modules...) }
 
 type note struct {
 	ID   uint `gorm:"primaryKey"`
@@ -406,7 +399,7 @@ func TestModuleTracing(t *testing.T) {
 func TestModuleWithoutHTTP(t *testing.T) {
 	t.Parallel()
 	var reg data.Registry
-	a := apptest.New(t, apptest.Modules(apex.Without(apex.HTTP), data.Module), apptest.With(fx.Populate(&reg)),
+	a := apptest.New(t, apptest.Modules(apex.Without(apex.HTTP)), apptest.With(fx.Populate(&reg)),
 		apptest.Config(map[string]any{"data.sqlite_path": filepath.Join(t.TempDir(), "worker.db"), "data.tenancy.enabled": true,
 			"data.tenancy.dsn_template": "sqlite:" + filepath.Join(t.TempDir(), "{tenant}.db")}))
 	if a.URL != "" {

@@ -22,8 +22,6 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/apexgo/apex"
-	"github.com/apexgo/apex/auth"
-	"github.com/apexgo/apex/data"
 )
 
 func main() {
@@ -31,8 +29,6 @@ func main() {
 }
 
 // options is the whole app: apex's modules and the accounts module.
-// (data.Module and auth.Module are listed here until apex.Modules
-// includes them.)
 func options() []fx.Option {
-	return append(apex.Modules, data.Module, auth.Module, accountsModule)
+	return append(apex.Modules, accountsModule)
 }

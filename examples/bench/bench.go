@@ -120,6 +120,8 @@ func ApexOverrides() map[string]any {
 		"observe.log.output": "/dev/null",
 		"observe.log.format": "json",
 		"observe.log.level":  "info",
+		"data.dsn":           "sqlite::memory:",
+		"auth.secret":        "bench-only-secret-bench-only-secret-0123",
 	}
 }
 

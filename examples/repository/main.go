@@ -19,9 +19,7 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/fx"
@@ -57,16 +55,8 @@ func options() []fx.Option {
 	)
 }
 
-// modules is apex.Modules with the data module, added here until
-// apex.Modules includes it.
-func modules() []fx.Option {
-	for _, m := range apex.Modules {
-		if strings.HasPrefix(fmt.Sprint(m), `fx.Module("data"`) {
-			return apex.Modules
-		}
-	}
-	return append(apex.Modules, data.Module)
-}
+// modules is every apex module, data included.
+func modules() []fx.Option { return apex.Modules }
 
 func routes(svc *orders.Service) httpx.Group {
 	return httpx.Group{Prefix: "/orders", Routes: []httpx.Route{
