@@ -56,6 +56,35 @@ type Migrator struct {
 	p      *goose.Provider
 	closer func() error
 	log    *zap.Logger
+	// run serializes whole operations across processes. goose's own
+	// session lock does not cover its pending-migrations check, which
+	// creates the version table unlocked; on MySQL, whose DDL commits at
+	// once, another process could then see the table before its first row
+	// and fail with "missing zero version migration". Nil on SQLite.
+	run   sessionLocker
+	sqlDB *sql.DB
+}
+
+type sessionLocker interface {
+	SessionLock(ctx context.Context, conn *sql.Conn) error
+	SessionUnlock(ctx context.Context, conn *sql.Conn) error
+}
+
+// locked runs f holding m.run on a connection of its own.
+func (m *Migrator) locked(ctx context.Context, f func() error) error {
+	if m.run == nil {
+		return f()
+	}
+	conn, err := m.sqlDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := m.run.SessionLock(ctx, conn); err != nil {
+		return fmt.Errorf("data: migration lock: %w", err)
+	}
+	defer func() { _ = m.run.SessionUnlock(context.WithoutCancel(ctx), conn) }()
+	return f()
 }
 
 // MigrationStatus is one migration and whether it is applied.
@@ -101,17 +130,18 @@ func NewMigrator(db *gorm.DB, fsys fs.FS, p MigratorParams) (*Migrator, error) {
 		closer = sqlDB.Close
 	}
 	var dialect goose.Dialect
-	var locker interface {
-		SessionLock(ctx context.Context, conn *sql.Conn) error
-		SessionUnlock(ctx context.Context, conn *sql.Conn) error
-	}
+	var locker, run sessionLocker
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("apex.migrate:" + p.Schema + ":" + p.Table))
+	hr := fnv.New64a()
+	_, _ = hr.Write([]byte("apex.migrate.run:" + p.Schema + ":" + p.Table))
 	switch driver {
 	case Postgres:
 		dialect, locker = goose.DialectPostgres, pgLocker{id: int64(h.Sum64() >> 1)}
+		run = pgLocker{id: int64(hr.Sum64() >> 1)}
 	case MySQL:
 		dialect, locker = goose.DialectMySQL, mysqlLocker{name: "apex.migrate." + p.Table}
+		run = mysqlLocker{name: "apex.migrun." + p.Table}
 	default:
 		dialect = goose.DialectSQLite3
 	}
@@ -124,7 +154,7 @@ func NewMigrator(db *gorm.DB, fsys fs.FS, p MigratorParams) (*Migrator, error) {
 		_ = closer()
 		return nil, err
 	}
-	return &Migrator{p: prov, closer: closer, log: p.Log}, nil
+	return &Migrator{p: prov, closer: closer, log: p.Log, run: run, sqlDB: sqlDB}, nil
 }
 
 // Close releases what the migrator opened (not db).
@@ -132,14 +162,22 @@ func (m *Migrator) Close() error { return m.closer() }
 
 // Up applies every pending migration and returns how many it applied.
 func (m *Migrator) Up(ctx context.Context) (int, error) {
-	res, err := m.p.Up(ctx)
+	var res []*goose.MigrationResult
+	err := m.locked(ctx, func() (err error) {
+		res, err = m.p.Up(ctx)
+		return err
+	})
 	m.logResults(res)
 	return len(res), err
 }
 
 // Down rolls back the latest applied migration.
 func (m *Migrator) Down(ctx context.Context) error {
-	res, err := m.p.Down(ctx)
+	var res *goose.MigrationResult
+	err := m.locked(ctx, func() (err error) {
+		res, err = m.p.Down(ctx)
+		return err
+	})
 	if res != nil {
 		m.logResults([]*goose.MigrationResult{res})
 	}
@@ -147,11 +185,21 @@ func (m *Migrator) Down(ctx context.Context) error {
 }
 
 // Version returns the latest applied version, 0 for none.
-func (m *Migrator) Version(ctx context.Context) (int64, error) { return m.p.GetDBVersion(ctx) }
+func (m *Migrator) Version(ctx context.Context) (v int64, err error) {
+	err = m.locked(ctx, func() (err error) {
+		v, err = m.p.GetDBVersion(ctx)
+		return err
+	})
+	return v, err
+}
 
 // Status lists every migration, applied or not, by version.
 func (m *Migrator) Status(ctx context.Context) ([]MigrationStatus, error) {
-	st, err := m.p.Status(ctx)
+	var st []*goose.MigrationStatus
+	err := m.locked(ctx, func() (err error) {
+		st, err = m.p.Status(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
