@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"sync"
@@ -129,7 +130,7 @@ func New(p Params) (*Server, error) {
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          zap.NewStdLog(log.Named("http").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+		ErrorLog:          stdLog(log.Named("http")),
 	}
 	e.Server = s.srv
 	return s, nil
@@ -201,4 +202,13 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	<-s.done
 	return err
+}
+
+// stdLog adapts log for net/http's error log (TLS handshake errors, broken
+// connections) at WARN or above: noise at info, not worth an alert.
+func stdLog(l *zap.Logger) *stdlog.Logger {
+	if l.Level() < zap.WarnLevel { // IncreaseLevel refuses to lower a level
+		l = l.WithOptions(zap.IncreaseLevel(zap.WarnLevel))
+	}
+	return zap.NewStdLog(l)
 }

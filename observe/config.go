@@ -24,6 +24,14 @@ type LogConfig struct {
 	Format string `koanf:"format" validate:"oneof=auto json console"`
 	// Output is stderr (the default), stdout, or a file path (appended to).
 	Output string `koanf:"output" validate:"required"`
+	// BufferSize batches JSON log output in a buffer of this many bytes,
+	// written when full, FlushInterval after its first line, at stop, and
+	// at once for every entry at ERROR or above. 0 writes every line as
+	// it comes. Console output (development) is never buffered.
+	// Default 262144 (256 KiB).
+	BufferSize int `koanf:"buffer_size" validate:"gte=0"`
+	// FlushInterval is the longest a buffered line waits. Default 1s.
+	FlushInterval time.Duration `koanf:"flush_interval" validate:"gt=0"`
 }
 
 // TracingConfig is observe.tracing.
@@ -81,7 +89,7 @@ type AlertsConfig struct {
 // DefaultConfig returns the built-in defaults.
 func DefaultConfig() Config {
 	return Config{
-		Log:     LogConfig{Level: "info", Format: "auto", Output: "stderr"},
+		Log:     LogConfig{Level: "info", Format: "auto", Output: "stderr", BufferSize: 256 << 10, FlushInterval: time.Second},
 		Tracing: TracingConfig{SampleRatio: 1, Timeout: 5 * time.Second},
 		Metrics: MetricsConfig{Path: "/metrics"},
 		Alerts:  AlertsConfig{Driver: "auto", QueueSize: 256, Window: time.Minute, Timeout: 5 * time.Second},

@@ -47,7 +47,13 @@ func NewLogger(cfg LogConfig, info app.Info, extra ...zapcore.Core) (*zap.Logger
 		}
 		enc = zapcore.NewConsoleEncoder(ec)
 	}
-	core := zapcore.NewCore(enc, ws, level)
+	var core zapcore.Core
+	if format == "json" && cfg.BufferSize > 0 {
+		bws := newBufferedSyncer(ws, cfg.BufferSize, cfg.FlushInterval)
+		core = &flushAt{Core: zapcore.NewCore(enc, bws, level), ws: bws, level: zapcore.ErrorLevel}
+	} else {
+		core = zapcore.NewCore(enc, ws, level)
+	}
 	if format == "json" {
 		core = core.With([]zap.Field{zap.String("service", info.Name), zap.String("env", info.Env), zap.String("version", info.Version)})
 	}
