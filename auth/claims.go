@@ -17,10 +17,12 @@ import (
 //
 // Decoding is the hot path of Verify. UnmarshalJSON reads the usual shape
 // (known claims as strings, numbers and string arrays, custom claims of
-// any shape) with a small scanner, and falls back to encoding/json for
-// anything else (escapes in strings, invalid UTF-8, null, a known claim in
-// other case or of another type), so that the result is always what
-// encoding/json would decode; FuzzClaimsDecode checks the two agree.
+// any shape) with a small scanner, and falls back to slowDecode for
+// anything else (escapes in strings, invalid UTF-8, null, a known claim of
+// another type); FuzzClaimsDecode checks the two agree. Both match claim
+// names exactly: "Sub" or "EXP" is a custom claim, never the subject or
+// the expiry (encoding/json's struct decoding would match it
+// case-insensitively, the last one winning).
 type claims struct {
 	Issuer    string   `json:"iss,omitempty"`
 	Subject   string   `json:"sub,omitempty"`
@@ -87,21 +89,47 @@ func (c *claims) UnmarshalJSON(b []byte) error {
 	return c.slowDecode(b)
 }
 
-// slowDecode is encoding/json's reading of b.
+// slowDecode is encoding/json's reading of b, with claim names matched
+// exactly.
 func (c *claims) slowDecode(b []byte) error {
-	if err := json.Unmarshal(b, (*claimFields)(c)); err != nil {
-		return err
-	}
-	return c.decodeExtra(b)
-}
-
-// decodeExtra fills c.extra with the top-level claims of b that are not
-// known claims.
-func (c *claims) decodeExtra(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
+	for k, v := range raw {
+		var err error
+		switch k {
+		case "iss":
+			err = json.Unmarshal(v, &c.Issuer)
+		case "sub":
+			err = json.Unmarshal(v, &c.Subject)
+		case "aud":
+			err = json.Unmarshal(v, &c.Audience)
+		case "exp":
+			err = json.Unmarshal(v, &c.ExpiresAt)
+		case "nbf":
+			err = json.Unmarshal(v, &c.NotBefore)
+		case "iat":
+			err = json.Unmarshal(v, &c.IssuedAt)
+		case "jti":
+			err = json.Unmarshal(v, &c.ID)
+		case "roles":
+			err = json.Unmarshal(v, &c.Roles)
+		case "tenant":
+			err = json.Unmarshal(v, &c.Tenant)
+		default:
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("claim %q: %w", k, err)
+		}
+	}
+	return c.decodeExtra(raw)
+}
+
+// decodeExtra fills c.extra with the top-level claims of raw that are not
+// known claims.
+func (c *claims) decodeExtra(raw map[string]json.RawMessage) error {
 	for k, v := range raw {
 		if knownClaims[k] {
 			continue
@@ -118,8 +146,20 @@ func (c *claims) decodeExtra(b []byte) error {
 	return nil
 }
 
-// knownClaims are decoded into [claims]; Principal.Claims cannot use them.
+// knownClaims are decoded into [claims]; Principal.Claims cannot use them
+// (in any case: see reservedClaim).
 var knownClaims = map[string]bool{"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true, "roles": true, "tenant": true}
+
+// reservedClaim reports whether a custom claim named k is refused: a known
+// claim's name in any case.
+func reservedClaim(k string) bool {
+	for known := range knownClaims {
+		if strings.EqualFold(k, known) {
+			return true
+		}
+	}
+	return false
+}
 
 // fastDecode decodes the usual shape of b (a valid JSON object) into c and
 // reports whether it could; on false, c is to be reset and decoded slowly.
@@ -172,11 +212,6 @@ func (c *claims) fastDecode(b []byte) bool {
 				c.Audience = audience{a}
 			}
 		default:
-			for k := range knownClaims {
-				if strings.EqualFold(k, string(key)) {
-					return false // encoding/json matches field names case-insensitively
-				}
-			}
 			extra = true
 			ok = s.skip()
 		}
@@ -197,7 +232,11 @@ func (c *claims) fastDecode(b []byte) bool {
 		return false
 	}
 	if extra {
-		return c.decodeExtra(b) == nil
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(b, &raw); err != nil {
+			return false
+		}
+		return c.decodeExtra(raw) == nil
 	}
 	return true
 }

@@ -137,14 +137,6 @@ func (j *JWT) KeyID() string { return j.signing.id }
 
 // Issue implements [Tokens].
 func (j *JWT) Issue(ctx context.Context, p Principal) (Pair, error) {
-	if p.Subject == "" {
-		return Pair{}, errors.New("auth: Issue: the principal has no subject")
-	}
-	for k := range p.Claims {
-		if knownClaims[k] {
-			return Pair{}, fmt.Errorf("auth: Issue: claim %q is reserved", k)
-		}
-	}
 	now := j.now()
 	jti := rand.Text()
 	access, exp, err := j.sign(p, jti, now)
@@ -178,7 +170,20 @@ type storedPrincipal struct {
 	Claims map[string]any `json:"c,omitempty"`
 }
 
+// sign makes the access token of p. It refuses a principal without a
+// subject and custom claims named like a known claim in any case ("Sub",
+// "EXP"): some JSON decoders match names case-insensitively, so that such
+// a claim could stand in for the real one. Issue and Refresh (whatever
+// Reload returns) both go through here.
 func (j *JWT) sign(p Principal, jti string, now time.Time) (string, time.Time, error) {
+	if p.Subject == "" {
+		return "", time.Time{}, errors.New("auth: the principal has no subject")
+	}
+	for k := range p.Claims {
+		if reservedClaim(k) {
+			return "", time.Time{}, fmt.Errorf("auth: claim %q is reserved", k)
+		}
+	}
 	exp := now.Add(j.cfg.AccessTTL)
 	c := &claims{
 		Issuer: j.cfg.Issuer, Subject: p.Subject, Audience: audience{j.cfg.Audience},

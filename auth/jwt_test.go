@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -547,4 +548,55 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("Verify(%q): %v, want ErrInvalidToken", tok, err)
 		}
 	})
+}
+
+// A custom claim named like a known one in another case ("Sub", "EXP")
+// is refused by Issue and by Refresh (whatever Reload returns), and in a
+// token signed elsewhere it is a custom claim: it never stands in for the
+// subject, the roles or the expiry.
+func TestReservedClaimsInAnyCase(t *testing.T) {
+	t.Parallel()
+	forged := []map[string]any{{"Sub": "bob"}, {"Roles": []string{"admin"}}, {"EXP": 9e9}, {"tEnAnT": "other"}, {"JTI": "x"}}
+	j := newJWT(t, testConfig())
+	for _, c := range forged {
+		if _, err := j.Issue(t.Context(), auth.Principal{Subject: "alice", Claims: c}); err == nil {
+			t.Errorf("Issue with custom claims %v succeeded", c)
+		}
+	}
+	for _, c := range forged {
+		r := newJWT(t, testConfig(), func(p *auth.Params) {
+			p.Reload = func(_ context.Context, s auth.Session) (auth.Principal, error) {
+				p := s.Principal
+				p.Claims = c
+				return p, nil
+			}
+		})
+		pair, err := r.Issue(t.Context(), auth.Principal{Subject: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p2, err := r.Refresh(t.Context(), pair.RefreshToken); err == nil {
+			t.Errorf("Refresh with reloaded custom claims %v succeeded: %v", c, decodeSegment(t, p2.AccessToken, 1))
+		}
+	}
+	// A token signed with the configured key by someone else.
+	now := time.Now().Unix()
+	payload := fmt.Sprintf(`{"iss":"test","aud":"test","sub":"alice","jti":"j1","iat":%d,"nbf":%d,"exp":%d,"roles":["user"],`+
+		`"Sub":"bob","ROLES":["admin"],"Exp":%d,"Tenant":"other"}`, now, now, now+60, now+1e9)
+	enc := base64.RawURLEncoding.EncodeToString
+	signing := enc([]byte(`{"alg":"HS256","kid":"`+j.KeyID()+`","typ":"JWT"}`)) + "." + enc([]byte(payload))
+	sig, err := jwt.SigningMethodHS256.Sign(signing, []byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := j.Verify(t.Context(), signing+"."+enc(sig))
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if id.Subject != "alice" || id.HasRole("admin") || id.Tenant != "" || id.ExpiresAt.Unix() != now+60 {
+		t.Fatalf("claims in another case changed the identity: %+v", id)
+	}
+	if id.Claims["Sub"] != "bob" {
+		t.Fatalf("custom claims %v: want Sub kept as a custom claim", id.Claims)
+	}
 }

@@ -52,7 +52,8 @@ type Principal struct {
 	// Tenant is the subject's tenant ("tenant" claim), if any.
 	Tenant string
 	// Claims are custom claims, JSON-encodable; the registered names (iss,
-	// sub, aud, exp, nbf, iat, jti) and roles and tenant are refused.
+	// sub, aud, exp, nbf, iat, jti) and roles and tenant are refused, in
+	// any case ("Sub" too).
 	Claims map[string]any
 }
 
