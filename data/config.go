@@ -86,7 +86,8 @@ type TenancyConfig struct {
 	DSNTemplate app.Secret `koanf:"dsn_template"`
 	// SchemaTemplate is a Postgres schema name with {tenant} in it
 	// ("tenant_{tenant}"): a schema per tenant in the primary database,
-	// on the primary's pool.
+	// each tenant on a pool of its own whose search_path is the schema
+	// (quoted: the case of the ID is kept).
 	SchemaTemplate string `koanf:"schema_template"`
 	// SkipPaths are request paths served without a tenant: exact, or a
 	// prefix when ending in "/". The health and metrics endpoints are

@@ -110,13 +110,14 @@ type TenantDB struct {
 	// Driver is postgres, mysql or sqlite; "" picks by DSN as data.driver
 	// auto does.
 	Driver string
-	// DSN opens the tenant's own database. Tenants with the same driver,
-	// DSN and a Schema share one pool.
+	// DSN opens the tenant's database.
 	DSN app.Secret
 	// Schema, on Postgres, puts the tenant in this schema of the database
-	// at DSN, on a pool shared with the other tenants there: gorm's table
-	// names are qualified with it ("acme"."orders"). Raw SQL must qualify
-	// its tables itself. Empty: the DSN's database. Postgres only.
+	// at DSN: the tenant's pool (one per tenant, counted against
+	// data.tenancy.max_open) connects with search_path set to the schema,
+	// quoted, so every statement — gorm models, TableName, db.Table, raw
+	// SQL — runs in it. The name is used as is (case kept), at most 63
+	// bytes. Empty: the DSN's database. Postgres only.
 	Schema string
 	// Pool overrides data.tenancy.pool for this tenant when non-zero.
 	Pool *PoolConfig

@@ -305,15 +305,21 @@ func (l mysqlLocker) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
 	return err
 }
 
-// withSearchPath adds search_path to a pgx DSN (URL or key=value).
+// withSearchPath sets search_path in a pgx DSN (URL or key=value) to
+// schema, quoted: Postgres would otherwise fold it to lower case.
 func withSearchPath(dsn, schema string) string {
+	quoted := quoteIdent(schema)
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		if u, err := url.Parse(dsn); err == nil {
 			q := u.Query()
-			q.Set("search_path", schema)
+			q.Set("search_path", quoted)
 			u.RawQuery = q.Encode()
 			return u.String()
 		}
 	}
-	return dsn + " search_path=" + schema
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+	return dsn + " search_path='" + r.Replace(quoted) + "'"
 }
+
+// quoteIdent quotes a Postgres identifier.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

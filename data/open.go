@@ -44,7 +44,9 @@ type OpenParams struct {
 	// TracerProvider, when set, traces every statement with gorm's
 	// OpenTelemetry plugin (statement text, never the values).
 	TracerProvider trace.TracerProvider
-	// TablePrefix qualifies gorm's table names, as for a tenant schema.
+	// TablePrefix prefixes the table names gorm derives from model names.
+	// gorm ignores it for models with a TableName method and for
+	// db.Table, so it cannot isolate a schema; tenants use search_path.
 	TablePrefix string
 }
 

@@ -3,6 +3,8 @@ package data
 import (
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestResolveDriver(t *testing.T) {
@@ -44,6 +46,20 @@ func TestDescribeHidesCredentials(t *testing.T) {
 	} {
 		if got := describe(driver, dsn); got == "" || strings.Contains(got, "s3cret") {
 			t.Errorf("describe(%s) = %q", driver, got)
+		}
+	}
+}
+
+// The schema reaches Postgres quoted, whatever the DSN's form.
+func TestWithSearchPathQuotes(t *testing.T) {
+	t.Parallel()
+	for _, dsn := range []string{"postgres://u@h:5432/db?search_path=old", "host=h dbname=db user=u search_path=old"} {
+		cfg, err := pgconn.ParseConfig(withSearchPath(dsn, `Tenant_"X"`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.RuntimeParams["search_path"]; got != `"Tenant_""X"""` {
+			t.Errorf("%s: search_path %s", dsn, got)
 		}
 	}
 }

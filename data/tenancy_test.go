@@ -375,6 +375,132 @@ func TestTenancyPostgresSchemas(t *testing.T) {
 	}
 }
 
+// widget names its table itself, as the repository example's model does.
+type widget struct {
+	ID   uint `gorm:"primaryKey"`
+	Name string
+}
+
+func (widget) TableName() string { return "widgets" }
+
+// Schema per tenant holds for every kind of statement — models with
+// TableName, db.Table, raw SQL — not only for gorm's derived table names:
+// a tenant's connections have its schema as their search_path. Each
+// tenant's pool is sized by data.tenancy.pool, not by the primary's.
+func TestTenancyPostgresSchemasEveryStatement(t *testing.T) {
+	t.Parallel()
+	u := testservice.Unique("w")
+	for _, id := range []string{"a", "b"} {
+		datatest.PostgresSchema(t, u+"_"+id)
+	}
+	var reg data.Registry
+	apptest.New(t, withData(),
+		apptest.Config(map[string]any{
+			"data.dsn": datatest.PostgresDSN(t), "data.tenancy.enabled": true,
+			"data.tenancy.schema_template": u + "_{tenant}", "data.tenancy.migrate_on_open": true,
+			"data.tenancy.pool.max_open": 3,
+		}),
+		apptest.With(fx.Supply(data.Migrations{FS: widgetMigrations}), fx.Populate(&reg)),
+	)
+	ctxA, ctxB := app.WithTenant(context.Background(), "a"), app.WithTenant(context.Background(), "b")
+	dbA, err := reg.DB(ctxA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dbA.Create(&widget{ID: 1, Name: "model"}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := dbA.Table("widgets").Create(map[string]any{"id": 2, "name": "table"}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := dbA.Exec("INSERT INTO widgets (id, name) VALUES (3, 'raw')").Error; err != nil {
+		t.Fatal(err)
+	}
+	count := func(ctx context.Context) (model, table, raw int64) {
+		t.Helper()
+		db, err := reg.DB(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Model(&widget{}).Count(&model).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Table("widgets").Count(&table).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Raw("SELECT count(*) FROM widgets").Scan(&raw).Error; err != nil {
+			t.Fatal(err)
+		}
+		return model, table, raw
+	}
+	if m, tb, r := count(ctxA); m != 3 || tb != 3 || r != 3 {
+		t.Errorf("tenant a sees %d/%d/%d widgets (model/table/raw), want 3", m, tb, r)
+	}
+	if m, tb, r := count(ctxB); m != 0 || tb != 0 || r != 0 {
+		t.Errorf("tenant b sees %d/%d/%d of tenant a's widgets (model/table/raw)", m, tb, r)
+	}
+	if sqlDB, _ := dbA.DB(); sqlDB.Stats().MaxOpenConnections != 3 {
+		t.Errorf("tenant pool max open %d, want data.tenancy.pool.max_open 3", sqlDB.Stats().MaxOpenConnections)
+	}
+	// Nothing landed in the primary's schema.
+	var n int64
+	if err := reg.Primary().Raw("SELECT count(*) FROM information_schema.tables WHERE table_name = 'widgets' AND table_schema = current_schema()").Scan(&n).Error; err != nil || n != 0 {
+		t.Errorf("widgets in the primary's schema: %d, %v", n, err)
+	}
+}
+
+// Schema names keep their case: tenant ACME's migrations and statements
+// go to "<prefix>_ACME", never to a folded "<prefix>_acme" (which may be
+// another tenant's).
+func TestTenancyPostgresSchemaCase(t *testing.T) {
+	t.Parallel()
+	u := testservice.Unique("c")
+	for _, id := range []string{"ACME", "acme"} {
+		datatest.PostgresSchema(t, u+"_"+id)
+	}
+	d := newPostgresSchemaTenancy(t, u+"_{tenant}", nil)
+	ctx := app.WithTenant(context.Background(), "ACME")
+	db, err := d.DB(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Create(&widget{ID: 1, Name: "upper"}).Error; err != nil {
+		t.Fatal(err)
+	}
+	var where []string
+	if err := d.Primary().Raw("SELECT table_schema FROM information_schema.tables WHERE table_name IN ('widgets', 'goose_db_version') AND table_schema LIKE ? ORDER BY 1", u+"%").Scan(&where).Error; err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{u + "_ACME", u + "_ACME"}; fmt.Sprint(where) != fmt.Sprint(want) {
+		t.Fatalf("tables in schemas %v, want %v", where, want)
+	}
+}
+
+// newPostgresSchemaTenancy is a registry with a schema per tenant on a
+// fresh Postgres schema as primary, migrated on open with the widgets.
+func newPostgresSchemaTenancy(t *testing.T, template string, edit func(*data.Config)) *data.Databases {
+	t.Helper()
+	cfg := data.DefaultConfig()
+	cfg.DSN = app.NewSecret(datatest.PostgresDSN(t))
+	cfg.Tenancy.Enabled, cfg.Tenancy.SchemaTemplate, cfg.Tenancy.MigrateOnOpen = true, template, true
+	if edit != nil {
+		edit(&cfg)
+	}
+	d, err := data.New(cfg, data.Params{Migrations: widgetMigrations})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+var widgetMigrations = fstest.MapFS{
+	"00001_widgets.sql": {Data: []byte("-- +goose Up\nCREATE TABLE widgets (id INTEGER PRIMARY KEY, name VARCHAR(100));\n-- +goose Down\nDROP TABLE widgets;\n")},
+}
+
 var tenantMigrations = fstest.MapFS{
 	"00001_items.sql": {Data: []byte("-- +goose Up\nCREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(100));\n-- +goose Down\nDROP TABLE items;\n")},
 }

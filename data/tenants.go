@@ -2,7 +2,6 @@ package data
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,7 +12,6 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
-	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 
 	"github.com/apexgo/apex/app"
@@ -56,12 +54,6 @@ type tenantEntry struct {
 	last    atomic.Int64
 }
 
-// shared is a pool several schema tenants use.
-type shared struct {
-	db   *sql.DB
-	refs int
-}
-
 type tenants struct {
 	d        *Databases
 	cfg      TenancyConfig
@@ -70,7 +62,6 @@ type tenants struct {
 
 	mu      sync.RWMutex
 	pools   map[string]*tenantEntry
-	shared  map[string]*shared
 	waiting int
 	freed   chan struct{}
 	closed  bool
@@ -86,7 +77,7 @@ type tenants struct {
 func newTenants(d *Databases, r TenantResolver) *tenants {
 	t := &tenants{
 		d: d, cfg: d.cfg.Tenancy, resolver: r, log: d.p.Log.Named("data.tenancy"),
-		pools: map[string]*tenantEntry{}, shared: map[string]*shared{},
+		pools: map[string]*tenantEntry{},
 		freed: make(chan struct{}), stop: make(chan struct{}),
 	}
 	t.cfg.Pool = t.cfg.Pool.inherit(d.cfg.Pool)
@@ -325,83 +316,28 @@ func (t *tenants) openDBNoMigrate(ctx context.Context, id string, td TenantDB) (
 	if driver != Postgres {
 		return nil, nil, fmt.Errorf("%s: schema-per-tenant needs Postgres, not %s", op.Setting, driver)
 	}
-	sh, err := t.acquireShared(ctx, dsn, td.DSN, pool, op)
+	// A pool of the tenant's own whose connections have the schema as
+	// their search_path, so that every statement — gorm's derived names,
+	// TableName, db.Table, raw SQL — runs in it.
+	db, err := Open(DBConfig{Driver: Postgres, DSN: app.NewSecret(withSearchPath(dsn, td.Schema)), Pool: pool}, op)
 	if err != nil {
 		return nil, nil, err
 	}
-	releaseShared := func() error { return t.releaseShared(dsn) }
-	op.TablePrefix = td.Schema + "."
-	db, err := newGorm(postgres.New(postgres.Config{Conn: sh}), Postgres, op)
-	if err != nil {
-		_ = releaseShared()
+	sqlDB, _ := db.DB()
+	if err := Ping(ctx, db, pool.ConnectTimeout, op.Setting); err != nil {
+		_ = sqlDB.Close()
 		return nil, nil, err
 	}
 	var n int64
 	if err := db.WithContext(ctx).Raw("SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?", td.Schema).Scan(&n).Error; err != nil {
-		_ = releaseShared()
+		_ = sqlDB.Close()
 		return nil, nil, err
 	}
 	if n == 0 {
-		_ = releaseShared()
+		_ = sqlDB.Close()
 		return nil, nil, fmt.Errorf("%w %q: schema %s does not exist", ErrUnknownTenant, id, td.Schema)
 	}
-	return db, releaseShared, nil
-}
-
-// acquireShared returns the pool for dsn shared by schema tenants: the
-// primary's when dsn is the primary's, else one opened here and closed
-// with its last tenant.
-func (t *tenants) acquireShared(ctx context.Context, dsn string, secret app.Secret, pool PoolConfig, op OpenParams) (*sql.DB, error) {
-	take := func() (*sql.DB, bool) {
-		if sh, ok := t.shared[dsn]; ok {
-			sh.refs++
-			return sh.db, true
-		}
-		prim := t.d.cfg.primary()
-		if _, pdsn, err := resolveDriver(prim.Driver, prim.DSN.Reveal()); err == nil && pdsn == dsn {
-			sqlDB, _ := t.d.primary.DB()
-			t.shared[dsn] = &shared{db: sqlDB, refs: 2} // never reaches zero: the primary owns it
-			return sqlDB, true
-		}
-		return nil, false
-	}
-	t.mu.Lock()
-	sqlDB, ok := take()
-	t.mu.Unlock()
-	if ok {
-		return sqlDB, nil
-	}
-	// Connect without holding the lock that every Registry.DB takes.
-	db, err := Open(DBConfig{Driver: Postgres, DSN: secret, Pool: t.d.cfg.Pool}, op)
-	if err != nil {
-		return nil, err
-	}
-	mine, _ := db.DB()
-	if err := Ping(ctx, db, pool.ConnectTimeout, op.Setting); err != nil {
-		_ = mine.Close()
-		return nil, err
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if sqlDB, ok := take(); ok { // another tenant opened it meanwhile
-		_ = mine.Close()
-		return sqlDB, nil
-	}
-	t.shared[dsn] = &shared{db: mine, refs: 1}
-	return mine, nil
-}
-
-func (t *tenants) releaseShared(dsn string) error {
-	t.mu.Lock()
-	sh := t.shared[dsn]
-	sh.refs--
-	if sh.refs > 0 {
-		t.mu.Unlock()
-		return nil
-	}
-	delete(t.shared, dsn)
-	t.mu.Unlock()
-	return sh.db.Close()
+	return db, sqlDB.Close, nil
 }
 
 func (t *tenants) migrate(ctx context.Context, db *gorm.DB, schema, dsn string) error {
