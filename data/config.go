@@ -1,9 +1,12 @@
 package data
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/apexgo/apex/app"
 )
@@ -167,13 +170,62 @@ func (c Config) Validate() []app.Problem {
 			ps = append(ps, app.Problem{Key: "tenancy.schema_template", Message: "set either dsn_template or schema_template, not both"})
 		}
 	}
-	for id := range t.Tenants {
+	if room, key := t.idRoom(); room < minIDRoom {
+		ps = append(ps, app.Problem{Key: key, Message: fmt.Sprintf(
+			"leaves room for tenant IDs of %d bytes, fewer than %d: Postgres cuts names at %d bytes, so longer IDs would share a database or schema; shorten the template",
+			max(room, 0), minIDRoom, maxIdent)})
+	}
+	for id, tc := range t.Tenants {
 		if !ValidTenantID(id) {
 			ps = append(ps, app.Problem{Key: "tenancy.tenants." + id, Message: "is not a valid tenant ID"})
+		}
+		if len(tc.Schema) > maxIdent {
+			ps = append(ps, app.Problem{Key: "tenancy.tenants." + id + ".schema", Message: fmt.Sprintf("is longer than %d bytes (Postgres would cut it)", maxIdent)})
 		}
 	}
 	return ps
 }
+
+// maxIdent is the longest name Postgres keeps (NAMEDATALEN-1): longer
+// database and schema names are cut to it, so two names that differ only
+// past it are one.
+const maxIdent = 63
+
+// minIDRoom is the shortest tenant ID length a template may leave.
+const minIDRoom = 8
+
+// idRoom returns how long a tenant ID may be so that the Postgres
+// database, schema or search_path the templates expand it to stays within
+// maxIdent bytes, and the key of the template that limits it: the whole
+// ID length allowed by TenantIDPattern when no template limits it.
+func (t TenancyConfig) idRoom() (room int, key string) {
+	room = maxIdent
+	limit := func(name, k string) {
+		n := strings.Count(name, idMarker)
+		if n == 0 {
+			return
+		}
+		if r := (maxIdent - (len(name) - n*len(idMarker))) / n; r < room {
+			room, key = r, k
+		}
+	}
+	if t.SchemaTemplate != "" {
+		limit(strings.ReplaceAll(t.SchemaTemplate, "{tenant}", idMarker), "tenancy.schema_template")
+	}
+	if t.DSNTemplate.IsSet() {
+		expanded := strings.ReplaceAll(t.DSNTemplate.Reveal(), "{tenant}", idMarker)
+		if driver, dsn, err := resolveDriver("", expanded); err == nil && driver == Postgres {
+			if pc, err := pgconn.ParseConfig(dsn); err == nil {
+				limit(pc.Database, "tenancy.dsn_template")
+				limit(pc.RuntimeParams["search_path"], "tenancy.dsn_template")
+			}
+		}
+	}
+	return room, key
+}
+
+// idMarker stands for {tenant} while a template is parsed.
+const idMarker = "apexTenantIDMarker"
 
 // primary returns the primary database's settings.
 func (c Config) primary() DBConfig {
@@ -209,7 +261,11 @@ func (p PoolConfig) inherit(base PoolConfig) PoolConfig {
 
 // TenantIDPattern is what a tenant ID must match: an ASCII letter or
 // digit, then up to 62 letters, digits, '_' or '-'. IDs end up in DSNs
-// and schema names, so nothing else is accepted.
+// and schema names, so nothing else is accepted. With
+// data.tenancy.dsn_template (Postgres) or schema_template, IDs not listed
+// under data.tenancy.tenants are also limited to what keeps the database
+// or schema name within Postgres's 63 bytes: 63 minus the template's
+// other characters (56 for "tenant_{tenant}"). Longer IDs are invalid.
 const TenantIDPattern = `^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`
 
 // ValidTenantID reports whether id matches [TenantIDPattern].

@@ -65,7 +65,7 @@ func (d *Databases) Middleware(cfg MiddlewareConfig) echo.MiddlewareFunc {
 			if id == "" {
 				return httpx.NewProblem(http.StatusBadRequest, "the "+cfg.Header+" header is required")
 			}
-			if !ValidTenantID(id) {
+			if !d.tenants.validID(id) {
 				return httpx.NewProblem(http.StatusBadRequest, "the "+cfg.Header+" header is not a valid tenant ID")
 			}
 			ctx := app.WithTenant(req.Context(), id)
@@ -84,6 +84,10 @@ func tenantProblem(ctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case errors.Is(err, ErrInvalidTenant):
+		p := httpx.NewProblem(http.StatusBadRequest, "not a valid tenant ID")
+		p.Err = err
+		return p
 	case errors.Is(err, ErrUnknownTenant):
 		p := httpx.NewProblem(http.StatusNotFound, "unknown tenant")
 		p.Err = err

@@ -584,3 +584,65 @@ func TestTenantTransactions(t *testing.T) {
 		t.Fatalf("tenant a has %d items (want 1), b has %d (want 0)", a, b)
 	}
 }
+
+// Postgres cuts database and schema names at 63 bytes, so templates must
+// leave room for tenant IDs, and IDs longer than the room are invalid
+// (400) instead of sharing a truncated name with another tenant.
+func TestTenantIDLengthFitsTemplates(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("p", 56)
+	problems := func(edit func(*data.TenancyConfig)) string {
+		cfg := data.DefaultConfig()
+		edit(&cfg.Tenancy)
+		return fmt.Sprint(cfg.Validate())
+	}
+	for name, c := range map[string]struct {
+		edit func(*data.TenancyConfig)
+		key  string // "" for none
+	}{
+		"schema ok":       {func(t *data.TenancyConfig) { t.SchemaTemplate = "tenant_{tenant}" }, ""},
+		"schema too long": {func(t *data.TenancyConfig) { t.SchemaTemplate = long + "_{tenant}" }, "tenancy.schema_template"},
+		"database ok":     {func(t *data.TenancyConfig) { t.DSNTemplate = app.NewSecret("postgres://u@h/tenant_{tenant}") }, ""},
+		"database too long": {func(t *data.TenancyConfig) {
+			t.DSNTemplate = app.NewSecret("postgres://u@h/" + long + "_{tenant}?sslmode=disable")
+		}, "tenancy.dsn_template"},
+		"search_path too long": {func(t *data.TenancyConfig) {
+			t.DSNTemplate = app.NewSecret("postgres://u@h/db?search_path=" + long + "{tenant}")
+		}, "tenancy.dsn_template"},
+		"listed schema too long": {func(t *data.TenancyConfig) {
+			t.Tenants = map[string]data.TenantConfig{"a": {Schema: strings.Repeat("s", 64)}}
+		}, "tenancy.tenants.a.schema"},
+	} {
+		got := problems(c.edit)
+		if (c.key == "") != (got == "[]") || !strings.Contains(got, c.key) {
+			t.Errorf("%s: problems %s, want one for %q", name, got, c.key)
+		}
+	}
+
+	// "tenant_{tenant}" leaves 56 bytes: a 57-byte ID never reaches the
+	// resolver; a listed tenant may be longer.
+	listed := strings.Repeat("l", 63)
+	cfg := data.DefaultConfig()
+	cfg.SQLitePath = filepath.Join(t.TempDir(), "primary.db")
+	cfg.Tenancy.Enabled, cfg.Tenancy.SchemaTemplate = true, "tenant_{tenant}"
+	cfg.Tenancy.Tenants = map[string]data.TenantConfig{listed: {DSN: app.NewSecret(datatest.SQLiteDSN(t))}}
+	d, err := data.New(cfg, data.Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, id := range []string{strings.Repeat("x", 56) + "a", strings.Repeat("x", 56) + "b"} {
+		if _, err := d.DB(app.WithTenant(context.Background(), id)); !errors.Is(err, data.ErrInvalidTenant) {
+			t.Errorf("%d-byte ID: %v, want ErrInvalidTenant", len(id), err)
+		}
+	}
+	if _, err := d.DB(app.WithTenant(context.Background(), listed)); err != nil {
+		t.Errorf("listed 63-byte tenant: %v", err)
+	}
+	if st := d.TenantStats(); st.Resolves != 1 {
+		t.Errorf("resolver called %d times, want once (the listed tenant)", st.Resolves)
+	}
+}

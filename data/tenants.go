@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 	"gorm.io/gorm"
@@ -28,7 +29,7 @@ func (t TenancyConfig) configured() bool {
 func ConfigResolver(cfg Config) TenantResolver {
 	t := cfg.Tenancy
 	prim := cfg.primary()
-	return ResolverFunc(func(_ context.Context, id string) (TenantDB, error) {
+	return configResolver(func(_ context.Context, id string) (TenantDB, error) {
 		if tc, ok := t.Tenants[id]; ok {
 			td := TenantDB{Driver: tc.Driver, DSN: tc.DSN, Schema: tc.Schema}
 			if !td.DSN.IsSet() {
@@ -46,6 +47,17 @@ func ConfigResolver(cfg Config) TenantResolver {
 	})
 }
 
+// configResolver is ConfigResolver's: IDs it is given are limited by the
+// templates' room.
+type configResolver func(ctx context.Context, id string) (TenantDB, error)
+
+func (f configResolver) Resolve(ctx context.Context, id string) (TenantDB, error) { return f(ctx, id) }
+
+func isConfigResolver(r TenantResolver) bool {
+	_, ok := r.(configResolver)
+	return ok
+}
+
 type tenantEntry struct {
 	id      string
 	db      *gorm.DB
@@ -59,6 +71,7 @@ type tenants struct {
 	cfg      TenancyConfig
 	resolver TenantResolver
 	log      *zap.Logger
+	idRoom   int // longest ID not listed in cfg.Tenants, see TenantIDPattern
 
 	mu      sync.RWMutex
 	pools   map[string]*tenantEntry
@@ -81,7 +94,25 @@ func newTenants(d *Databases, r TenantResolver) *tenants {
 		freed: make(chan struct{}), stop: make(chan struct{}),
 	}
 	t.cfg.Pool = t.cfg.Pool.inherit(d.cfg.Pool)
+	t.idRoom = maxIdent
+	if r == nil || isConfigResolver(r) {
+		t.idRoom, _ = t.cfg.idRoom()
+	}
 	return t
+}
+
+// validID reports whether id is a tenant ID this registry accepts: it
+// matches TenantIDPattern and, unless listed in data.tenancy.tenants,
+// fits the templates (see TenantIDPattern).
+func (t *tenants) validID(id string) bool {
+	if !ValidTenantID(id) {
+		return false
+	}
+	if len(id) <= t.idRoom {
+		return true
+	}
+	_, listed := t.cfg.Tenants[id]
+	return listed
 }
 
 func (t *tenants) start() {
@@ -120,7 +151,7 @@ func (t *tenants) reap() {
 }
 
 func (t *tenants) get(ctx context.Context, id string, pin bool) (*tenantEntry, error) {
-	if !ValidTenantID(id) {
+	if !t.validID(id) {
 		return nil, ErrInvalidTenant
 	}
 	for {
@@ -297,6 +328,14 @@ func (t *tenants) openDBNoMigrate(ctx context.Context, id string, td TenantDB) (
 	}
 	op := OpenParams{Name: "tenant", Setting: "data.tenancy (tenant " + id + ")", Log: t.d.p.Log,
 		SlowQueryThreshold: t.d.cfg.SlowQueryThreshold, TracerProvider: t.d.p.TracerProvider}
+	if len(td.Schema) > maxIdent {
+		return nil, nil, fmt.Errorf("%s: schema name %.20q... is longer than %d bytes: Postgres would cut it", op.Setting, td.Schema, maxIdent)
+	}
+	if driver, dsn, err := resolveDriver(td.Driver, td.DSN.Reveal()); err == nil && driver == Postgres {
+		if pc, err := pgconn.ParseConfig(dsn); err == nil && len(pc.Database) > maxIdent {
+			return nil, nil, fmt.Errorf("%s: database name %.20q... is longer than %d bytes: Postgres would cut it", op.Setting, pc.Database, maxIdent)
+		}
+	}
 	if td.Schema == "" {
 		db, err := Open(DBConfig{Driver: td.Driver, DSN: td.DSN, Pool: pool}, op)
 		if err != nil {
@@ -405,7 +444,7 @@ func (d *Databases) MigrateTenants(ctx context.Context, fsys fs.FS, ids []string
 	}
 	t := d.tenants
 	for _, id := range ids {
-		if !ValidTenantID(id) {
+		if !t.validID(id) {
 			return fmt.Errorf("%w: %q", ErrInvalidTenant, id)
 		}
 		td, err := t.resolver.Resolve(ctx, id)
