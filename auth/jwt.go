@@ -225,7 +225,7 @@ func (j *JWT) Verify(ctx context.Context, token string) (Identity, error) {
 	}
 	if j.verified != nil {
 		if id, ok := j.verified.GetIfPresent(token); ok {
-			if !j.now().Before(id.ExpiresAt.Add(j.cfg.Leeway)) {
+			if !j.now().Before(j.acceptedUntil(id.ExpiresAt)) {
 				j.verified.Invalidate(token)
 				return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenExpired)
 			}
@@ -249,9 +249,14 @@ func (j *JWT) Verify(ctx context.Context, token string) (Identity, error) {
 	return j.checkRevoked(ctx, id)
 }
 
+// acceptedUntil is when a token expiring at exp stops verifying: exp
+// plus the leeway. Revocations are kept until then, not until exp, or a
+// revoked token would verify again for the leeway.
+func (j *JWT) acceptedUntil(exp time.Time) time.Time { return exp.Add(j.cfg.Leeway) }
+
 func (j *JWT) checkRevoked(ctx context.Context, id *Identity) (Identity, error) {
 	if j.rev != nil {
-		revoked, err := j.rev.Revoked(ctx, id.TokenID, id.ExpiresAt)
+		revoked, err := j.rev.Revoked(ctx, id.TokenID, j.acceptedUntil(id.ExpiresAt))
 		if err != nil {
 			return Identity{}, fmt.Errorf("%w: checking revocation: %w", ErrUnavailable, err)
 		}
@@ -281,7 +286,7 @@ func (j *JWT) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 			j.log.Warn("auth: refresh token reused; its family is revoked",
 				zap.String("subject", old.Subject), zap.String("family", fingerprint(family)))
 			if old.AccessID != "" && j.rev != nil {
-				if rerr := j.rev.Revoke(ctx, old.AccessID, old.AccessExpiresAt); rerr != nil {
+				if rerr := j.rev.Revoke(ctx, old.AccessID, j.acceptedUntil(old.AccessExpiresAt)); rerr != nil {
 					j.log.Error("auth: revoking the access token of a reused refresh family", zap.Error(rerr), zap.String("family", fingerprint(family)))
 				}
 			}
@@ -320,7 +325,7 @@ func (j *JWT) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 func (j *JWT) Revoke(ctx context.Context, p RevokeParams) error {
 	var errs []error
 	if p.Access.TokenID != "" && j.rev != nil {
-		if err := j.rev.Revoke(ctx, p.Access.TokenID, p.Access.ExpiresAt); err != nil {
+		if err := j.rev.Revoke(ctx, p.Access.TokenID, j.acceptedUntil(p.Access.ExpiresAt)); err != nil {
 			errs = append(errs, fmt.Errorf("%w: revoking the access token: %w", ErrUnavailable, err))
 		}
 	}

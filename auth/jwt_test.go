@@ -20,6 +20,7 @@ import (
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/auth"
+	"github.com/apexgo/apex/auth/memory"
 )
 
 var alice = auth.Principal{Subject: "alice", Roles: []string{"admin"}, Tenant: "acme", Claims: map[string]any{"plan": "pro", "n": 3.0}}
@@ -476,47 +477,84 @@ func TestMalformedRefreshTokens(t *testing.T) {
 }
 
 // A token the verified-token cache holds still expires, and its
-// revocation is still checked.
+// revocation is still checked. A revoked token stays refused for as long
+// as it would otherwise verify, up to exp plus the leeway: revoked by
+// Revoke or by reuse detection, with the cache on and off.
 func TestVerifyCacheKeepsChecking(t *testing.T) {
 	t.Parallel()
-	var (
-		mu  sync.Mutex
-		now = time.Now()
-	)
-	j := newJWT(t, testConfig(), func(p *auth.Params) {
-		p.Now = func() time.Time {
-			mu.Lock()
-			defer mu.Unlock()
-			return now
-		}
-	})
-	p, err := j.Issue(t.Context(), alice)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := j.Verify(t.Context(), p.AccessToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := j.Verify(t.Context(), p.AccessToken); err != nil {
-		t.Fatalf("second Verify (cached): %v", err)
-	}
-	mu.Lock()
-	now = now.Add(15*time.Minute + 31*time.Second) // past exp and the 30s leeway
-	mu.Unlock()
-	if _, err := j.Verify(t.Context(), p.AccessToken); !errors.Is(err, auth.ErrInvalidToken) {
-		t.Fatalf("Verify of a cached token after expiry: %v, want ErrInvalidToken", err)
-	}
-	mu.Lock()
-	now = time.Now()
-	mu.Unlock()
-	p2, _ := j.Issue(t.Context(), alice)
-	id, _ = j.Verify(t.Context(), p2.AccessToken)
-	if err := j.Revoke(t.Context(), auth.RevokeParams{Access: id}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := j.Verify(t.Context(), p2.AccessToken); !errors.Is(err, auth.ErrRevoked) {
-		t.Fatalf("Verify of a cached, revoked token: %v, want ErrRevoked", err)
+	for _, size := range []int{0, 10_000} {
+		t.Run(fmt.Sprintf("verify_cache_size=%d", size), func(t *testing.T) {
+			t.Parallel()
+			var (
+				mu    sync.Mutex
+				start = time.Now()
+				now   = start
+			)
+			clock := func() time.Time {
+				mu.Lock()
+				defer mu.Unlock()
+				return now
+			}
+			set := func(t time.Time) {
+				mu.Lock()
+				defer mu.Unlock()
+				now = t
+			}
+			mc := memory.Config{Now: clock}
+			j := newJWT(t, testConfig(func(c *auth.Config) { c.VerifyCacheSize = size }), func(p *auth.Params) {
+				p.Now = clock
+				p.Revocations, p.Refresh = memory.NewRevocations(mc), memory.NewRefresh(mc)
+			})
+			verify := func(token string, want error) auth.Identity {
+				t.Helper()
+				id, err := j.Verify(t.Context(), token)
+				if (want == nil && err != nil) || (want != nil && !errors.Is(err, want)) {
+					t.Fatalf("Verify at %v: %v, want %v", clock().Format(time.TimeOnly), err, want)
+				}
+				return id
+			}
+			p, err := j.Issue(t.Context(), alice)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, second := verify(p.AccessToken, nil), verify(p.AccessToken, nil)
+			// The cache hands out the identity it keeps: the same slices.
+			if cached := &first.Roles[0] == &second.Roles[0]; cached != (size > 0) {
+				t.Fatalf("second Verify served from the cache: %v, want %v", cached, size > 0)
+			}
+			set(first.ExpiresAt.Add(29 * time.Second)) // within the 30s leeway
+			verify(p.AccessToken, nil)
+			set(first.ExpiresAt.Add(31 * time.Second))
+			verify(p.AccessToken, auth.ErrInvalidToken)
+
+			set(start)
+			p2, _ := j.Issue(t.Context(), alice)
+			id := verify(p2.AccessToken, nil)
+			verify(p2.AccessToken, nil)
+			if err := j.Revoke(t.Context(), auth.RevokeParams{Access: id}); err != nil {
+				t.Fatal(err)
+			}
+			verify(p2.AccessToken, auth.ErrRevoked)
+			set(id.ExpiresAt.Add(10 * time.Second)) // past exp, within the leeway
+			verify(p2.AccessToken, auth.ErrRevoked)
+			set(id.ExpiresAt.Add(31 * time.Second))
+			verify(p2.AccessToken, auth.ErrInvalidToken)
+
+			// Reuse detection revokes the family's last access token.
+			set(start)
+			p3, _ := j.Issue(t.Context(), alice)
+			p4, err := j.Refresh(t.Context(), p3.RefreshToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			verify(p4.AccessToken, nil)
+			if _, err := j.Refresh(t.Context(), p3.RefreshToken); !errors.Is(err, auth.ErrRefreshReused) {
+				t.Fatalf("reuse: %v", err)
+			}
+			verify(p4.AccessToken, auth.ErrRevoked)
+			set(p4.AccessExpiresAt.Add(10 * time.Second))
+			verify(p4.AccessToken, auth.ErrRevoked)
+		})
 	}
 }
 

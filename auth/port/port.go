@@ -103,10 +103,10 @@ type Pair struct {
 // revokes every token of its family, including the last access token
 // issued from it; any other bad refresh token is [ErrInvalidRefresh]. Of
 // several concurrent refreshes with one token, exactly one succeeds.
-// Revoke revokes an access token until it expires and, given a refresh
-// token, its family (logout); it is not an error to revoke twice. A store
-// failure is an error wrapping [ErrUnavailable], never a verdict on the
-// token.
+// Revoke revokes an access token until it would fail verification anyway
+// (its expiry plus the leeway) and, given a refresh token, its family
+// (logout); it is not an error to revoke twice. A store failure is an
+// error wrapping [ErrUnavailable], never a verdict on the token.
 //
 // Errors never contain a token. Every method honours ctx. Implementations
 // are safe for concurrent use.
@@ -127,11 +127,12 @@ type RevokeParams struct {
 
 // Revocations remembers revoked access-token IDs until the tokens expire.
 //
-// Revoke records id as revoked until until; after that the token is
-// expired anyway and the entry may vanish. Revoked reports whether id is
-// revoked; exp is the token's expiry, up to which a backend may cache a
-// "not revoked" answer locally provided a Revoke anywhere reaches that
-// cache (Redis invalidates it). A Revoke is visible to the Revoked calls
+// Revoke records id as revoked until until: the last moment the verifier
+// would accept the token (its exp plus the clock-skew leeway); after that
+// the token is refused anyway and the entry may vanish. Revoked reports
+// whether id is revoked; exp is that same moment for the token, up to
+// which a backend may cache a "not revoked" answer locally provided a
+// Revoke anywhere reaches that cache (Redis invalidates it). A Revoke is visible to the Revoked calls
 // of every instance sharing the backend, and at once in the instance that
 // made it. Errors are backend failures; ctx bounds every call.
 // Implementations are safe for concurrent use.

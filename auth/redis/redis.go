@@ -91,7 +91,8 @@ func (r *Revocations) Revoked(ctx context.Context, id string, exp time.Time) (bo
 	if r.recent.bypass(now) {
 		resp = r.client.Do(ctx, r.client.B().Get().Key(r.key(id)).Build())
 	} else {
-		// Cache the answer locally until the token expires; Redis
+		// Cache the answer locally until the token is refused anyway
+		// (exp: its expiry plus the leeway, as the port says); Redis
 		// invalidates it on a Revoke from any instance.
 		resp = r.client.DoCache(ctx, r.client.B().Get().Key(r.key(id)).Cache(), max(exp.Sub(now), time.Second))
 	}

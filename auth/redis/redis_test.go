@@ -2,12 +2,15 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/rueidis"
 
+	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/auth"
 	"github.com/apexgo/apex/auth/authtest"
 	"github.com/apexgo/apex/auth/redis"
 	"github.com/apexgo/apex/cache/redisconn"
@@ -137,5 +140,45 @@ func TestRevokedAsksRedisOnce(t *testing.T) {
 	}
 	if n := c.remote.Load(); n != 1 {
 		t.Fatalf("100 checks of one token asked Redis %d times, want 1", n)
+	}
+}
+
+// A revoked token stays revoked for as long as Verify would accept it:
+// past its exp, within the leeway, on the instance that revoked it and on
+// another one that had cached "not revoked" (rueidis client-side cache).
+func TestRevocationOutlivesExpiryByLeeway(t *testing.T) {
+	t.Parallel()
+	addr := testservice.Need(t, testservice.Redis)
+	a, b := connect(t, addr), connect(t, addr)
+	p := prefix(t, a)
+	cfg := auth.DefaultConfig()
+	cfg.Issuer, cfg.Audience, cfg.VerifyCacheSize = "t", "t", 0
+	cfg.AccessTTL, cfg.Leeway = time.Second, 3*time.Second
+	cfg.Secret = app.NewSecret("0123456789abcdef0123456789abcdef")
+	instance := func(c rueidis.Client) *auth.JWT {
+		bk := backend(t, c, p)
+		j, err := auth.New(auth.Params{Config: cfg, Revocations: bk.Revocations, Refresh: bk.Refresh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	ja, jb := instance(a), instance(b)
+	pair, err := ja.Issue(t.Context(), auth.Principal{Subject: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := jb.Verify(t.Context(), pair.AccessToken) // b caches "not revoked"
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ja.Revoke(t.Context(), auth.RevokeParams{Access: id}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(id.ExpiresAt.Add(time.Second))) // past exp, within the leeway
+	for name, j := range map[string]*auth.JWT{"revoking instance": ja, "other instance": jb} {
+		if _, err := j.Verify(t.Context(), pair.AccessToken); !errors.Is(err, auth.ErrRevoked) {
+			t.Errorf("%s, 1s past exp: Verify = %v, want ErrRevoked", name, err)
+		}
 	}
 }
