@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/fx"
+	"gorm.io/gorm"
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/app/apptest"
@@ -644,5 +645,85 @@ func TestTenantIDLengthFitsTemplates(t *testing.T) {
 	}
 	if st := d.TenantStats(); st.Resolves != 1 {
 		t.Errorf("resolver called %d times, want once (the listed tenant)", st.Resolves)
+	}
+}
+
+// A transaction belongs to the tenant it was begun for: inside InTx on
+// tenant a, a context switched to tenant b gets b's database, not a's
+// transaction.
+func TestTenantTransactionStaysWithItsTenant(t *testing.T) {
+	t.Parallel()
+	d := newTenancy(t, sqliteTenants(t.TempDir(), "a", "b"), 10, time.Hour)
+	var reg data.Registry = d
+	ctxA := app.WithTenant(context.Background(), "a")
+	for _, id := range []string{"a", "b"} {
+		db, err := reg.DB(app.WithTenant(context.Background(), id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AutoMigrate(&item{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	boom := errors.New("boom")
+	err := data.InTx(ctxA, reg, func(ctx context.Context) error {
+		ctxB := app.WithTenant(ctx, "b")
+		if data.CurrentTx(ctxB, reg) != nil {
+			t.Error("tenant b's context carries tenant a's transaction")
+		}
+		db, err := reg.DB(ctxB)
+		if err != nil {
+			return err
+		}
+		if err := db.Create(&item{Name: "for b"}).Error; err != nil {
+			return err
+		}
+		if data.CurrentTx(app.WithTenant(ctxB, "a"), reg) == nil {
+			t.Error("back on tenant a, its transaction is gone")
+		}
+		return boom // rolls back a's transaction, not b's insert
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx: %v", err)
+	}
+	count := func(id string) (n int64) {
+		db, _ := reg.DB(app.WithTenant(context.Background(), id))
+		db.Model(&item{}).Count(&n)
+		return n
+	}
+	if a, b := count("a"), count("b"); a != 0 || b != 1 {
+		t.Fatalf("tenant a has %d items (want 0), b has %d (want 1)", a, b)
+	}
+}
+
+// mapRegistry is a Registry whose values cannot be compared.
+type mapRegistry struct {
+	dbs map[string]*gorm.DB
+}
+
+func (r mapRegistry) Primary() *gorm.DB { return r.dbs["primary"] }
+func (r mapRegistry) Named(name string) (*gorm.DB, error) {
+	return nil, &data.NameError{Name: name}
+}
+func (r mapRegistry) DB(ctx context.Context) (*gorm.DB, error) {
+	if tx := data.CurrentTx(ctx, r); tx != nil {
+		return tx, nil
+	}
+	return r.dbs["primary"].WithContext(ctx), nil
+}
+
+// A Registry that is not comparable cannot carry a transaction (nothing
+// could tell it joined the right one): InTx says so, without panicking.
+func TestInTxNonComparableRegistry(t *testing.T) {
+	t.Parallel()
+	reg := mapRegistry{dbs: map[string]*gorm.DB{"primary": datatest.Open(t, datatest.SQLiteDSN(t))}}
+	called := false
+	err := data.InTx(context.Background(), reg, func(ctx context.Context) error {
+		called = true
+		_, err := reg.DB(ctx)
+		return err
+	})
+	if err == nil || called {
+		t.Fatalf("InTx with a non-comparable registry: %v, fn called %v", err, called)
 	}
 }

@@ -2,15 +2,20 @@ package data
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 
 	"gorm.io/gorm"
+
+	"github.com/apexgo/apex/app"
 )
 
 type txKey struct{}
 
 type txValue struct {
-	owner Registry
-	tx    *gorm.DB
+	owner  Registry
+	tenant string // the tenant the transaction was begun for, "" for none
+	tx     *gorm.DB
 }
 
 // InTx runs fn in a transaction on r.DB(ctx) and carries it in the
@@ -18,33 +23,55 @@ type txValue struct {
 // that knows nothing of transactions) joins it. It commits when fn returns
 // nil and rolls back when fn returns an error or panics (the panic goes
 // on after the rollback). A call inside another opens a savepoint, rolled
-// back alone when the inner fn fails. The error is fn's, or the
-// translated error of begin or commit (a serialization failure at commit
-// is [ErrRetryable]).
+// back alone when the inner fn fails. The transaction belongs to the
+// tenant of ctx (app.Tenant): a context inside fn switched to another
+// tenant gets that tenant's database, outside the transaction. The error
+// is fn's, or the translated error of begin or commit (a serialization
+// failure at commit is [ErrRetryable]). r must be comparable (a pointer,
+// or a struct of comparable fields), since the transaction is found again
+// by comparing registries; InTx returns an error without calling fn
+// otherwise.
 func InTx(ctx context.Context, r Registry, fn func(ctx context.Context) error) error {
+	if !isComparable(r) {
+		return fmt.Errorf("data: InTx: registry type %T is not comparable (use a pointer)", r)
+	}
 	db, err := r.DB(ctx)
 	if err != nil {
 		return err
 	}
+	tenant, _ := app.Tenant(ctx)
 	return Translate(db.Transaction(func(tx *gorm.DB) error {
-		return fn(context.WithValue(ctx, txKey{}, txValue{owner: r, tx: tx}))
+		return fn(context.WithValue(ctx, txKey{}, txValue{owner: r, tenant: tenant, tx: tx}))
 	}))
 }
 
 // CurrentTx returns the transaction that [InTx] on r carries in ctx, bound
-// to ctx, or nil. Registry implementations other than apex's call it
-// first in their DB method.
-func CurrentTx(ctx context.Context, r Registry) *gorm.DB {
-	if v, ok := ctx.Value(txKey{}).(txValue); ok && v.owner == r {
-		return v.tx.WithContext(ctx)
+// to ctx, or nil: nil too when ctx's tenant is not the one the
+// transaction was begun for. Registry implementations other than apex's
+// call it first in their DB method.
+func CurrentTx(ctx context.Context, r Registry) *gorm.DB { return currentTx(ctx, r, true) }
+
+func currentTx(ctx context.Context, r Registry, sameTenant bool) *gorm.DB {
+	v, ok := ctx.Value(txKey{}).(txValue)
+	if !ok || !isComparable(r) || v.owner != r {
+		return nil
 	}
-	return nil
+	if tenant, _ := app.Tenant(ctx); sameTenant && tenant != v.tenant {
+		return nil
+	}
+	return v.tx.WithContext(ctx)
+}
+
+// isComparable reports whether == on r cannot panic.
+func isComparable(r Registry) bool {
+	return r != nil && reflect.ValueOf(r).Comparable()
 }
 
 // Single returns a [Registry] serving db for every context: no named
 // databases, no tenants. It suits tests and programs with one database.
 // Registries of the same db are equal, so a transaction begun through one
-// is joined through another.
+// is joined through another; tenants do not matter to it, so a context
+// switched to another tenant inside [InTx] still joins the transaction.
 func Single(db *gorm.DB) Registry { return single{db: db} }
 
 type single struct{ db *gorm.DB }
@@ -58,7 +85,7 @@ func (s single) Named(name string) (*gorm.DB, error) {
 }
 
 func (s single) DB(ctx context.Context) (*gorm.DB, error) {
-	if tx := CurrentTx(ctx, s); tx != nil {
+	if tx := currentTx(ctx, s, false); tx != nil {
 		return tx, nil
 	}
 	return s.db.WithContext(ctx), nil
