@@ -325,7 +325,15 @@ func (j *JWT) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 func (j *JWT) Revoke(ctx context.Context, p RevokeParams) error {
 	var errs []error
 	if p.Access.TokenID != "" && j.rev != nil {
-		if err := j.rev.Revoke(ctx, p.Access.TokenID, j.acceptedUntil(p.Access.ExpiresAt)); err != nil {
+		exp := p.Access.ExpiresAt
+		if exp.IsZero() {
+			// Not an identity from Verify: as long as a token of ours
+			// can live.
+			exp = j.now().Add(j.cfg.AccessTTL)
+		}
+		// Past exp + leeway the token is refused anyway: the store
+		// remembers nothing.
+		if err := j.rev.Revoke(ctx, p.Access.TokenID, j.acceptedUntil(exp)); err != nil {
 			errs = append(errs, fmt.Errorf("%w: revoking the access token: %w", ErrUnavailable, err))
 		}
 	}

@@ -638,3 +638,28 @@ func TestReservedClaimsInAnyCase(t *testing.T) {
 		t.Fatalf("custom claims %v: want Sub kept as a custom claim", id.Claims)
 	}
 }
+
+// Revoke of an identity without ExpiresAt (a jti kept by the service, not
+// an identity from Verify) still revokes the token.
+func TestRevokeWithoutExpiry(t *testing.T) {
+	t.Parallel()
+	j := newJWT(t, testConfig())
+	p, err := j.Issue(t.Context(), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := j.Verify(t.Context(), p.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Revoke(t.Context(), auth.RevokeParams{Access: auth.Identity{TokenID: id.TokenID}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Verify(t.Context(), p.AccessToken); !errors.Is(err, auth.ErrRevoked) {
+		t.Fatalf("Verify after Revoke without ExpiresAt: %v, want ErrRevoked", err)
+	}
+	// An identity long expired: nothing to revoke, and no error.
+	if err := j.Revoke(t.Context(), auth.RevokeParams{Access: auth.Identity{TokenID: "old", ExpiresAt: time.Now().Add(-time.Hour)}}); err != nil {
+		t.Fatalf("Revoke of an expired token: %v", err)
+	}
+}

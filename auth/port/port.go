@@ -119,7 +119,12 @@ type Tokens interface {
 
 // RevokeParams says what [Tokens.Revoke] revokes; either may be empty.
 type RevokeParams struct {
-	// Access is the verified identity whose access token is revoked.
+	// Access is the verified identity whose access token (TokenID) is
+	// revoked until its ExpiresAt plus the leeway. A zero ExpiresAt (an
+	// identity not from Verify) revokes it for the access TTL plus the
+	// leeway from now, the longest a token the service issues lives; an
+	// ExpiresAt more than the leeway in the past revokes nothing (the
+	// token is refused anyway).
 	Access Identity
 	// RefreshToken's whole family is revoked.
 	RefreshToken string
