@@ -83,9 +83,10 @@ type HTTPConfig struct {
 	// Cookie, when set, is a cookie read for the token when there is no
 	// Authorization header. Default none.
 	Cookie string `koanf:"cookie"`
-	// QueryParam, when set, is a query parameter read for the token on
-	// WebSocket upgrade requests only (browsers cannot set headers there).
-	// Default none.
+	// QueryParam, when set, is a query parameter read for the token by
+	// Guard.AuthenticateWebSocket, on WebSocket upgrade requests only
+	// (browsers cannot set headers there); every other middleware ignores
+	// it. Default none.
 	QueryParam string `koanf:"query_param"`
 	// Realm is the realm in WWW-Authenticate. Default: the service name.
 	Realm string `koanf:"realm"`

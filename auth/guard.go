@@ -39,9 +39,9 @@ func FromContext(ctx context.Context) (Identity, bool) {
 // per route (httpx.Route.Middleware) and per group (httpx.Group.Middleware).
 //
 // The token comes from the Authorization header ("Bearer <token>"), else
-// from the configured cookie (auth.http.cookie), else, on WebSocket
-// upgrade requests only, from the configured query parameter
-// (auth.http.query_param). A missing token is a 401 problem with
+// from the configured cookie (auth.http.cookie), else — only on the routes
+// of [Guard.AuthenticateWebSocket] and only on WebSocket upgrade requests
+// — from the configured query parameter (auth.http.query_param). A missing token is a 401 problem with
 // `WWW-Authenticate: Bearer realm="…"`; an invalid one a 401 with
 // error="invalid_token" and nothing more about which check failed (RFC
 // 6750 §3). When the request carries a tenant (app.Tenant, set by the data
@@ -95,11 +95,31 @@ func NewGuard(p GuardParams) (*Guard, error) {
 }
 
 // Authenticate requires a valid token and puts its [Identity] in the
-// request context.
+// request context. It never reads the query parameter.
 func (g *Guard) Authenticate() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if _, err := g.authenticate(c, true); err != nil {
+			if _, err := g.authenticate(c, true, false); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+// AuthenticateWebSocket is Authenticate for a WebSocket upgrade route:
+// on an upgrade request (Upgrade: websocket, Connection: upgrade) it also
+// accepts the token in the query parameter auth.http.query_param, since
+// browsers cannot set headers there. Use it on those routes only: a token
+// in a URL ends up in proxy logs and browser history. Without
+// auth.http.query_param it is Authenticate.
+func (g *Guard) AuthenticateWebSocket() echo.MiddlewareFunc {
+	if g.cfg.QueryParam == "" {
+		g.log.Warn("auth: AuthenticateWebSocket without auth.http.query_param: the token is read from the Authorization header and cookie only")
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if _, err := g.authenticate(c, true, true); err != nil {
 				return err
 			}
 			return next(c)
@@ -112,7 +132,7 @@ func (g *Guard) Authenticate() echo.MiddlewareFunc {
 func (g *Guard) Optional() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if _, err := g.authenticate(c, false); err != nil {
+			if _, err := g.authenticate(c, false, false); err != nil {
 				return err
 			}
 			return next(c)
@@ -172,7 +192,7 @@ func (g *Guard) require(allowed func(Identity) bool) echo.MiddlewareFunc {
 			id, ok := FromContext(c.Request().Context())
 			if !ok {
 				var err error
-				if id, err = g.authenticate(c, true); err != nil {
+				if id, err = g.authenticate(c, true, false); err != nil {
 					return err
 				}
 			}
@@ -187,11 +207,12 @@ func (g *Guard) require(allowed func(Identity) bool) echo.MiddlewareFunc {
 }
 
 // authenticate verifies the request's token and stores the identity; with
-// required false a request without a token passes with a zero Identity.
-func (g *Guard) authenticate(c echo.Context, required bool) (Identity, error) {
+// required false a request without a token passes with a zero Identity;
+// with query true, a WebSocket upgrade may carry it in the query.
+func (g *Guard) authenticate(c echo.Context, required, query bool) (Identity, error) {
 	req := c.Request()
 	ctx := req.Context()
-	token, found, malformed := g.token(c)
+	token, found, malformed := g.token(c, query)
 	if malformed {
 		g.log.Debug("auth: malformed Authorization header", zap.String("request_id", observe.RequestID(ctx)))
 		return Identity{}, g.unauthorized("invalid_request", "the Authorization header is malformed")
@@ -233,8 +254,8 @@ func (g *Guard) unauthorized(code, detail string) *httpx.Problem {
 
 // token finds the request's token: found when one was presented,
 // malformed when the Authorization header is not a usable Bearer
-// credential.
-func (g *Guard) token(c echo.Context) (token string, found, malformed bool) {
+// credential. query allows the query parameter on a WebSocket upgrade.
+func (g *Guard) token(c echo.Context, query bool) (token string, found, malformed bool) {
 	req := c.Request()
 	if hs := req.Header.Values("Authorization"); len(hs) > 0 {
 		if len(hs) > 1 {
@@ -251,7 +272,7 @@ func (g *Guard) token(c echo.Context) (token string, found, malformed bool) {
 			return ck.Value, true, false
 		}
 	}
-	if g.cfg.QueryParam != "" && isWebSocketUpgrade(req) {
+	if query && g.cfg.QueryParam != "" && isWebSocketUpgrade(req) {
 		if t := req.URL.Query().Get(g.cfg.QueryParam); t != "" {
 			return t, true, false
 		}

@@ -89,12 +89,14 @@ func TestGuardTokenSources(t *testing.T) {
 			r.AddCookie(&http.Cookie{Name: "session", Value: tok})
 			return r
 		}, 200},
-		{"query on a WebSocket upgrade", func() *http.Request {
-			r := httptest.NewRequest(http.MethodGet, "/me?access_token="+tok, nil)
-			r.Header.Set("Upgrade", "websocket")
-			r.Header.Set("Connection", "keep-alive, Upgrade")
-			return r
-		}, 200},
+		// The query parameter: on WebSocket upgrades to the routes of
+		// AuthenticateWebSocket only, not on any route a client sends
+		// upgrade headers to.
+		{"query on a WebSocket upgrade route", func() *http.Request { return upgrade("/ws?access_token=" + tok) }, 200},
+		{"query on a plain request to a WebSocket route", func() *http.Request { return httptest.NewRequest(http.MethodGet, "/ws?access_token="+tok, nil) }, 401},
+		{"query with upgrade headers on Authenticate", func() *http.Request { return upgrade("/me?access_token=" + tok) }, 401},
+		{"query with upgrade headers on Optional", func() *http.Request { return upgrade("/optional?access_token=" + tok) }, 200},
+		{"query with upgrade headers on RequireAnyRole", func() *http.Request { return upgrade("/any?access_token=" + tok) }, 401},
 		{"query on a plain request", func() *http.Request { return httptest.NewRequest(http.MethodGet, "/me?access_token="+tok, nil) }, 401},
 		{"basic scheme", func() *http.Request { return header("Authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l") }, 401},
 		{"two headers", func() *http.Request {
@@ -123,6 +125,14 @@ func TestGuardTokenSources(t *testing.T) {
 	if rec.Code != 401 {
 		t.Errorf("cookie without auth.http.cookie: %d", rec.Code)
 	}
+}
+
+// upgrade is a WebSocket upgrade request for target.
+func upgrade(target string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Connection", "keep-alive, Upgrade")
+	return r
 }
 
 func header(kv ...string) *http.Request {

@@ -120,7 +120,8 @@ func at(d time.Duration) func(*auth.Params) {
 
 // server is an echo with apex's error handler and routes behind g:
 // /me (Authenticate), /admin (RequireRole admin), /reports
-// (RequirePermission reports:read), /any (RequireAnyRole), /optional.
+// (RequirePermission reports:read), /any (RequireAnyRole), /optional,
+// /ws (AuthenticateWebSocket).
 func server(t testing.TB, g *auth.Guard, log *zap.Logger) *echo.Echo {
 	t.Helper()
 	if log == nil {
@@ -144,6 +145,7 @@ func server(t testing.TB, g *auth.Guard, log *zap.Logger) *echo.Echo {
 	e.GET("/reports", me, g.RequirePermission("reports:read"))
 	e.GET("/any", me, g.RequireAnyRole("editor", "admin"))
 	e.GET("/optional", me, g.Optional())
+	e.GET("/ws", me, g.AuthenticateWebSocket())
 	grp := e.Group("/group", g.Authenticate(), g.RequireRole("admin"))
 	grp.GET("/x", me)
 	return e
