@@ -26,7 +26,9 @@ type Config struct {
 	// HS256.
 	Algorithm string `koanf:"algorithm" validate:"oneof=HS256 RS256 ES256 EdDSA"`
 	// KeyID is the "kid" of the signing key. Default: derived from the key
-	// (8 bytes of a SHA-256, base64url).
+	// (8 bytes of a SHA-256, 16 lower-case hex digits). Keep it lower-case:
+	// set through the environment as a verify_keys entry, a kid is
+	// lower-cased.
 	KeyID string `koanf:"key_id"`
 	// Secret is the HS256 key, at least 32 bytes. Unset in development
 	// and test, a random per-process secret is used (with a WARN);

@@ -9,7 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -194,7 +194,9 @@ func checkKeyType(alg string, k any) error {
 }
 
 // keyID derives a kid from a verification key: 8 bytes of the SHA-256 of
-// its DER (or, for a secret, of the secret under a fixed label).
+// its DER (or, for a secret, of the secret under a fixed label), in
+// lower-case hex, so that it survives the env loader, which lower-cases
+// keys (APP_AUTH__VERIFY_KEYS__<kid>__...), and has no "_" to split on.
 func keyID(verify any) string {
 	var b []byte
 	switch k := verify.(type) {
@@ -204,5 +206,5 @@ func keyID(verify any) string {
 		b, _ = x509.MarshalPKIXPublicKey(k)
 	}
 	sum := sha256.Sum256(b)
-	return base64.RawURLEncoding.EncodeToString(sum[:8])
+	return hex.EncodeToString(sum[:8])
 }

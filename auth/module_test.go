@@ -348,3 +348,27 @@ func TestModuleWithoutHTTP(t *testing.T) {
 		t.Fatalf("Verify: %+v, %v", id, err)
 	}
 }
+
+// A rotation configured through the environment with the derived kid of
+// the previous key: the env loader lower-cases the kid in
+// APP_AUTH__VERIFY_KEYS__<KID>__..., and tokens of the previous key still
+// verify.
+func TestKeyRotationThroughEnv(t *testing.T) {
+	t.Parallel()
+	old := newJWT(t, testConfig()) // derived kid
+	if kid := old.KeyID(); kid != strings.ToLower(kid) || strings.Contains(kid, "_") {
+		t.Errorf("derived kid %q: want lower case without underscores", kid)
+	}
+	tok := issue(t, old, auth.Principal{Subject: "s"})
+	var j auth.Tokens
+	env := "APP_AUTH__VERIFY_KEYS__" + strings.ToUpper(old.KeyID())
+	apptest.New(t, modules(), apptest.Env(
+		"APP_AUTH__SECRET=another-secret-of-at-least-32-bytes!!",
+		"APP_AUTH__ISSUER=test", "APP_AUTH__AUDIENCE=test",
+		env+"__ALGORITHM=HS256",
+		env+"__SECRET="+testSecret,
+	), apptest.With(fx.Populate(&j)))
+	if _, err := j.Verify(t.Context(), tok); err != nil {
+		t.Fatalf("a token of the previous key, configured as %s: %v", env, err)
+	}
+}
