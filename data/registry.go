@@ -2,11 +2,13 @@ package data
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
@@ -137,8 +139,9 @@ func (d *Databases) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-// Close closes every pool, tenants' included; queries in flight finish
-// first. Later calls return nil.
+// Close closes every pool, tenants' included, and ends the tenant opens
+// in flight (ErrClosed). Statements already running finish, and Close
+// waits for them; later statements fail. Later calls return nil.
 func (d *Databases) Close() error {
 	if d.closed.Swap(true) {
 		return nil
@@ -158,10 +161,20 @@ func (d *Databases) closeAll() error {
 			continue
 		}
 		if sqlDB, err := db.DB(); err == nil {
-			errs = append(errs, sqlDB.Close())
+			errs = append(errs, closeAndWait(sqlDB))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// closeAndWait closes db (no statement can start) and waits until the
+// statements running on it have finished and their connections closed.
+func closeAndWait(db *sql.DB) error {
+	err := db.Close()
+	for db.Stats().OpenConnections > 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return err
 }
 
 func values(m map[string]*gorm.DB) []*gorm.DB {

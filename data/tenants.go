@@ -73,11 +73,18 @@ type tenants struct {
 	log      *zap.Logger
 	idRoom   int // longest ID not listed in cfg.Tenants, see TenantIDPattern
 
-	mu      sync.RWMutex
-	pools   map[string]*tenantEntry
-	waiting int
-	freed   chan struct{}
-	closed  bool
+	mu    sync.RWMutex
+	pools map[string]*tenantEntry
+	// slots counts the pools that hold a place under max_open: open ones
+	// (in pools), ones being opened and ones being closed (closing).
+	slots, closing int
+	waiting        int
+	freed          chan struct{}
+	closed         bool
+	// ctx ends at close, ending opens in flight; opening counts them.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	opening sync.WaitGroup
 
 	sf      singleflight.Group
 	stop    chan struct{}
@@ -85,6 +92,7 @@ type tenants struct {
 	bg      sync.WaitGroup // reaper and closing pools
 
 	opens, evictions, resolves, resolveFailures, unknown atomic.Int64
+	live, peak                                           atomic.Int64 // database/sql pools in existence
 }
 
 func newTenants(d *Databases, r TenantResolver) *tenants {
@@ -93,6 +101,7 @@ func newTenants(d *Databases, r TenantResolver) *tenants {
 		pools: map[string]*tenantEntry{},
 		freed: make(chan struct{}), stop: make(chan struct{}),
 	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.cfg.Pool = t.cfg.Pool.inherit(d.cfg.Pool)
 	t.idRoom = maxIdent
 	if r == nil || isConfigResolver(r) {
@@ -207,18 +216,29 @@ func (t *tenants) notifyLocked() {
 }
 
 func (t *tenants) open(id string) error {
-	t.mu.RLock()
+	t.mu.Lock()
 	_, open := t.pools[id]
-	t.mu.RUnlock()
+	if t.closed {
+		t.mu.Unlock()
+		return ErrClosed
+	}
 	if open { // a previous flight for id finished between get's check and this one
+		t.mu.Unlock()
 		return nil
 	}
+	t.opening.Add(1)
+	t.mu.Unlock()
+	defer t.opening.Done()
+
 	budget := 2*t.cfg.Pool.ConnectTimeout + 5*time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	ctx, cancel := context.WithTimeout(t.ctx, budget)
 	defer cancel()
 	t.resolves.Add(1)
 	td, err := t.resolver.Resolve(ctx, id)
 	if err != nil {
+		if t.ctx.Err() != nil {
+			return ErrClosed
+		}
 		if errors.Is(err, ErrUnknownTenant) {
 			t.unknown.Add(1)
 			return err
@@ -227,49 +247,35 @@ func (t *tenants) open(id string) error {
 		t.log.Warn("tenant resolver failed", zap.String("tenant", id), zap.Error(err))
 		return fmt.Errorf("data: resolve tenant %q: %w", id, err)
 	}
+	// Take a place under max_open before connecting, so that no more than
+	// max_open pools ever exist.
+	if err := t.reserve(ctx, id); err != nil {
+		return err
+	}
 	db, release, err := t.openDB(ctx, id, td)
 	if errors.Is(err, errNoDatabase) {
 		err = fmt.Errorf("%w %q: %w", ErrUnknownTenant, id, err)
 	}
 	if err != nil {
-		if errors.Is(err, ErrUnknownTenant) {
+		t.unreserve()
+		switch {
+		case t.ctx.Err() != nil:
+			return ErrClosed
+		case errors.Is(err, ErrUnknownTenant):
 			t.unknown.Add(1)
-		} else {
+		default:
 			t.log.Error("cannot open tenant database", zap.String("tenant", id), zap.Error(err))
 		}
 		return err
 	}
 	t.mu.Lock()
-	for !t.closed && len(t.pools) >= t.cfg.MaxOpen {
-		if victim := t.lruLocked(); victim != nil {
-			t.removeLocked(victim)
-			continue
-		}
-		// Every open pool is pinned by a request in flight: wait for one.
-		t.waiting++
-		ch := t.freed
-		t.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-		case <-t.stop:
-		}
-		t.mu.Lock()
-		t.waiting--
-		if ctx.Err() != nil {
-			t.mu.Unlock()
-			_ = release()
-			return fmt.Errorf("data: tenant %q: all %d tenant pools are busy: %w", id, t.cfg.MaxOpen, ctx.Err())
-		}
-	}
-	if t.closed {
+	if _, open := t.pools[id]; open || t.closed {
 		t.mu.Unlock()
 		_ = release()
-		return ErrClosed
-	}
-	if _, open := t.pools[id]; open {
-		t.mu.Unlock()
-		_ = release()
+		t.unreserve()
+		if !open {
+			return ErrClosed
+		}
 		return nil
 	}
 	e := &tenantEntry{id: id, db: db, release: release}
@@ -278,6 +284,55 @@ func (t *tenants) open(id string) error {
 	t.opens.Add(1)
 	t.mu.Unlock()
 	return nil
+}
+
+// reserve takes a place under max_open for a pool about to be opened,
+// closing the least recently used unpinned pool when all are taken and
+// waiting for its close (or for a pinned pool's release) until ctx ends.
+func (t *tenants) reserve(ctx context.Context, id string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.waiting++
+	defer func() { t.waiting-- }()
+	for t.slots >= t.cfg.MaxOpen {
+		if t.closed {
+			return ErrClosed
+		}
+		// Pools already closing will free a place each: evict only when
+		// they are fewer than the opens waiting for one.
+		if t.closing < t.waiting {
+			if victim := t.lruLocked(); victim != nil {
+				t.removeLocked(victim)
+				continue
+			}
+		}
+		ch := t.freed
+		t.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		t.mu.Lock()
+		if ctx.Err() != nil {
+			if t.closed {
+				return ErrClosed
+			}
+			return fmt.Errorf("data: tenant %q: all %d tenant pools are busy: %w", id, t.cfg.MaxOpen, ctx.Err())
+		}
+	}
+	if t.closed {
+		return ErrClosed
+	}
+	t.slots++
+	return nil
+}
+
+// unreserve gives back a place taken by reserve.
+func (t *tenants) unreserve() {
+	t.mu.Lock()
+	t.slots--
+	t.notifyLocked()
+	t.mu.Unlock()
 }
 
 func (t *tenants) lruLocked() *tenantEntry {
@@ -290,16 +345,22 @@ func (t *tenants) lruLocked() *tenantEntry {
 	return victim
 }
 
-// removeLocked takes e out and closes its pool in the background; the
-// connections of statements in flight close as they finish.
+// removeLocked takes e out and closes its pool in the background; its
+// place under max_open is free once the pool is closed. A statement
+// running on it finishes; its connection closes then.
 func (t *tenants) removeLocked(e *tenantEntry) {
 	delete(t.pools, e.id)
 	t.evictions.Add(1)
-	t.notifyLocked()
+	t.closing++
 	t.bg.Go(func() {
 		if err := e.release(); err != nil {
 			t.log.Warn("closing tenant pool", zap.String("tenant", e.id), zap.Error(err))
 		}
+		t.mu.Lock()
+		t.closing--
+		t.slots--
+		t.notifyLocked()
+		t.mu.Unlock()
 	})
 }
 
@@ -341,12 +402,12 @@ func (t *tenants) openDBNoMigrate(ctx context.Context, id string, td TenantDB) (
 		if err != nil {
 			return nil, nil, err
 		}
-		sqlDB, _ := db.DB()
+		closeDB := t.counted(db)
 		if err := Ping(ctx, db, pool.ConnectTimeout, op.Setting); err != nil {
-			_ = sqlDB.Close()
+			_ = closeDB()
 			return nil, nil, err
 		}
-		return db, sqlDB.Close, nil
+		return db, closeDB, nil
 	}
 	driver, dsn, err := resolveDriver(td.Driver, td.DSN.Reveal())
 	if err != nil {
@@ -362,21 +423,39 @@ func (t *tenants) openDBNoMigrate(ctx context.Context, id string, td TenantDB) (
 	if err != nil {
 		return nil, nil, err
 	}
-	sqlDB, _ := db.DB()
+	closeDB := t.counted(db)
 	if err := Ping(ctx, db, pool.ConnectTimeout, op.Setting); err != nil {
-		_ = sqlDB.Close()
+		_ = closeDB()
 		return nil, nil, err
 	}
 	var n int64
 	if err := db.WithContext(ctx).Raw("SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?", td.Schema).Scan(&n).Error; err != nil {
-		_ = sqlDB.Close()
+		_ = closeDB()
 		return nil, nil, err
 	}
 	if n == 0 {
-		_ = sqlDB.Close()
+		_ = closeDB()
 		return nil, nil, fmt.Errorf("%w %q: schema %s does not exist", ErrUnknownTenant, id, td.Schema)
 	}
-	return db, sqlDB.Close, nil
+	return db, closeDB, nil
+}
+
+// counted counts db's pool as live until the function it returns has
+// closed it.
+func (t *tenants) counted(db *gorm.DB) func() error {
+	n := t.live.Add(1)
+	for p := t.peak.Load(); n > p && !t.peak.CompareAndSwap(p, n); p = t.peak.Load() {
+	}
+	sqlDB, _ := db.DB()
+	var once sync.Once
+	var err error
+	return func() error {
+		once.Do(func() {
+			err = closeAndWait(sqlDB)
+			t.live.Add(-1)
+		})
+		return err
+	}
 }
 
 func (t *tenants) migrate(ctx context.Context, db *gorm.DB, schema, dsn string) error {
@@ -400,10 +479,13 @@ func (t *tenants) close() error {
 	}
 	t.closed = true
 	close(t.stop)
+	t.cancel() // ends the opens in flight
 	for _, e := range t.pools {
 		t.removeLocked(e)
 	}
+	t.notifyLocked()
 	t.mu.Unlock()
+	t.opening.Wait()
 	t.bg.Wait()
 	return nil
 }
