@@ -73,9 +73,18 @@ func newHandlers(in handlersIn) *Handlers {
 	return &Handlers{cfg: in.Config, users: in.Users, tokens: in.Tokens, passwords: in.Passwords, limiter: in.Limiter, log: in.Log}
 }
 
+// generationClaim carries User.SessionGeneration in a session's principal
+// (and so in its access tokens).
+const generationClaim = "sgen"
+
+// principal is what a session of u is issued for.
+func principal(u User) auth.Principal {
+	return auth.Principal{Subject: u.ID, Roles: u.Roles, Claims: map[string]any{generationClaim: u.SessionGeneration}}
+}
+
 // reloader re-reads the user at each refresh: roles granted or removed
-// since login take effect, and the sessions of a deleted user, or started
-// before the last password change, end.
+// since login take effect, and the sessions of a deleted user, or issued
+// before the last password change (of an older session generation), end.
 func reloader(users Users) auth.ReloadFunc {
 	return func(ctx context.Context, s auth.Session) (auth.Principal, error) {
 		p := s.Principal
@@ -86,7 +95,9 @@ func reloader(users Users) auth.ReloadFunc {
 		if err != nil {
 			return p, err
 		}
-		if s.Started.Before(u.PasswordChangedAt) {
+		// Claims come back from JSON: a number is a float64; a session
+		// from before generations counts as generation 0.
+		if gen, _ := p.Claims[generationClaim].(float64); int64(gen) != u.SessionGeneration {
 			return p, fmt.Errorf("%w: the password changed since this session started", auth.ErrInvalidRefresh)
 		}
 		p.Roles = u.Roles
@@ -207,7 +218,7 @@ func (h *Handlers) login(c echo.Context) error {
 			_ = h.users.SetPasswordHash(ctx, u.ID, hash, time.Time{})
 		}
 	}
-	pair, err := h.tokens.Issue(ctx, auth.Principal{Subject: u.ID, Roles: u.Roles})
+	pair, err := h.tokens.Issue(ctx, principal(u))
 	if err != nil {
 		return err
 	}
@@ -276,7 +287,10 @@ func (h *Handlers) changePassword(c echo.Context) error {
 	if err := h.tokens.Revoke(ctx, auth.RevokeParams{Access: id}); err != nil {
 		return err
 	}
-	pair, err := h.tokens.Issue(ctx, auth.Principal{Subject: u.ID, Roles: u.Roles})
+	if u, err = h.users.ByID(ctx, u.ID); err != nil { // the new session generation
+		return err
+	}
+	pair, err := h.tokens.Issue(ctx, principal(u))
 	if err != nil {
 		return err
 	}

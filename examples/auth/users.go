@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
+	"gorm.io/gorm"
 
 	"github.com/apexgo/apex/data"
 )
@@ -23,9 +24,14 @@ type User struct {
 	PasswordHash string
 	Roles        []string
 	CreatedAt    time.Time
-	// PasswordChangedAt is when the user last changed the password;
-	// sessions started before it end at their next refresh.
+	// PasswordChangedAt is when the user last changed the password.
 	PasswordChangedAt time.Time
+	// SessionGeneration counts password changes. Every session carries
+	// the generation it was issued for; one of an older generation ends
+	// at its next refresh. A counter, not a time: compared with
+	// PasswordChangedAt, a session's start would misfire where the
+	// database rounds times (MySQL's TIMESTAMP keeps whole seconds).
+	SessionGeneration int64
 }
 
 // Errors of [Users], for use with errors.Is.
@@ -40,7 +46,8 @@ var (
 // Users stores accounts. Emails are compared lower-cased. Create returns
 // ErrDuplicate for a taken email; ByEmail and ByID return ErrNoUser;
 // SetPasswordHash replaces a hash, and with changedAt non-zero records a
-// password change (zero: the same password rehashed with new parameters).
+// password change, incrementing SessionGeneration (zero: the same
+// password rehashed with new parameters).
 // Safe for concurrent use.
 type Users interface {
 	Create(ctx context.Context, u User) error
@@ -70,12 +77,13 @@ type userRow struct {
 	Roles             string // comma-separated
 	CreatedAt         time.Time
 	PasswordChangedAt *time.Time
+	SessionGeneration int64
 }
 
 func (userRow) TableName() string { return "users" }
 
 func (r userRow) user() User {
-	u := User{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, CreatedAt: r.CreatedAt}
+	u := User{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, CreatedAt: r.CreatedAt, SessionGeneration: r.SessionGeneration}
 	if r.PasswordChangedAt != nil {
 		u.PasswordChangedAt = *r.PasswordChangedAt
 	}
@@ -135,6 +143,7 @@ func (s *DBUsers) SetPasswordHash(ctx context.Context, id, hash string, changedA
 	cols := map[string]any{"password_hash": hash}
 	if !changedAt.IsZero() {
 		cols["password_changed_at"] = changedAt
+		cols["session_generation"] = gorm.Expr("session_generation + 1")
 	}
 	res := db.Model(&userRow{}).Where("id = ?", id).Updates(cols)
 	if res.Error != nil {
