@@ -23,7 +23,7 @@ import (
 // tenancy middleware when data.tenancy.enabled is set, and maps the
 // sentinel errors to HTTP statuses: ErrNotFound 404, ErrConflict and
 // ErrForeignKey 409, ErrRetryable 503, ErrUnknownTenant 404,
-// ErrInvalidTenant 400.
+// ErrInvalidTenant and ErrNoTenant 400, ErrClosed 503.
 //
 // Optional inputs through fx: a [TenantResolver] (else tenants come from
 // config) and [Migrations].
@@ -43,6 +43,8 @@ var Module = fx.Module("data",
 	httpx.MapError(ErrRetryable, http.StatusServiceUnavailable),
 	httpx.MapError(ErrUnknownTenant, http.StatusNotFound),
 	httpx.MapError(ErrInvalidTenant, http.StatusBadRequest),
+	httpx.MapError(ErrNoTenant, http.StatusBadRequest),
+	httpx.MapError(ErrClosed, http.StatusServiceUnavailable),
 )
 
 // MiddlewareOrder places the tenancy middleware among app middleware

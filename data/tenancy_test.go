@@ -79,6 +79,15 @@ func TestTenancyMiddleware(t *testing.T) {
 					_, has := app.Tenant(c.Request().Context())
 					return c.String(http.StatusOK, fmt.Sprint(has))
 				})
+				// A route without a tenant that still asks for the tenant's
+				// database, and one reached after the registry stopped.
+				e.GET("/public/db", func(c echo.Context) error {
+					_, err := reg.DB(c.Request().Context())
+					return err
+				})
+				e.GET("/public/closed", func(c echo.Context) error {
+					return fmt.Errorf("orders: %w", data.ErrClosed)
+				})
 			}),
 		))
 
@@ -113,6 +122,11 @@ func TestTenancyMiddleware(t *testing.T) {
 	for _, path := range []string{"/livez", "/readyz", "/metrics", "/public/info"} {
 		if r := a.Do(t, http.MethodGet, path, ""); r.StatusCode != http.StatusOK {
 			t.Errorf("%s without tenant: %d %s", path, r.StatusCode, r.Body)
+		}
+	}
+	for path, want := range map[string]int{"/public/db": http.StatusBadRequest, "/public/closed": http.StatusServiceUnavailable} {
+		if r := a.Do(t, http.MethodGet, path, ""); r.StatusCode != want || r.Header.Get("Content-Type") != httpx.ProblemContentType {
+			t.Errorf("%s: %d %s, want a %d problem", path, r.StatusCode, r.Body, want)
 		}
 	}
 	// Registry.DB outside a request needs a tenant in the context.
