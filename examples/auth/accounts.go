@@ -208,6 +208,14 @@ func (h *Handlers) login(c echo.Context) error {
 		return err
 	}
 	if err := h.passwords.Verify(ctx, u.PasswordHash, in.Password); err != nil {
+		if errors.Is(err, auth.ErrUnknownHash) {
+			// A broken row, not the client's fault: answer as for a wrong
+			// password, after the same work, so that the answer tells
+			// nothing about the account; the operator learns from the log.
+			h.log.Error("login: the stored password hash is in no known format; the user cannot log in",
+				zap.String("user", u.ID), zap.String("request_id", observe.RequestID(ctx)))
+			err = h.passwords.VerifyNoUser(ctx, in.Password)
+		}
 		if errors.Is(err, auth.ErrPasswordMismatch) {
 			return errLogin
 		}

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/auth"
 	"github.com/apexgo/apex/cache/redisconn"
@@ -259,5 +262,34 @@ func changePassword(t *testing.T, a *apptest.App) {
 	}
 	if _, r := login(t, a, "ada@example.com", "a new passphrase"); r.StatusCode != 200 {
 		t.Fatalf("login with the new password: %d", r.StatusCode)
+	}
+}
+
+// A stored hash in no known format answers a login like a wrong password
+// (401, after the same hashing), never a 500 that would tell the account
+// exists, and is logged at ERROR without the hash.
+func TestLoginWithUnknownHash(t *testing.T) {
+	t.Parallel()
+	var users Users
+	a := apptest.New(t, apptest.Modules(options()...), apptest.Config(fastHashing), apptest.With(fx.Populate(&users)))
+	const broken = "$md5$not-a-hash-we-know"
+	if err := users.Create(t.Context(), User{ID: "u1", Email: "ada@example.com", PasswordHash: broken, Roles: []string{"user"}, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	_, unknown := login(t, a, "nobody@example.com", "some password")
+	_, r := login(t, a, "ada@example.com", "some password")
+	if r.StatusCode != http.StatusUnauthorized || problemDetail(t, r) != problemDetail(t, unknown) {
+		t.Fatalf("login with an unknown hash: %d %s, want the 401 of an unknown user", r.StatusCode, r.Body)
+	}
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := a.Logs.FilterLevelExact(zap.ErrorLevel).FilterMessageSnippet("no known format").Len(); n != 1 {
+		t.Errorf("%d ERROR lines about the hash, want 1", n)
+	}
+	for _, line := range a.LogLines() {
+		if strings.Contains(line, "not-a-hash") || strings.Contains(line, "some password") {
+			t.Errorf("a log line holds the hash or the password: %s", line)
+		}
 	}
 }
