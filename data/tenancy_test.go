@@ -833,3 +833,31 @@ func TestTenantCloseWaitsForStatements(t *testing.T) {
 		t.Errorf("running statement: %v", err)
 	}
 }
+
+// A schema tenant in a database other than the primary's gets a pool
+// sized by data.tenancy.pool, not by data.pool.
+func TestTenancySchemaPoolSize(t *testing.T) {
+	t.Parallel()
+	schema := testservice.Unique("z")
+	base := datatest.PostgresSchema(t, schema)
+	cfg := data.DefaultConfig()
+	cfg.SQLitePath = filepath.Join(t.TempDir(), "primary.db")
+	cfg.Pool.MaxOpen = 20
+	cfg.Tenancy.Enabled, cfg.Tenancy.Pool.MaxOpen = true, 3
+	cfg.Tenancy.Tenants = map[string]data.TenantConfig{"a": {DSN: app.NewSecret(base), Schema: schema}}
+	d, err := data.New(cfg, data.Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	db, err := d.DB(app.WithTenant(context.Background(), "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sqlDB, _ := db.DB(); sqlDB.Stats().MaxOpenConnections != 3 {
+		t.Errorf("tenant pool max open %d, want data.tenancy.pool.max_open 3", sqlDB.Stats().MaxOpenConnections)
+	}
+}
