@@ -6,7 +6,7 @@
 // SQL migrations with goose.
 //
 // The two ports are [Registry] (which database serves this context) and
-// [TenantResolver] (where a tenant's data lives). [Open] and [NewRegistry]
+// [TenantResolver] (where a tenant's data lives). [Open] and [New]
 // work without fx; [Module] wires them from the "data" config section.
 package data
 
