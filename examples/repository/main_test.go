@@ -7,6 +7,7 @@ import (
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/data/datatest"
 	"github.com/apexgo/apex/examples/repository/orders"
+	"github.com/apexgo/apex/internal/testservice"
 )
 
 // The whole service, on the SQLite fallback and on Postgres.
@@ -51,5 +52,40 @@ func TestRepositoryExample(t *testing.T) {
 				t.Fatalf("cat has %d orders (the failed batch must leave none)", len(list))
 			}
 		})
+	}
+}
+
+// A schema per tenant on Postgres: the orders table (a model with a
+// TableName) of each tenant is its own — the same reference in two
+// tenants is no conflict, and neither sees the other's orders.
+func TestRepositoryExampleSchemaTenants(t *testing.T) {
+	t.Parallel()
+	u := testservice.Unique("ord")
+	for _, id := range []string{"a", "b"} {
+		datatest.PostgresSchema(t, u+"_"+id)
+	}
+	a := apptest.New(t, apptest.Modules(options()...), apptest.Config(map[string]any{
+		"data.dsn": datatest.PostgresDSN(t), "data.tenancy.enabled": true,
+		"data.tenancy.schema_template": u + "_{tenant}", "data.tenancy.migrate_on_open": true,
+	}))
+	ids := map[string]string{}
+	for _, tenant := range []string{"a", "b"} {
+		r := a.Do(t, http.MethodPost, "/orders", `{"reference":"r-1","customer":"ann","total_cents":100}`, "X-Tenant-ID", tenant)
+		if r.StatusCode != http.StatusCreated {
+			t.Fatalf("tenant %s: place: %d %s", tenant, r.StatusCode, r.Body)
+		}
+		var o orders.Order
+		r.JSON(t, &o)
+		ids[tenant] = o.ID
+	}
+	for _, tenant := range []string{"a", "b"} {
+		var list []orders.Order
+		a.Do(t, http.MethodGet, "/orders?customer=ann", "", "X-Tenant-ID", tenant).JSON(t, &list)
+		if len(list) != 1 || list[0].ID != ids[tenant] {
+			t.Errorf("tenant %s sees %+v, want only its order %s", tenant, list, ids[tenant])
+		}
+	}
+	if r := a.Do(t, http.MethodGet, "/orders/"+ids["a"], "", "X-Tenant-ID", "b"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("tenant b reads tenant a's order: %d %s", r.StatusCode, r.Body)
 	}
 }
