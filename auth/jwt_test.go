@@ -2,8 +2,10 @@ package auth_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -204,12 +206,43 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// attacks returns, for a verifier configured with cfg, tokens that must
-// all be refused.
+// hsOldSecret is the HS256 verify key of attackConfig.
+const hsOldSecret = "an-old-hs256-secret-of-32-bytes-or-more"
+
+// attackConfig is the verifier the attacks run against: it signs with
+// RS256 (testKeys.rsa) and also verifies HS256 (kid "hs-old") and another
+// RSA key (kid "rs-other"), so that HS256 is an accepted algorithm and
+// every kid names a real key: an attack must be refused by the kid and
+// key checks, not merely because its algorithm is not configured at all.
+func attackConfig(t testing.TB) auth.Config {
+	t.Helper()
+	return testConfig(withAlg("RS256"), func(c *auth.Config) {
+		c.VerifyKeys = map[string]auth.VerifyKey{
+			"hs-old":   {Algorithm: "HS256", Secret: app.NewSecret(hsOldSecret)},
+			"rs-other": {Algorithm: "RS256", PublicKey: publicPEM(t, otherRSA())},
+		}
+	})
+}
+
+// publicPEM is the PKIX public key PEM of an RSA private key PEM.
+func publicPEM(t testing.TB, private string) string {
+	t.Helper()
+	block, _ := pem.Decode([]byte(private))
+	k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pemOf("PUBLIC KEY", der)
+}
+
+// attacks returns tokens that a verifier of attackConfig must all refuse.
 func attacks(t *testing.T) map[string]string {
 	t.Helper()
-	rs := testConfig(withAlg("RS256"))
-	j := newJWT(t, rs)
+	j := newJWT(t, attackConfig(t))
 	valid, err := j.Issue(t.Context(), alice)
 	if err != nil {
 		t.Fatal(err)
@@ -247,31 +280,55 @@ func attacks(t *testing.T) map[string]string {
 	}
 	noID := goodClaims()
 	delete(noID, "jti")
+	rsaDER, _ := x509.MarshalPKIXPublicKey(&testKeys.rsa.PublicKey)
+	block, _ := pem.Decode([]byte(otherRSA()))
+	otherKey, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The configured keys do verify their own tokens: the attacks below
+	// fail for the reason they name.
+	for name, tok := range map[string]string{
+		"the RS256 signing key": valid.AccessToken,
+		"the HS256 verify key":  sign(jwt.SigningMethodHS256, []byte(hsOldSecret), map[string]any{"kid": "hs-old"}, goodClaims()),
+		"the other RS256 key":   sign(jwt.SigningMethodRS256, otherKey, map[string]any{"kid": "rs-other"}, goodClaims()),
+	} {
+		if _, err := j.Verify(t.Context(), tok); err != nil {
+			t.Fatalf("a token of %s: %v", name, err)
+		}
+	}
 	return map[string]string{
 		"tampered payload":   parts[0] + "." + enc(payload) + "." + parts[2],
 		"tampered signature": parts[0] + "." + parts[1] + "." + flip(parts[2]),
 		"alg none":           enc([]byte(`{"alg":"none","typ":"JWT","kid":"`+j.KeyID()+`"}`)) + "." + parts[1] + ".",
 		"alg none unsigned":  sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, map[string]any{"kid": j.KeyID()}, goodClaims()),
-		// The classic confusion: HMAC keyed with the RSA public key's PEM.
-		"HS/RS confusion":         sign(jwt.SigningMethodHS256, []byte(testKeys.rsaPub), map[string]any{"kid": j.KeyID()}, goodClaims()),
-		"HS/RS confusion DER":     sign(jwt.SigningMethodHS256, []byte(testKeys.rsaPub1), map[string]any{"kid": j.KeyID()}, goodClaims()),
-		"wrong kid":               otherWithKid(t, otherTok.AccessToken, j.KeyID()),
-		"unknown kid":             sign(jwt.SigningMethodRS256, testKeys.rsa, map[string]any{"kid": "nope"}, goodClaims()),
-		"no kid":                  sign(jwt.SigningMethodRS256, testKeys.rsa, nil, goodClaims()),
-		"no jti":                  sign(jwt.SigningMethodRS256, testKeys.rsa, map[string]any{"kid": j.KeyID()}, noID),
-		"expired":                 issuedBy(nil, at(-time.Hour)),
-		"not yet valid":           issuedBy(nil, at(time.Hour)),
-		"wrong iss":               issuedBy(func(c *auth.Config) { c.Issuer = "evil" }),
-		"wrong aud":               issuedBy(func(c *auth.Config) { c.Audience = "other-service" }),
-		"truncated":               valid.AccessToken[:len(valid.AccessToken)-12],
-		"two segments":            parts[0] + "." + parts[1],
-		"100 KB":                  strings.Repeat("a", 100<<10),
-		"oversized valid-looking": parts[0] + "." + enc([]byte(`{"sub":"`+strings.Repeat("x", 9000)+`"}`)) + "." + parts[2],
-		"garbage base64":          "abc$%.@@@.!!",
-		"garbage segments":        "e30.e30.e30",
-		"not json":                enc([]byte("hello")) + "." + enc([]byte("world")) + "." + parts[2],
-		"empty":                   "",
-		"refresh token as access": valid.RefreshToken,
+		// The classic confusion: HMAC keyed with the RSA public key's
+		// bytes, while HS256 is configured (for another kid).
+		"HS/RS confusion":             sign(jwt.SigningMethodHS256, []byte(testKeys.rsaPub), map[string]any{"kid": j.KeyID()}, goodClaims()),
+		"HS/RS confusion PKCS#1":      sign(jwt.SigningMethodHS256, []byte(testKeys.rsaPub1), map[string]any{"kid": j.KeyID()}, goodClaims()),
+		"HS/RS confusion DER":         sign(jwt.SigningMethodHS256, rsaDER, map[string]any{"kid": j.KeyID()}, goodClaims()),
+		"HS/RS confusion, the HS kid": sign(jwt.SigningMethodHS256, []byte(testKeys.rsaPub), map[string]any{"kid": "hs-old"}, goodClaims()),
+		"wrong kid: RS key, HS kid":   sign(jwt.SigningMethodRS256, testKeys.rsa, map[string]any{"kid": "hs-old"}, goodClaims()),
+		"wrong kid: HS key, RS kid":   sign(jwt.SigningMethodHS256, []byte(hsOldSecret), map[string]any{"kid": j.KeyID()}, goodClaims()),
+		"wrong kid: other RS key":     sign(jwt.SigningMethodRS256, otherKey, map[string]any{"kid": j.KeyID()}, goodClaims()),
+		"wrong kid: signing key":      sign(jwt.SigningMethodRS256, testKeys.rsa, map[string]any{"kid": "rs-other"}, goodClaims()),
+		"wrong kid, re-headed":        otherWithKid(t, otherTok.AccessToken, j.KeyID()),
+		"unknown kid":                 sign(jwt.SigningMethodRS256, testKeys.rsa, map[string]any{"kid": "nope"}, goodClaims()),
+		"no kid":                      sign(jwt.SigningMethodRS256, testKeys.rsa, nil, goodClaims()),
+		"no jti":                      sign(jwt.SigningMethodRS256, testKeys.rsa, map[string]any{"kid": j.KeyID()}, noID),
+		"expired":                     issuedBy(nil, at(-time.Hour)),
+		"not yet valid":               issuedBy(nil, at(time.Hour)),
+		"wrong iss":                   issuedBy(func(c *auth.Config) { c.Issuer = "evil" }),
+		"wrong aud":                   issuedBy(func(c *auth.Config) { c.Audience = "other-service" }),
+		"truncated":                   valid.AccessToken[:len(valid.AccessToken)-12],
+		"two segments":                parts[0] + "." + parts[1],
+		"100 KB":                      strings.Repeat("a", 100<<10),
+		"oversized valid-looking":     parts[0] + "." + enc([]byte(`{"sub":"`+strings.Repeat("x", 9000)+`"}`)) + "." + parts[2],
+		"garbage base64":              "abc$%.@@@.!!",
+		"garbage segments":            "e30.e30.e30",
+		"not json":                    enc([]byte("hello")) + "." + enc([]byte("world")) + "." + parts[2],
+		"empty":                       "",
+		"refresh token as access":     valid.RefreshToken,
 	}
 }
 
@@ -298,7 +355,7 @@ func otherWithKid(t *testing.T, token, kid string) string {
 
 func TestAttacksAreInvalidTokens(t *testing.T) {
 	t.Parallel()
-	j := newJWT(t, testConfig(withAlg("RS256")))
+	j := newJWT(t, attackConfig(t))
 	for name, tok := range attacks(t) {
 		if _, err := j.Verify(t.Context(), tok); !errors.Is(err, auth.ErrInvalidToken) {
 			t.Errorf("%s: Verify returned %v, want ErrInvalidToken", name, err)
@@ -309,7 +366,7 @@ func TestAttacksAreInvalidTokens(t *testing.T) {
 // Through the middleware, every attack is a 401 problem, never a 500.
 func TestAttacksAre401(t *testing.T) {
 	t.Parallel()
-	j := newJWT(t, testConfig(withAlg("RS256")))
+	j := newJWT(t, attackConfig(t))
 	e := server(t, newGuard(t, j), nil)
 	for name, tok := range attacks(t) {
 		rec := get(e, "/me", "Authorization", "Bearer "+tok)
