@@ -141,7 +141,8 @@ func (d *Databases) Start(ctx context.Context) (err error) {
 
 // Close closes every pool, tenants' included, and ends the tenant opens
 // in flight (ErrClosed). Statements already running finish, and Close
-// waits for them; later statements fail. Later calls return nil.
+// waits for them (a minute at most); later statements fail. Later calls
+// return nil.
 func (d *Databases) Close() error {
 	if d.closed.Swap(true) {
 		return nil
@@ -168,14 +169,22 @@ func (d *Databases) closeAll() error {
 }
 
 // closeAndWait closes db (no statement can start) and waits until the
-// statements running on it have finished and their connections closed.
+// statements running on it have finished and their connections closed,
+// for closeWait at most (a connection held forever, as by rows never
+// closed, must not hang the stop).
 func closeAndWait(db *sql.DB) error {
 	err := db.Close()
-	for db.Stats().OpenConnections > 0 {
+	deadline := time.Now().Add(closeWait)
+	for n := db.Stats().OpenConnections; n > 0; n = db.Stats().OpenConnections {
+		if time.Now().After(deadline) {
+			return errors.Join(err, fmt.Errorf("data: %d connections still in use %s after close", n, closeWait))
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	return err
 }
+
+const closeWait = time.Minute
 
 func values(m map[string]*gorm.DB) []*gorm.DB {
 	out := make([]*gorm.DB, 0, len(m))
