@@ -813,16 +813,17 @@ func TestTenantCloseWaitsForStatements(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	started, done := make(chan struct{}), make(chan error, 1)
+	done := make(chan error, 1)
 	var finished atomic.Bool
 	go func() {
-		close(started)
 		err := db.Exec("SELECT pg_sleep(0.5)").Error
 		finished.Store(true)
 		done <- err
 	}()
-	<-started
-	time.Sleep(100 * time.Millisecond) // the statement is running
+	sqlDB, _ := db.DB()
+	for sqlDB.Stats().InUse == 0 && !finished.Load() { // until the statement runs
+		time.Sleep(time.Millisecond)
+	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
