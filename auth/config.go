@@ -83,7 +83,9 @@ type VerifyKey struct {
 // HTTPConfig is auth.http.
 type HTTPConfig struct {
 	// Cookie, when set, is a cookie read for the token when there is no
-	// Authorization header. Default none.
+	// Authorization header, on every method: browsers send it with
+	// cross-site requests, so set it SameSite and give state-changing
+	// routes a CSRF defence (docs/auth.md). Default none.
 	Cookie string `koanf:"cookie"`
 	// QueryParam, when set, is a query parameter read for the token by
 	// Guard.AuthenticateWebSocket, on WebSocket upgrade requests only

@@ -4,14 +4,20 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/auth"
 	"github.com/apexgo/apex/auth/redis"
 	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/internal/testservice"
 )
 
@@ -101,11 +107,31 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	g, err := auth.NewGuard(auth.GuardParams{Tokens: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpx.NewErrorHandler(zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	e.HTTPErrorHandler = h.Handle
+	e.GET("/me", func(c echo.Context) error { return c.NoContent(http.StatusOK) }, g.Authenticate())
+
 	fw.down()
 	start := time.Now()
 	_, err = j.Verify(t.Context(), fresh.AccessToken) // never checked: not in the local cache
 	if !errors.Is(err, auth.ErrUnavailable) || errors.Is(err, auth.ErrInvalidToken) {
 		t.Fatalf("Verify with Redis down: %v, want ErrUnavailable", err)
+	}
+	// Through the Guard: 503 with Retry-After, not 401.
+	req := httptest.NewRequest(http.MethodGet, "/me", nil)
+	req.Header.Set("Authorization", "Bearer "+fresh.AccessToken)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("a request with Redis down: %d %v, want 503 with Retry-After", rec.Code, rec.Header())
 	}
 	_, err = j.Refresh(t.Context(), pair.RefreshToken)
 	if !errors.Is(err, auth.ErrUnavailable) || errors.Is(err, auth.ErrInvalidRefresh) {
