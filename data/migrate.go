@@ -114,8 +114,8 @@ func NewMigrator(db *gorm.DB, fsys fs.FS, p MigratorParams) (*Migrator, error) {
 		if driver != Postgres {
 			return nil, errors.New("data: migrations in a schema need Postgres")
 		}
-		// A pool of one connection whose search_path is the schema: the
-		// shared pool's connections must not change theirs.
+		// A small pool whose search_path is the schema (db's connections
+		// may be on another, the primary's for instance).
 		dsn := p.DSN.Reveal()
 		if d, ok := db.Dialector.(*postgres.Dialector); ok && dsn == "" {
 			dsn = d.DSN

@@ -364,8 +364,8 @@ func (t *tenants) removeLocked(e *tenantEntry) {
 	})
 }
 
-// openDB opens a tenant's database: a pool of its own, or a schema on a
-// shared pool.
+// openDB opens a tenant's pool: on its own database, or on a schema
+// (search_path) of a shared one.
 func (t *tenants) openDB(ctx context.Context, id string, td TenantDB) (*gorm.DB, func() error, error) {
 	db, release, err := t.openDBNoMigrate(ctx, id, td)
 	if err != nil || !t.cfg.MigrateOnOpen {
