@@ -46,7 +46,10 @@ type Params struct {
 type Session struct {
 	// Principal is what the family was issued for.
 	Principal
-	// Started is when it was issued: the login.
+	// Started is when it was issued: the login, to the nanosecond. To end
+	// sessions older than an event, prefer a counter kept with the user
+	// (see examples/auth) to comparing Started with a stored time: a
+	// database may round that time (MySQL's TIMESTAMP to the second).
 	Started time.Time
 }
 
