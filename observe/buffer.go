@@ -64,6 +64,14 @@ func (b *bufferedSyncer) flushLocked() error {
 	return err
 }
 
+// Flush writes what is buffered, without syncing ws (an fsync per ERROR
+// line would make an error storm slow).
+func (b *bufferedSyncer) Flush() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.flushLocked()
+}
+
 // Sync writes what is buffered and syncs ws.
 func (b *bufferedSyncer) Sync() error {
 	b.mu.Lock()
@@ -74,12 +82,12 @@ func (b *bufferedSyncer) Sync() error {
 	return b.ws.Sync()
 }
 
-// flushAt is a core that syncs ws after writing an entry at level or
+// flushAt is a core that flushes ws after writing an entry at level or
 // above, so that errors reach the output at once even when info lines
 // are buffered.
 type flushAt struct {
 	zapcore.Core
-	ws    zapcore.WriteSyncer
+	ws    *bufferedSyncer
 	level zapcore.Level
 }
 
@@ -99,7 +107,7 @@ func (c *flushAt) Write(e zapcore.Entry, fields []zapcore.Field) error {
 		return err
 	}
 	if e.Level >= c.level {
-		return c.ws.Sync()
+		return c.ws.Flush()
 	}
 	return nil
 }

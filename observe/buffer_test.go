@@ -104,6 +104,12 @@ func TestBufferedLoggerFlushesErrorsAtOnce(t *testing.T) {
 	if !strings.Contains(s, `"first"`) || !strings.Contains(s, `"boom"`) || !strings.Contains(s, `"k":"v"`) {
 		t.Fatalf("an ERROR did not flush the buffer in order: %q", s)
 	}
+	out.mu.Lock()
+	syncs := out.syncs
+	out.mu.Unlock()
+	if syncs != 0 {
+		t.Fatalf("an ERROR line synced the output %d times; it must only write it (no fsync per error)", syncs)
+	}
 }
 
 func TestConsoleOutputIsNotBuffered(t *testing.T) {
