@@ -79,6 +79,16 @@ type TenancyConfig struct {
 	MaxOpen int `koanf:"max_open" validate:"gte=1"`
 	// IdleTTL closes a tenant pool unused this long. Default 10m.
 	IdleTTL time.Duration `koanf:"idle_ttl" validate:"gt=0"`
+	// UnknownCacheSize bounds the tenant IDs remembered as unknown (the
+	// resolver said so, or their database or schema does not exist), so
+	// that requests naming them cost no resolve or connect; the oldest is
+	// forgotten first. Resolver failures are not remembered. 0 turns the
+	// cache off. Default 10000.
+	UnknownCacheSize int `koanf:"unknown_cache_size" validate:"gte=0"`
+	// UnknownTTL is how long an ID stays remembered as unknown: a tenant
+	// created meanwhile is reachable after it at the latest. 0 turns the
+	// cache off. Default 30s.
+	UnknownTTL time.Duration `koanf:"unknown_ttl" validate:"gte=0"`
 	// Pool sizes each tenant's pool. Default max_open 5, max_idle 2, and
 	// the primary's timeouts.
 	Pool PoolConfig `koanf:"pool"`
@@ -129,6 +139,7 @@ func DefaultConfig() Config {
 		SlowQueryThreshold: 200 * time.Millisecond,
 		Tenancy: TenancyConfig{
 			Header: "X-Tenant-ID", MaxOpen: 50, IdleTTL: 10 * time.Minute,
+			UnknownCacheSize: 10000, UnknownTTL: 30 * time.Second,
 			Pool: PoolConfig{MaxOpen: 5, MaxIdle: 2},
 		},
 		Migrate: MigrateConfig{Table: "goose_db_version"},

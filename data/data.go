@@ -99,7 +99,8 @@ type Pinner interface {
 // it cannot tell (a control database down: the middleware answers 503).
 // id has already been checked against [TenantIDPattern]. The registry
 // calls Resolve once per pool it opens (concurrent first requests share
-// one call), so Resolve may be slow (a query, a secrets manager); it must
+// one call), and not again for an ID found unknown less than
+// data.tenancy.unknown_ttl ago, so Resolve may be slow (a query, a secrets manager); it must
 // honour ctx and be safe for concurrent use.
 type TenantResolver interface {
 	Resolve(ctx context.Context, id string) (TenantDB, error)

@@ -16,11 +16,12 @@ var (
 	descWaitTime = prometheus.NewDesc("apex_data_pool_wait_seconds_total", "Time spent waiting for a connection.", []string{"database"}, nil)
 	descClosed   = prometheus.NewDesc("apex_data_pool_closed_total", "Connections closed, by reason (max_idle, max_idle_time, max_lifetime).", []string{"database", "reason"}, nil)
 
-	descTenantOpen     = prometheus.NewDesc("apex_data_tenant_pools_open", "Tenant pools open now.", nil, nil)
-	descTenantOpens    = prometheus.NewDesc("apex_data_tenant_opens_total", "Tenant pools opened.", nil, nil)
-	descTenantEvict    = prometheus.NewDesc("apex_data_tenant_evictions_total", "Tenant pools closed as least recently used, idle past idle_ttl, or at stop.", nil, nil)
-	descTenantFailures = prometheus.NewDesc("apex_data_tenant_resolve_failures_total", "Tenant resolver failures (unknown tenants excluded).", nil, nil)
-	descTenantUnknown  = prometheus.NewDesc("apex_data_tenant_unknown_total", "Requests for tenants that do not exist.", nil, nil)
+	descTenantOpen        = prometheus.NewDesc("apex_data_tenant_pools_open", "Tenant pools open now.", nil, nil)
+	descTenantOpens       = prometheus.NewDesc("apex_data_tenant_opens_total", "Tenant pools opened.", nil, nil)
+	descTenantEvict       = prometheus.NewDesc("apex_data_tenant_evictions_total", "Tenant pools closed as least recently used, idle past idle_ttl, or at stop.", nil, nil)
+	descTenantFailures    = prometheus.NewDesc("apex_data_tenant_resolve_failures_total", "Tenant resolver failures (unknown tenants excluded).", nil, nil)
+	descTenantUnknown     = prometheus.NewDesc("apex_data_tenant_unknown_total", "Resolves or opens that found the tenant does not exist.", nil, nil)
+	descTenantUnknownHits = prometheus.NewDesc("apex_data_tenant_unknown_cache_hits_total", "Requests for tenants found not to exist less than data.tenancy.unknown_ttl ago, answered from the cache.", nil, nil)
 )
 
 // Describe implements prometheus.Collector: pool statistics of the
@@ -28,7 +29,7 @@ var (
 // tenant pools.
 func (d *Databases) Describe(ch chan<- *prometheus.Desc) {
 	for _, desc := range []*prometheus.Desc{descOpen, descMaxOpen, descWait, descWaitTime, descClosed,
-		descTenantOpen, descTenantOpens, descTenantEvict, descTenantFailures, descTenantUnknown} {
+		descTenantOpen, descTenantOpens, descTenantEvict, descTenantFailures, descTenantUnknown, descTenantUnknownHits} {
 		ch <- desc
 	}
 }
@@ -61,6 +62,7 @@ func (d *Databases) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descTenantEvict, prometheus.CounterValue, float64(st.Evictions))
 		ch <- prometheus.MustNewConstMetric(descTenantFailures, prometheus.CounterValue, float64(st.ResolveFailures))
 		ch <- prometheus.MustNewConstMetric(descTenantUnknown, prometheus.CounterValue, float64(st.Unknown))
+		ch <- prometheus.MustNewConstMetric(descTenantUnknownHits, prometheus.CounterValue, float64(st.UnknownCacheHits))
 	}
 }
 

@@ -254,9 +254,12 @@ type TenantStats struct {
 	// Open is the number of tenant pools open now.
 	Open int
 	// Opens, Evictions (least recently used or idle), Resolves (resolver
-	// calls), ResolveFailures (errors other than unknown tenant) and
-	// Unknown (unknown tenants) count since start.
-	Opens, Evictions, Resolves, ResolveFailures, Unknown int64
+	// calls), ResolveFailures (errors other than unknown tenant), Unknown
+	// (resolves or opens that found the tenant unknown) and
+	// UnknownCacheHits (requests for a tenant found unknown less than
+	// data.tenancy.unknown_ttl ago, answered without a resolve) count
+	// since start.
+	Opens, Evictions, Resolves, ResolveFailures, Unknown, UnknownCacheHits int64
 }
 
 // TenantStats returns the tenant pool counts; zero with tenancy off.

@@ -133,8 +133,14 @@ func TestTenancyMiddleware(t *testing.T) {
 	if _, err := reg.DB(context.Background()); !errors.Is(err, data.ErrNoTenant) {
 		t.Errorf("DB without tenant: %v", err)
 	}
+	// An unknown tenant asked again is answered from the cache.
+	calls := res.calls.Load()
+	if r := a.Do(t, http.MethodGet, "/whoami", "", "X-Tenant-ID", "initech"); r.StatusCode != http.StatusNotFound || res.calls.Load() != calls {
+		t.Errorf("initech again: %d, %d more resolves", r.StatusCode, res.calls.Load()-calls)
+	}
 	m := a.Do(t, http.MethodGet, "/metrics", "")
-	for _, want := range []string{"apex_data_tenant_pools_open 2", "apex_data_tenant_opens_total 2", "apex_data_tenant_resolve_failures_total 1", "apex_data_tenant_unknown_total 1"} {
+	for _, want := range []string{"apex_data_tenant_pools_open 2", "apex_data_tenant_opens_total 2", "apex_data_tenant_resolve_failures_total 1",
+		"apex_data_tenant_unknown_total 1", "apex_data_tenant_unknown_cache_hits_total 1"} {
 		if !strings.Contains(string(m.Body), want) {
 			t.Errorf("metrics lack %q", want)
 		}

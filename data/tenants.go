@@ -87,12 +87,13 @@ type tenants struct {
 	opening sync.WaitGroup
 
 	sf      singleflight.Group
+	unknown *unknownCache // IDs recently found unknown
 	stop    chan struct{}
 	started bool
 	bg      sync.WaitGroup // reaper and closing pools
 
-	opens, evictions, resolves, resolveFailures, unknown atomic.Int64
-	live, peak                                           atomic.Int64 // database/sql pools in existence
+	opens, evictions, resolves, resolveFailures, unknowns, unknownHits atomic.Int64
+	live, peak                                                         atomic.Int64 // database/sql pools in existence
 }
 
 func newTenants(d *Databases, r TenantResolver) *tenants {
@@ -100,6 +101,7 @@ func newTenants(d *Databases, r TenantResolver) *tenants {
 		d: d, cfg: d.cfg.Tenancy, resolver: r, log: d.p.Log.Named("data.tenancy"),
 		pools: map[string]*tenantEntry{},
 		freed: make(chan struct{}), stop: make(chan struct{}),
+		unknown: newUnknownCache(d.cfg.Tenancy.UnknownCacheSize, d.cfg.Tenancy.UnknownTTL),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.cfg.Pool = t.cfg.Pool.inherit(d.cfg.Pool)
@@ -186,6 +188,11 @@ func (t *tenants) get(ctx context.Context, id string, pin bool) (*tenantEntry, e
 			t.mu.Unlock()
 			continue
 		}
+		// An ID found unknown a moment ago costs no resolve or connect.
+		if t.unknown.has(id) {
+			t.unknownHits.Add(1)
+			return nil, fmt.Errorf("%w %q", ErrUnknownTenant, id)
+		}
 		// Concurrent first requests share one open, which runs on its own
 		// deadline so that one caller leaving does not fail the others.
 		ch := t.sf.DoChan(id, func() (any, error) { return nil, t.open(id) })
@@ -240,7 +247,8 @@ func (t *tenants) open(id string) error {
 			return ErrClosed
 		}
 		if errors.Is(err, ErrUnknownTenant) {
-			t.unknown.Add(1)
+			t.unknowns.Add(1)
+			t.unknown.add(id)
 			return err
 		}
 		t.resolveFailures.Add(1)
@@ -262,7 +270,8 @@ func (t *tenants) open(id string) error {
 		case t.ctx.Err() != nil:
 			return ErrClosed
 		case errors.Is(err, ErrUnknownTenant):
-			t.unknown.Add(1)
+			t.unknowns.Add(1)
+			t.unknown.add(id)
 		default:
 			t.log.Error("cannot open tenant database", zap.String("tenant", id), zap.Error(err))
 		}
@@ -278,6 +287,7 @@ func (t *tenants) open(id string) error {
 		}
 		return nil
 	}
+	t.unknown.forget(id)
 	e := &tenantEntry{id: id, db: db, release: release}
 	e.last.Store(time.Now().UnixNano())
 	t.pools[id] = e
@@ -496,7 +506,7 @@ func (t *tenants) stats() TenantStats {
 	t.mu.RUnlock()
 	return TenantStats{
 		Open: n, Opens: t.opens.Load(), Evictions: t.evictions.Load(), Resolves: t.resolves.Load(),
-		ResolveFailures: t.resolveFailures.Load(), Unknown: t.unknown.Load(),
+		ResolveFailures: t.resolveFailures.Load(), Unknown: t.unknowns.Load(), UnknownCacheHits: t.unknownHits.Load(),
 	}
 }
 
