@@ -1,7 +1,6 @@
 package data
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -181,13 +180,14 @@ func describe(driver, dsn string) string {
 	}
 }
 
-// Open returns a gorm database for cfg, configured but, for Postgres and
-// SQLite, not yet connected (database/sql connects lazily): call [Ping] to
-// check it, as the module's start hook does. MySQL is contacted here,
-// with retries within cfg.Pool.ConnectTimeout, since gorm reads the
-// server's version to choose MariaDB or MySQL syntax. Its errors are translated to this package's sentinels,
-// statements are logged and traced as p says, and the pool is sized by
-// cfg.Pool. A SQLite file's directory is created.
+// Open returns a gorm database for cfg, configured but not yet connected
+// (database/sql connects lazily): call [Ping] to check it, as the
+// module's start hook does, before using it. For MySQL, the first
+// successful Ping also reads the server's version and chooses MariaDB or
+// MySQL syntax from it, which gorm would otherwise do here. Its errors
+// are translated to this package's sentinels, statements are logged and
+// traced as p says, and the pool is sized by cfg.Pool. A SQLite file's
+// directory is created.
 func Open(cfg DBConfig, p OpenParams) (*gorm.DB, error) {
 	p = p.withDefaults()
 	driver, dsn, err := resolveDriver(cfg.Driver, cfg.DSN.Reveal())
@@ -201,21 +201,9 @@ func Open(cfg DBConfig, p OpenParams) (*gorm.DB, error) {
 	case Postgres:
 		dialector = postgres.New(postgres.Config{DSN: dsn})
 	case MySQL:
-		// gorm's MySQL dialector asks the server for its version while
-		// opening, to pick MariaDB or MySQL syntax: connect first, retrying
-		// within the connect timeout.
-		sqlDB, err := sql.Open("mysql", dsn)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.Setting, err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(pool.ConnectTimeout, 5*time.Second))
-		err = pingSQL(ctx, sqlDB, pool.ConnectTimeout)
-		cancel()
-		if err != nil {
-			_ = sqlDB.Close()
-			return nil, fmt.Errorf("%s: cannot connect to %s: %w", p.Setting, describe(driver, dsn), Translate(err))
-		}
-		dialector = mysql.New(mysql.Config{Conn: sqlDB, DSN: dsn})
+		// gorm's MySQL dialector would ask the server for its version here,
+		// to pick MariaDB or MySQL syntax; Ping does it instead (settleDialect).
+		dialector = mysql.New(mysql.Config{DSN: dsn, SkipInitializeWithVersion: true})
 	case SQLite:
 		if dsn, memory, err = sqliteDSN(dsn); err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Setting, err)
@@ -223,6 +211,9 @@ func Open(cfg DBConfig, p OpenParams) (*gorm.DB, error) {
 		dialector = sqlite.Open(dsn)
 	}
 	db, err := newGorm(dialector, driver, p)
+	if err == nil && driver == MySQL {
+		err = db.Use(&mysqlDialect{})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", p.Setting, describe(driver, dsn), err)
 	}
@@ -287,7 +278,10 @@ func Driver(db *gorm.DB) string {
 
 // Ping connects to db, retrying with backoff until it answers or ctx ends;
 // each attempt is bounded by timeout. The error names setting, the
-// database (without credentials) and the last failure.
+// database (without credentials) and the last failure. On a MySQL
+// database from [Open], the first successful Ping reads the server's
+// version and settles MariaDB or MySQL syntax: call it before the
+// database is used, not concurrently with statements.
 func Ping(ctx context.Context, db *gorm.DB, timeout time.Duration, setting string) error {
 	sqlDB, err := db.DB()
 	if err != nil {
@@ -295,6 +289,9 @@ func Ping(ctx context.Context, db *gorm.DB, timeout time.Duration, setting strin
 	}
 	if err := pingSQL(ctx, sqlDB, timeout); err != nil {
 		return fmt.Errorf("%s: cannot connect to %s: %w", setting, Describe(db), Translate(err))
+	}
+	if err := settleDialect(ctx, db, sqlDB); err != nil {
+		return fmt.Errorf("%s: %s: reading the server version: %w", setting, Describe(db), Translate(err))
 	}
 	return nil
 }
