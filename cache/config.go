@@ -1,7 +1,9 @@
 package cache
 
 import (
+	"maps"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/apexgo/apex/app"
@@ -88,6 +90,15 @@ func DefaultConfig() Config {
 // Validate implements app.Validator.
 func (c Config) Validate() []app.Problem {
 	var ps []app.Problem
+	for _, name := range slices.Sorted(maps.Keys(c.RateLimit.Policies)) {
+		p := c.RateLimit.Policies[name]
+		if p.Rate < 1 || p.Period <= 0 {
+			continue // reported by the validate tags
+		}
+		if msg := validLimit(p.limit()); msg != "" {
+			ps = append(ps, app.Problem{Key: "rate_limit.policies." + name, Message: msg})
+		}
+	}
 	for _, name := range c.RateLimit.Global {
 		if _, ok := c.RateLimit.Policies[name]; !ok {
 			ps = append(ps, app.Problem{Key: "rate_limit.global", Message: "names an undefined policy " + name})

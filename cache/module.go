@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,6 +63,15 @@ func useRedis(key, driver string, client rueidis.Client) (bool, error) {
 	return false, nil
 }
 
+// The cache and the limiter each have their own space under cache.prefix,
+// so that no cache key (which may come from user input) can overwrite
+// limiter state, nor state that other modules keep under the service
+// name (auth's "<service>:auth:").
+const (
+	cacheSpace   = "c:"
+	limiterSpace = "rl:"
+)
+
 func (in backendIn) prefix() string {
 	if in.Config.Prefix != "" {
 		return in.Config.Prefix
@@ -84,7 +94,7 @@ func newCache(in backendIn) (Cache, error) {
 	}
 	if r {
 		return redis.New(in.Client, redis.Config{
-			Prefix:         in.prefix(),
+			Prefix:         in.prefix() + cacheSpace,
 			ClientSide:     in.Config.Redis.ClientSide,
 			LocalTTL:       in.Config.Redis.LocalTTL,
 			CommandTimeout: in.Redis.CommandTimeout,
@@ -94,7 +104,7 @@ func newCache(in backendIn) (Cache, error) {
 	return memory.New(memory.Config{
 		MaxEntries: in.Config.Memory.MaxEntries,
 		MaxBytes:   in.Config.Memory.MaxBytes,
-		Prefix:     in.prefix(),
+		Prefix:     in.prefix() + cacheSpace,
 		Metrics:    m,
 	})
 }
@@ -104,7 +114,7 @@ func newLimiter(in backendIn) (Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	prefix := in.prefix() + "rl:"
+	prefix := in.prefix() + limiterSpace
 	if r {
 		return redis.NewLimiter(in.Client, redis.LimiterConfig{Prefix: prefix, CommandTimeout: in.Redis.CommandTimeout})
 	}
@@ -122,6 +132,7 @@ type RateLimits struct {
 	cfg      RateLimitConfig
 	log      *zap.Logger
 	policies map[string]Policy
+	lastLog  atomic.Int64 // one ERROR per interval across all middleware
 }
 
 type rateLimitsIn struct {
@@ -199,6 +210,7 @@ func (r *RateLimits) Policies(ps ...Policy) (echo.MiddlewareFunc, error) {
 		FailClosed:       r.cfg.FailPolicy == "fail_closed",
 		ErrorLogInterval: r.cfg.ErrorLogInterval,
 		Log:              r.log,
+		lastLog:          &r.lastLog,
 	})
 }
 

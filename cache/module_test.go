@@ -61,13 +61,13 @@ func TestModuleUsesRedisWhenConfigured(t *testing.T) {
 		t.Fatalf("Limiter is %T, want *redis.Limiter", l)
 	}
 	ctx := context.Background()
-	t.Cleanup(func() { client.Do(context.Background(), client.B().Del().Key(prefix+"k").Build()) })
+	t.Cleanup(func() { client.Do(context.Background(), client.B().Del().Key(prefix+"c:k").Build()) })
 	if err := c.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	got, err := client.Do(ctx, client.B().Get().Key(prefix+"k").Build()).ToString()
+	got, err := client.Do(ctx, client.B().Get().Key(prefix+"c:k").Build()).ToString()
 	if err != nil || got != "v" {
-		t.Fatalf("Redis GET %sk = %q, %v; the module must write under cache.prefix", prefix, got, err)
+		t.Fatalf("Redis GET %sc:k = %q, %v; the module must write under cache.prefix + c:", prefix, got, err)
 	}
 	r, err := l.Allow(ctx, "x", cache.PerMinute(1))
 	if err != nil || !r.Allowed {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -40,8 +41,26 @@ func ByIP(trusted ...*net.IPNet) KeyFunc {
 	extract := echo.ExtractIPFromXFFHeader(opts...)
 	return func(c echo.Context) (string, bool) {
 		ip := extract(c.Request())
-		return ip, ip != ""
+		return ipKey(ip), ip != ""
 	}
+}
+
+// ipKey is an IPv4 address as it is, and an IPv6 address as its /64: one
+// subscriber usually holds a whole /64, so keying by full address would
+// give them 2^64 budgets.
+func ipKey(s string) string {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return s
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return s
+	}
+	return p.String()
 }
 
 // BySubject keys requests by the authenticated subject that subject
@@ -54,11 +73,23 @@ func BySubject(subject func(c echo.Context) string) KeyFunc {
 }
 
 // ByRoute keys requests by method and route template: one shared budget
-// per endpoint, whoever calls it.
+// per endpoint, whoever calls it. HEAD shares GET's budget, and methods
+// outside the standard ones share one key, so made-up methods cannot
+// create keys.
 func ByRoute() KeyFunc {
 	return func(c echo.Context) (string, bool) {
-		return c.Request().Method + " " + c.Path(), true
+		return routeMethod(c.Request().Method) + " " + c.Path(), true
 	}
+}
+
+func routeMethod(m string) string {
+	switch m {
+	case http.MethodHead:
+		return http.MethodGet
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
 }
 
 // MiddlewareConfig configures [RateLimit].
@@ -66,11 +97,28 @@ type MiddlewareConfig struct {
 	Limiter  Limiter
 	Policies []Policy
 	// FailClosed answers 503 when the limiter fails; by default (fail
-	// open) requests pass and an ERROR is logged, at most once per
+	// open) requests pass. Either way an ERROR is logged, at most once per
 	// ErrorLogInterval, so that an alert fires without flooding.
 	FailClosed       bool
 	ErrorLogInterval time.Duration
 	Log              *zap.Logger
+
+	// lastLog, when set, is shared by every middleware of one
+	// [RateLimits], so the interval holds across all of them.
+	lastLog *atomic.Int64
+}
+
+// validLimit reports what is wrong with l for the limiters, "" if nothing.
+func validLimit(l Limit) string {
+	switch {
+	case !l.Valid():
+		return "needs rate, period and burst of at least 1"
+	case l.Interval() < time.Microsecond:
+		return "allows more than one event per microsecond"
+	case l.Burst > math.MaxInt64/int(l.Interval()):
+		return "has a burst times interval beyond what a time can hold"
+	}
+	return ""
 }
 
 // RateLimit returns middleware that checks every policy for each request.
@@ -82,8 +130,11 @@ func RateLimit(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
 		return nil, fmt.Errorf("cache: RateLimit needs a Limiter")
 	}
 	for _, p := range cfg.Policies {
-		if p.Name == "" || p.Key == nil || !p.Limit.Valid() {
-			return nil, fmt.Errorf("cache: rate-limit policy %q needs a name, a key function and a valid limit", p.Name)
+		if p.Name == "" || p.Key == nil {
+			return nil, fmt.Errorf("cache: rate-limit policy %q needs a name and a key function", p.Name)
+		}
+		if msg := validLimit(p.Limit); msg != "" {
+			return nil, fmt.Errorf("cache: rate-limit policy %q %s", p.Name, msg)
 		}
 	}
 	if cfg.Log == nil {
@@ -92,7 +143,10 @@ func RateLimit(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
 	if cfg.ErrorLogInterval <= 0 {
 		cfg.ErrorLogInterval = time.Minute
 	}
-	var lastLog atomic.Int64
+	lastLog := cfg.lastLog
+	if lastLog == nil {
+		lastLog = new(atomic.Int64)
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			ctx := c.Request().Context()
@@ -113,16 +167,22 @@ func RateLimit(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
 					if ctx.Err() != nil {
 						return ctx.Err()
 					}
-					if cfg.FailClosed {
-						p := httpx.NewProblem(http.StatusServiceUnavailable, "rate limiting is unavailable")
-						p.Err = err
-						p.Header = http.Header{"Retry-After": {"1"}}
-						return p
-					}
 					now := time.Now().UnixNano()
 					if last := lastLog.Load(); now-last >= int64(cfg.ErrorLogInterval) && lastLog.CompareAndSwap(last, now) {
-						cfg.Log.Error("rate limiter failed; letting requests through (fail_open)",
+						policy := "letting requests through (fail_open)"
+						if cfg.FailClosed {
+							policy = "refusing requests with 503 (fail_closed)"
+						}
+						cfg.Log.Error("rate limiter failed; "+policy,
 							zap.Error(err), zap.String("policy", p.Name), zap.String("request_id", observe.RequestID(ctx)))
+					}
+					if cfg.FailClosed {
+						// The throttled line above is the report, not one
+						// ERROR per refused request.
+						p := httpx.NewProblem(http.StatusServiceUnavailable, "rate limiting is unavailable")
+						p.Header = http.Header{"Retry-After": {"1"}}
+						p.Err, p.Reported = err, true
+						return p
 					}
 					continue
 				}

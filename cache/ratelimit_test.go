@@ -3,9 +3,11 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -172,6 +174,134 @@ func TestRateLimitRejectsBadPolicies(t *testing.T) {
 	for _, p := range []cache.Policy{{Name: "", Limit: cache.PerSecond(1), Key: cache.ByRoute()}, {Name: "x", Key: cache.ByRoute()}, {Name: "x", Limit: cache.PerSecond(1)}} {
 		if _, err := cache.RateLimit(cache.MiddlewareConfig{Limiter: lim, Policies: []cache.Policy{p}}); err == nil {
 			t.Errorf("policy %+v accepted", p)
+		}
+	}
+}
+
+func serverLogging(t *testing.T, log *zap.Logger, mws ...echo.MiddlewareFunc) *echo.Echo {
+	t.Helper()
+	srv, err := httpx.New(httpx.Params{Config: httpx.DefaultConfig(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, mw := range mws {
+		srv.Echo.GET("/r"+fmt.Sprint(i), func(c echo.Context) error { return c.String(http.StatusOK, "ok") }, mw)
+	}
+	return srv.Echo
+}
+
+func do(e *echo.Echo, method, path, remote string) int {
+	req := httptest.NewRequest(method, path, nil)
+	req.RemoteAddr = remote
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// One subscriber holds a whole IPv6 /64: its addresses share one budget.
+func TestByIPKeysIPv6ByPrefix(t *testing.T) {
+	t.Parallel()
+	lim, _ := memory.NewLimiter(memory.LimiterConfig{})
+	mw, err := cache.RateLimit(cache.MiddlewareConfig{Limiter: lim,
+		Policies: []cache.Policy{{Name: "ip", Limit: cache.PerHour(1), Key: cache.ByIP()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := server(t, mw)
+	for _, tc := range []struct {
+		remote string
+		want   int
+	}{
+		{"[2001:db8:1:2::1]:1000", 200},
+		{"[2001:db8:1:2:ffff::9]:1000", 429}, // same /64
+		{"[2001:db8:1:3::1]:1000", 200},      // another /64
+		{"192.0.2.1:1000", 200},
+		{"192.0.2.2:1000", 200}, // IPv4 addresses stay apart
+		{"[::ffff:192.0.2.1]:1000", 429},
+	} {
+		if rec := get(e, tc.remote); rec.Code != tc.want {
+			t.Errorf("%s: %d, want %d", tc.remote, rec.Code, tc.want)
+		}
+	}
+}
+
+// ByRoute cannot be made to create keys with made-up methods, and HEAD
+// spends GET's budget.
+func TestByRouteNormalizesMethods(t *testing.T) {
+	t.Parallel()
+	lim, _ := memory.NewLimiter(memory.LimiterConfig{})
+	mw, _ := cache.RateLimit(cache.MiddlewareConfig{Limiter: lim,
+		Policies: []cache.Policy{{Name: "route", Limit: cache.PerHour(1), Key: cache.ByRoute()}}})
+	srv, _ := httpx.New(httpx.Params{Config: httpx.DefaultConfig(), Log: zap.NewNop()})
+	srv.Echo.Use(mw) // app-wide, so it also sees methods no route has
+	srv.Echo.Any("/r", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+	e := srv.Echo
+	if c := do(e, http.MethodGet, "/r", "192.0.2.1:1"); c != 204 {
+		t.Fatalf("first GET: %d", c)
+	}
+	if c := do(e, http.MethodHead, "/r", "192.0.2.1:1"); c != 429 {
+		t.Errorf("HEAD after GET: %d, want 429 (one budget)", c)
+	}
+	if c := do(e, "FOO1", "/r", "192.0.2.1:1"); c != http.StatusMethodNotAllowed {
+		t.Errorf("first made-up method: %d, want 405 (admitted, then refused by the router)", c)
+	}
+	if c := do(e, "BAR2", "/r", "192.0.2.1:1"); c != 429 {
+		t.Errorf("second made-up method: %d, want 429 (made-up methods share one key)", c)
+	}
+}
+
+func TestPolicyFasterThanAMicrosecondIsRejected(t *testing.T) {
+	t.Parallel()
+	lim, _ := memory.NewLimiter(memory.LimiterConfig{})
+	_, err := cache.RateLimit(cache.MiddlewareConfig{Limiter: lim,
+		Policies: []cache.Policy{{Name: "fast", Limit: cache.PerSecond(2_000_000), Key: cache.ByRoute()}}})
+	if err == nil || !strings.Contains(err.Error(), "microsecond") {
+		t.Fatalf("RateLimit with 2e6/s: %v", err)
+	}
+	cfg := cache.DefaultConfig()
+	cfg.RateLimit.Policies = map[string]cache.PolicyConfig{"fast": {Rate: 2_000_000, Period: time.Second, Key: "ip"}}
+	ps := cfg.Validate()
+	if len(ps) != 1 || ps[0].Key != "rate_limit.policies.fast" {
+		t.Fatalf("config problems %+v; want one for rate_limit.policies.fast", ps)
+	}
+}
+
+// The fail-open ERROR is throttled across every middleware of one
+// RateLimits, and fail_closed logs through the same throttle instead of
+// one ERROR per refused request.
+func TestFailureLogIsThrottledAcrossMiddleware(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{"fail_open", "fail_closed"} {
+		core, logs := observer.New(zapcore.ErrorLevel)
+		log := zap.New(core)
+		cfg := cache.DefaultConfig().RateLimit
+		cfg.FailPolicy = policy
+		cfg.ErrorLogInterval = time.Hour
+		cfg.Policies = map[string]cache.PolicyConfig{
+			"a": {Rate: 1, Period: time.Second, Key: "ip"},
+			"b": {Rate: 1, Period: time.Second, Key: "route"},
+		}
+		limits, err := cache.NewRateLimits(failing{}, cfg, nil, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := limits.Middleware("a")
+		b, _ := limits.Middleware("b")
+		e := serverLogging(t, log, a, b)
+		want := 200
+		if policy == "fail_closed" {
+			want = http.StatusServiceUnavailable
+		}
+		for i := range 20 {
+			if c := do(e, http.MethodGet, "/r"+fmt.Sprint(i%2), "203.0.113.5:1"); c != want {
+				t.Fatalf("%s: %d, want %d", policy, c, want)
+			}
+		}
+		if n := logs.Len(); n != 1 {
+			for _, l := range logs.All() {
+				t.Log(l.Message)
+			}
+			t.Fatalf("%s: %d ERROR lines for 20 failures over two middleware, want 1", policy, n)
 		}
 	}
 }

@@ -39,6 +39,10 @@ type Problem struct {
 	Header http.Header `json:"-"`
 	// Err is the cause, logged for 5xx and never sent.
 	Err error `json:"-"`
+	// Reported means the cause was already logged where it happened (at
+	// a throttled rate, say, during an outage): the error handler does not
+	// log this 5xx again, so an outage is not one ERROR per request.
+	Reported bool `json:"-"`
 }
 
 // NewProblem returns a problem with the status's text as title.
@@ -116,7 +120,7 @@ func (h *ErrorHandler) Handle(err error, c echo.Context) {
 	p.Instance = req.URL.Path
 	p.RequestID = observe.RequestID(req.Context())
 	// A recovered panic was logged, with its stack, where it was caught.
-	if p.Status >= 500 && !errors.Is(err, errPanic) {
+	if p.Status >= 500 && !p.Reported && !errors.Is(err, errPanic) {
 		fields := []zap.Field{
 			zap.Error(err), zap.Int("status", p.Status), zap.String("method", req.Method),
 			zap.String("route", c.Path()), zap.String("request_id", p.RequestID),
