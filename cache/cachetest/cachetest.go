@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -382,6 +383,150 @@ func Run(t *testing.T, newCache func(t *testing.T) cache.Cache) {
 			t.Fatalf("the loading GetOrLoad: %v", err)
 		}
 		wantValue(t, c, "slow", []byte("slow"))
+	})
+
+	t.Run("GetOrLoadFirstCallerCanceled", func(t *testing.T) {
+		t.Parallel()
+		c := newCache(t)
+		release := make(chan struct{})
+		loading := make(chan struct{})
+		// Every loader computes the same value and honours its ctx, as a
+		// real one (a database query) would.
+		load := func(ctx context.Context) ([]byte, error) {
+			select {
+			case <-release:
+				return []byte("v"), nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		firstCtx, cancelFirst := context.WithCancel(t.Context())
+		defer cancelFirst()
+		first := make(chan error, 1)
+		go func() {
+			_, err := c.GetOrLoad(firstCtx, "k", time.Minute, func(ctx context.Context) ([]byte, error) {
+				close(loading)
+				return load(ctx)
+			})
+			first <- err
+		}()
+		select {
+		case <-loading:
+		case <-time.After(5 * time.Second):
+			close(release)
+			t.Fatal("loader not called within 5s")
+		}
+		type result struct {
+			b   []byte
+			err error
+		}
+		second := make(chan result, 1)
+		go func() {
+			b, err := c.GetOrLoad(t.Context(), "k", time.Minute, load)
+			second <- result{b, err}
+		}()
+		time.Sleep(100 * time.Millisecond) // let the second caller join the load
+		cancelFirst()
+		select {
+		case err := <-first:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("the canceled first caller: got %v, want an error wrapping context.Canceled", err)
+			}
+		case <-time.After(prompt):
+			t.Errorf("the first caller did not return within %v of its cancellation", prompt)
+		}
+		close(release)
+		select {
+		case r := <-second:
+			if r.err != nil || string(r.b) != "v" {
+				t.Fatalf("a waiter with a live ctx, after the first caller was canceled: got %q, %v; want %q", r.b, r.err, "v")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the waiter did not return within 5s of the load's end")
+		}
+		wantValue(t, c, "k", []byte("v"))
+	})
+
+	t.Run("GetOrLoadLoaderPanics", func(t *testing.T) {
+		t.Parallel()
+		c := newCache(t)
+		boom := errors.New("loader exploded")
+		release := make(chan struct{})
+		loading := make(chan struct{})
+		var once sync.Once
+		panicking := func(context.Context) ([]byte, error) {
+			once.Do(func() { close(loading) })
+			<-release
+			panic(boom)
+		}
+		const n = 3
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				_, err := c.GetOrLoad(t.Context(), "k", time.Minute, panicking)
+				errs <- err
+			}()
+		}
+		select {
+		case <-loading:
+		case <-time.After(5 * time.Second):
+			close(release)
+			t.Fatal("loader not called within 5s")
+		}
+		time.Sleep(50 * time.Millisecond) // let the others join the load
+		close(release)
+		for range n {
+			select {
+			case err := <-errs:
+				if !errors.Is(err, boom) {
+					t.Errorf("GetOrLoad with a panicking loader: got %v, want an error wrapping the panic value", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("GetOrLoad with a panicking loader did not return within 5s")
+			}
+		}
+		wantMiss(t, c, "k")
+		b, err := c.GetOrLoad(t.Context(), "k", time.Minute, func(context.Context) ([]byte, error) { return []byte("ok"), nil })
+		if err != nil || string(b) != "ok" {
+			t.Fatalf("GetOrLoad after a panicking load: got %q, %v", b, err)
+		}
+		_, err = c.GetOrLoad(t.Context(), "other", time.Minute, func(context.Context) ([]byte, error) { panic("not an error") })
+		if err == nil || !strings.Contains(err.Error(), "not an error") {
+			t.Fatalf("GetOrLoad with a loader panicking with a string: got %v, want an error naming the panic value", err)
+		}
+	})
+
+	t.Run("ReturnedSlicesAreCopies", func(t *testing.T) {
+		t.Parallel()
+		c := newCache(t)
+		in := []byte("value")
+		set(t, c, "k", in, time.Minute)
+		in[0] = 'X' // Set copies in; the later reads may come from a local copy
+		for range 3 {
+			b, err := c.Get(t.Context(), "k")
+			if err != nil {
+				t.Fatalf("Get: %v", err)
+			}
+			if string(b) != "value" {
+				t.Fatalf("Get: got %q, want %q (a slice passed to Set or returned by Get changed the cached value)", b, "value")
+			}
+			b[0] = 'X'
+		}
+		b, err := c.GetOrLoad(t.Context(), "k", time.Minute, func(context.Context) ([]byte, error) { return []byte("loaded"), nil })
+		if err != nil || string(b) != "value" {
+			t.Fatalf("GetOrLoad of a cached key: got %q, %v", b, err)
+		}
+		b[0] = 'X'
+		wantValue(t, c, "k", []byte("value"))
+
+		loaded := []byte("loaded")
+		b, err = c.GetOrLoad(t.Context(), "l", time.Minute, func(context.Context) ([]byte, error) { return loaded, nil })
+		if err != nil || string(b) != "loaded" {
+			t.Fatalf("GetOrLoad: got %q, %v", b, err)
+		}
+		b[0] = 'X'
+		loaded[1] = 'X'
+		wantValue(t, c, "l", []byte("loaded"))
 	})
 
 	t.Run("ConcurrentUse", func(t *testing.T) {

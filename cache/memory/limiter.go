@@ -15,8 +15,9 @@ const shardCount = 64
 
 // LimiterConfig configures an in-process Limiter.
 type LimiterConfig struct {
-	// MaxKeys bounds the keys tracked. Default 1000000. When full, expired
-	// keys are dropped first, then the key closest to expiring.
+	// MaxKeys bounds the keys tracked. Default 1000000. When a shard is
+	// full, a new key looks at a small random sample of its keys and drops
+	// the expired ones among them or, if none, the one closest to expiring.
 	MaxKeys int
 	// Prefix starts every key (it matters only for parity with Redis).
 	Prefix string
@@ -85,21 +86,29 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit cache.Limit) (cac
 	return r, nil
 }
 
-// evict drops expired keys, or if none, the one closest to expiring.
+// evictSample bounds the keys evict looks at, so that a new key costs
+// the same in a full shard of any size.
+const evictSample = 32
+
+// evict makes room for a key in a full shard. It looks at up to
+// evictSample keys, from a random place (map iteration starts at one),
+// and drops the expired ones among them or, if none, the one of them
+// closest to expiring.
 func (s *limiterShard) evict(now time.Time) {
 	var (
 		oldestKey string
 		oldest    time.Time
 	)
-	dropped := false
+	dropped, seen := false, 0
 	for k, t := range s.tat {
 		if !t.After(now) {
 			delete(s.tat, k)
 			dropped = true
-			continue
-		}
-		if oldest.IsZero() || t.Before(oldest) {
+		} else if oldest.IsZero() || t.Before(oldest) {
 			oldestKey, oldest = k, t
+		}
+		if seen++; seen == evictSample {
+			break
 		}
 	}
 	if !dropped && !oldest.IsZero() {

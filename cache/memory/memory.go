@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -85,7 +86,7 @@ func New(cfg Config) (*Cache, error) {
 	return c, nil
 }
 
-// Get implements [cache.Cache].
+// Get implements [cache.Cache]. It returns a copy of the value.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -96,7 +97,7 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %q", cache.ErrMiss, key)
 	}
 	c.metrics.Hit()
-	return e.data, nil
+	return clone(e.data), nil
 }
 
 // Set implements [cache.Cache]. It stores a copy of value.
@@ -121,7 +122,9 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 }
 
 // GetOrLoad implements [cache.Cache]; concurrent loads of one key are
-// merged by otter.
+// merged by otter. A loader that panics fails the load with an error
+// wrapping the panic value (when it is an error) for every caller. Each
+// caller gets its own copy of the value.
 func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -131,10 +134,17 @@ func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, lo
 	}
 	if e, ok := c.c.GetIfPresent(c.prefix + key); ok {
 		c.metrics.Hit()
-		return e.data, nil
+		return clone(e.data), nil
 	}
 	c.metrics.Miss()
-	e, err := c.c.Get(ctx, c.prefix+key, otter.LoaderFunc[string, entry](func(ctx context.Context, _ string) (entry, error) {
+	e, err := c.c.Get(ctx, c.prefix+key, otter.LoaderFunc[string, entry](func(ctx context.Context, _ string) (e entry, err error) {
+		// otter re-raises a loader's panic in every waiting caller.
+		defer func() {
+			if r := recover(); r != nil {
+				c.metrics.LoadError()
+				e, err = entry{}, loaderPanic(r)
+			}
+		}()
 		c.metrics.Load()
 		b, err := load(ctx)
 		if err != nil {
@@ -146,7 +156,16 @@ func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, lo
 	if err != nil {
 		return nil, err
 	}
-	return e.data, nil
+	return clone(e.data), nil
+}
+
+// loaderPanic is the error a load fails with when the loader panics with
+// r: it wraps r when r is an error, and carries the loader's stack.
+func loaderPanic(r any) error {
+	if err, ok := r.(error); ok {
+		return fmt.Errorf("cache: loader panicked: %w\n\n%s", err, debug.Stack())
+	}
+	return fmt.Errorf("cache: loader panicked: %v\n\n%s", r, debug.Stack())
 }
 
 // Close stops otter's background work.

@@ -173,3 +173,84 @@ func TestLimiterKeyCountBounded(t *testing.T) {
 		t.Fatalf("%d keys tracked with MaxKeys 128", n)
 	}
 }
+
+// fullLimiter returns a Limiter on a stopped clock with every shard full
+// of keys that live an hour, so that a new key must evict a live one.
+func fullLimiter(tb testing.TB, maxKeys int) (*memory.Limiter, cache.Limit) {
+	tb.Helper()
+	l, err := memory.NewLimiter(memory.LimiterConfig{MaxKeys: maxKeys, Now: cachetest.NewFakeClock(time.Time{}).Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lim := cache.Limit{Rate: 1, Period: time.Hour, Burst: 1}
+	// An eighth more keys than the bound: every shard fills, however the
+	// keys spread over the shards.
+	for i := range maxKeys + maxKeys/8 {
+		if _, err := l.Allow(tb.Context(), fmt.Sprint("fill", i), lim); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if n := l.Len(); n > maxKeys || n < maxKeys*15/16 {
+		tb.Fatalf("%d keys tracked, want about MaxKeys %d", n, maxKeys)
+	}
+	return l, lim
+}
+
+// TestLimiterFullInsertCostIndependentOfSize: a new key in a full shard
+// costs about the same however many keys the shard holds (a bounded
+// sample is looked at, not the whole shard). The sizes differ 64-fold,
+// so a scan of the shard shows as a ratio far above the bound; the best
+// of a few batches keeps a loaded machine's noise out.
+func TestLimiterFullInsertCostIndependentOfSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a limiter with 300k keys")
+	}
+	t.Parallel()
+	const (
+		small, large = 64 * 64, 64 * 4096
+		inserts      = 10_000
+		batches      = 3
+		maxRatio     = 10
+	)
+	keys := make([]string, batches*inserts)
+	for i := range keys {
+		keys[i] = fmt.Sprint("new", i)
+	}
+	best := func(maxKeys int) time.Duration {
+		l, lim := fullLimiter(t, maxKeys)
+		fastest := time.Duration(1<<63 - 1)
+		for b := range batches {
+			start := time.Now()
+			for _, k := range keys[b*inserts : (b+1)*inserts] {
+				if r, err := l.Allow(t.Context(), k, lim); err != nil || !r.Allowed {
+					t.Fatalf("Allow of a new key: %+v, %v", r, err)
+				}
+			}
+			fastest = min(fastest, time.Since(start))
+		}
+		if n := l.Len(); n > maxKeys {
+			t.Fatalf("%d keys tracked with MaxKeys %d", n, maxKeys)
+		}
+		return fastest
+	}
+	s, g := best(small), best(large)
+	t.Logf("%d new keys into a full limiter: %v with %d keys per shard, %v with %d", inserts, s, small/64, g, large/64)
+	if g > maxRatio*s+20*time.Millisecond {
+		t.Fatalf("%d new keys into a full limiter took %v with %d keys per shard but %v with %d: eviction scans the shard",
+			inserts, g, large/64, s, small/64)
+	}
+}
+
+func BenchmarkLimiterAllowNewKeyFull(b *testing.B) {
+	l, lim := fullLimiter(b, 1_000_000)
+	keys := make([]string, 1<<16)
+	for i := range keys {
+		keys[i] = fmt.Sprint("new", i)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := l.Allow(b.Context(), keys[i%len(keys)], lim); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	cache "github.com/apexgo/apex/cache/port"
 	"github.com/apexgo/apex/cache/redis"
 	"github.com/apexgo/apex/cache/redisconn"
@@ -319,4 +321,37 @@ func TestOutageRedisHangs(t *testing.T) {
 	allFail(t, calls, true)
 	px.thaw()
 	recovers(t, calls)
+}
+
+// TestGetOrLoadStoreFails: when Redis goes away between the load and the
+// store, GetOrLoad still returns the loaded value; the store is the
+// cache's business, and the next call loads again.
+func TestGetOrLoadStoreFails(t *testing.T) {
+	t.Parallel()
+	redisAddr := testservice.Need(t, testservice.Redis)
+	px := startProxy(t, redisAddr)
+	direct := connect(t, redisAddr)
+	p := prefix(t, direct)
+	client := connect(t, px.addr, func(c *redisconn.Config) {
+		c.DialTimeout = outageTimeout
+		c.CommandTimeout = outageTimeout
+	})
+	metrics, err := cache.NewMetrics(nil, "redis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCache(t, client, redis.Config{Prefix: p, CommandTimeout: outageTimeout, Metrics: metrics})
+	b, err := c.GetOrLoad(t.Context(), "k", time.Minute, func(context.Context) ([]byte, error) {
+		px.down()
+		return []byte("loaded"), nil
+	})
+	if err != nil || string(b) != "loaded" {
+		t.Fatalf("GetOrLoad whose store fails: got %q, %v; want the loaded value", b, err)
+	}
+	if n := counter(t, metrics.LoadErrors); n != 0 {
+		t.Errorf("load errors counted: %v, want 0 (the load succeeded)", n)
+	}
+	if err := direct.Do(t.Context(), direct.B().Get().Key(p+"k").Build()).Error(); !rueidis.IsRedisNil(err) {
+		t.Errorf("the key in Redis: %v, want it absent (the store failed)", err)
+	}
 }

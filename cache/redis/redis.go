@@ -4,9 +4,11 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +35,10 @@ type Config struct {
 	// it is: adding a second deadline would cost more than a client-side
 	// hit. Default 3s.
 	CommandTimeout time.Duration
+	// LoadTimeout bounds the load GetOrLoad shares between its callers
+	// when the first caller's ctx has no deadline (one that has bounds the
+	// load instead). Default 30s.
+	LoadTimeout time.Duration
 	// Metrics counts hits, misses, loads and local hits; nil counts nothing.
 	Metrics *cache.Metrics
 }
@@ -57,45 +63,92 @@ const (
 	writtenMax = 1 << 14
 )
 
+// written is read without a lock and changed under mu. Times are
+// monotonic nanoseconds (clock).
 type written struct {
-	keys sync.Map // prefixed key → time.Time until which it skips the local copy
-	n    atomic.Int64
-	all  atomic.Int64 // UnixNano until which every key skips it
+	until atomic.Int64 // when the last write stops counting; 0: no write counts
+	all   atomic.Int64 // until when every key skips the local copy; 0: none
+	keys  sync.Map     // prefixed key → int64 until when it skips the local copy
+
+	mu sync.Mutex
+	n  atomic.Int64 // len(keys); changed under mu
 }
 
+// epoch is the origin of clock, so that written needs no setup.
+var epoch = time.Now()
+
+func clock() int64 { return int64(time.Since(epoch)) }
+
 func (w *written) add(key string) {
-	now := time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := clock()
 	if w.n.Load() >= writtenMax {
-		w.all.Store(now.Add(writtenFor).UnixNano())
-		w.keys.Clear()
-		w.n.Store(0)
-		return
+		w.prune(now)
+		// Keep the set if pruning left room for writtenMax/2 more keys,
+		// so that a prune is paid for by as many adds; otherwise cover
+		// every key for writtenFor and start again.
+		if w.n.Load() > writtenMax/2 {
+			w.all.Store(now + int64(writtenFor))
+			w.keys.Clear()
+			w.n.Store(0)
+		}
 	}
-	if _, loaded := w.keys.Swap(key, now.Add(writtenFor)); !loaded {
+	if _, loaded := w.keys.Swap(key, now+int64(writtenFor)); !loaded {
 		w.n.Add(1)
 	}
+	w.until.Store(now + int64(writtenFor))
+}
+
+// prune drops the keys that no longer count; under mu.
+func (w *written) prune(now int64) {
+	w.keys.Range(func(k, v any) bool {
+		if v.(int64) <= now {
+			w.keys.Delete(k)
+			w.n.Add(-1)
+		}
+		return true
+	})
 }
 
 // recent reads the clock only when there is a write to compare with:
 // reading it costs as much as a local hit on some machines.
 func (w *written) recent(key string) bool {
-	if w.n.Load() == 0 && w.all.Load() == 0 {
+	until := w.until.Load()
+	if until == 0 {
 		return false
 	}
-	if all := w.all.Load(); all != 0 && time.Now().UnixNano() < all {
-		return true
-	}
-	v, ok := w.keys.Load(key)
-	if !ok {
+	now := clock()
+	if now >= until {
+		w.forget(until)
 		return false
 	}
-	if time.Now().Before(v.(time.Time)) {
+	// keys before all: add sets all before it clears keys.
+	if v, ok := w.keys.Load(key); ok && now < v.(int64) {
 		return true
 	}
-	if w.keys.CompareAndDelete(key, v) {
-		w.n.Add(-1)
+	if all := w.all.Load(); all != 0 {
+		if now < all {
+			return true
+		}
+		w.all.CompareAndSwap(all, 0)
 	}
 	return false
+}
+
+// forget clears w once every write in it has stopped counting, which
+// until says, unless a write came meanwhile: reads then go back to
+// reading no clock.
+func (w *written) forget(until int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.until.Load() != until {
+		return
+	}
+	w.keys.Clear()
+	w.n.Store(0)
+	w.all.Store(0)
+	w.until.Store(0)
 }
 
 var _ cache.Cache = (*Cache)(nil)
@@ -111,6 +164,9 @@ func New(client rueidis.Client, cfg Config) (*Cache, error) {
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = 3 * time.Second
 	}
+	if cfg.LoadTimeout <= 0 {
+		cfg.LoadTimeout = 30 * time.Second
+	}
 	return &Cache{client: client, cfg: cfg, metrics: cfg.Metrics}, nil
 }
 
@@ -121,7 +177,7 @@ func (c *Cache) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, c.cfg.CommandTimeout)
 }
 
-// Get implements [cache.Cache].
+// Get implements [cache.Cache]. The slice returned is the caller's.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil { // DoCache serves local copies without looking at ctx
 		return nil, err
@@ -130,12 +186,16 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	defer cancel()
 	k := c.cfg.Prefix + key
 	var resp rueidis.RedisResult
-	if c.cfg.ClientSide && !c.written.recent(k) {
+	local := c.cfg.ClientSide && !c.written.recent(k)
+	if local {
 		resp = c.client.DoCache(ctx, c.client.B().Get().Key(k).Cache(), c.cfg.LocalTTL)
 	} else {
 		resp = c.client.Do(ctx, c.client.B().Get().Key(k).Build())
 	}
 	b, err := resp.AsBytes()
+	if local {
+		b = bytes.Clone(b) // b is the local copy's memory
+	}
 	if rueidis.IsRedisNil(err) {
 		c.metrics.Miss()
 		return nil, fmt.Errorf("%w: %q", cache.ErrMiss, key)
@@ -190,6 +250,14 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 
 // GetOrLoad implements [cache.Cache]. Loads are merged per key within this
 // process; instances do not coordinate (each may load once).
+//
+// The merged load outlives the caller that started it: it runs with that
+// caller's ctx values but not its cancellation, until that ctx's deadline
+// or, without one, for at most Config.LoadTimeout. Each caller still
+// returns its own ctx's error once its ctx ends. A loader that panics
+// fails the load with an error wrapping the panic value (when it is an
+// error) for every caller. When storing the loaded value fails, the value
+// is returned all the same and the next call loads again.
 func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
 	if ttl < 0 {
 		return nil, cache.ErrInvalidTTL
@@ -198,29 +266,71 @@ func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, lo
 	if err == nil || !errors.Is(err, cache.ErrMiss) {
 		return b, err
 	}
-	ch := c.group.DoChan(key, func() (any, error) {
-		// Another caller may have stored it between our miss and now.
-		if b, err := c.Get(ctx, key); err == nil {
-			return b, nil
-		}
-		c.metrics.Load()
-		b, err := load(ctx)
-		if err != nil {
-			c.metrics.LoadError()
-			return nil, err
-		}
-		if err := c.Set(ctx, key, b, ttl); err != nil {
-			return nil, err
-		}
-		return b, nil
-	})
+	ch := c.group.DoChan(key, func() (any, error) { return c.load(ctx, key, ttl, load) })
+	var res singleflight.Result
 	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.([]byte), nil
+	case res = <-ch:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		select {
+		case res = <-ch: // a load that has ended wins
+		default:
+			return nil, ctx.Err()
+		}
 	}
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	// Callers share the loaded slice: each gets its own.
+	return bytes.Clone(res.Val.([]byte)), nil
+}
+
+// load is the load that GetOrLoad's callers share, started by the one
+// whose ctx is given.
+func (c *Cache) load(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error)) (b []byte, err error) {
+	// singleflight re-raises a panic in a goroutine of its own, which
+	// nothing can recover: the process would end.
+	defer func() {
+		if r := recover(); r != nil {
+			c.metrics.LoadError()
+			b, err = nil, loaderPanic(r)
+		}
+	}()
+	var cancel context.CancelFunc
+	if deadline, ok := ctx.Deadline(); ok {
+		ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	} else {
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), c.cfg.LoadTimeout)
+	}
+	defer cancel()
+
+	// Another caller may have stored it between our miss and now.
+	cmd, cancelCmd := context.WithTimeout(ctx, c.cfg.CommandTimeout)
+	b, err = c.Get(cmd, key)
+	cancelCmd()
+	if err == nil {
+		return b, nil
+	}
+	c.metrics.Load()
+	b, err = load(ctx)
+	if err != nil {
+		c.metrics.LoadError()
+		return nil, err
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	// A failed store is not the callers' concern: they have the value.
+	cmd, cancelCmd = context.WithTimeout(ctx, c.cfg.CommandTimeout)
+	_ = c.Set(cmd, key, b, ttl)
+	cancelCmd()
+	return b, nil
+}
+
+// loaderPanic is the error a load fails with when the loader panics with
+// r: it wraps r when r is an error, and carries the loader's stack.
+func loaderPanic(r any) error {
+	if err, ok := r.(error); ok {
+		return fmt.Errorf("cache: loader panicked: %w\n\n%s", err, debug.Stack())
+	}
+	return fmt.Errorf("cache: loader panicked: %v\n\n%s", r, debug.Stack())
 }

@@ -277,3 +277,31 @@ func TestClientSideReadsOwnWrites(t *testing.T) {
 	}
 	check(1)
 }
+
+// TestClientSideReturnsCopies: a slice returned from the local copy is the
+// caller's; changing it does not change what the next read returns.
+func TestClientSideReturnsCopies(t *testing.T) {
+	t.Parallel()
+	addr := testservice.Need(t, testservice.Redis)
+	client, direct := connect(t, addr), connect(t, addr)
+	p := prefix(t, direct)
+	metrics, err := cache.NewMetrics(nil, "redis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCache(t, client, redis.Config{Prefix: p, ClientSide: true, Metrics: metrics})
+	// Written by another instance, so that this one reads it locally at once.
+	if err := direct.Do(t.Context(), direct.B().Set().Key(p+"k").Value("value").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		b, err := c.Get(t.Context(), "k")
+		if err != nil || string(b) != "value" {
+			t.Fatalf("read %d: got %q, %v; want %q", i+1, b, err, "value")
+		}
+		b[0] = 'X'
+	}
+	if n := counter(t, metrics.LocalHits); n < 2 {
+		t.Fatalf("reads served locally: %v, want 2", n)
+	}
+}
