@@ -25,8 +25,10 @@ var ErrMiss = errors.New("cache: miss")
 // waiting in this process, stores its result for ttl and returns it to
 // all of them; an error from load is returned and not cached.
 //
-// Keys and values are arbitrary bytes (keys as strings); callers must not
-// modify a returned or stored slice. Every method honours ctx: it returns
+// Keys and values are arbitrary bytes (keys as strings). Values are
+// copied in and out: a caller may modify a slice it stored or got back.
+// A loader that panics makes GetOrLoad return an error to every waiter
+// instead of crashing the process. Every method honours ctx: it returns
 // ctx's error once ctx ends. Backends prefix keys with their configured
 // prefix, so several services can share one Redis. Implementations are
 // safe for concurrent use.
