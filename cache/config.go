@@ -33,6 +33,10 @@ type RedisConfig struct {
 	ClientSide bool `koanf:"client_side"`
 	// LocalTTL bounds how long a key lives in process memory. Default 1m.
 	LocalTTL time.Duration `koanf:"local_ttl" validate:"gt=0"`
+	// LoadTimeout bounds a GetOrLoad loader shared by several callers
+	// when the first caller's context has no deadline (a cancelled caller
+	// does not cancel the others' load). Default 30s.
+	LoadTimeout time.Duration `koanf:"load_timeout" validate:"gt=0"`
 }
 
 // MemoryConfig is cache.memory.
@@ -79,7 +83,7 @@ type PolicyConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Driver: "auto",
-		Redis:  RedisConfig{LocalTTL: time.Minute},
+		Redis:  RedisConfig{LocalTTL: time.Minute, LoadTimeout: 30 * time.Second},
 		Memory: MemoryConfig{MaxEntries: 100_000},
 		RateLimit: RateLimitConfig{
 			Driver: "auto", MaxKeys: 1_000_000, FailPolicy: "fail_open", ErrorLogInterval: time.Minute,

@@ -97,6 +97,7 @@ func newCache(in backendIn) (Cache, error) {
 			Prefix:         in.prefix() + cacheSpace,
 			ClientSide:     in.Config.Redis.ClientSide,
 			LocalTTL:       in.Config.Redis.LocalTTL,
+			LoadTimeout:    in.Config.Redis.LoadTimeout,
 			CommandTimeout: in.Redis.CommandTimeout,
 			Metrics:        m,
 		})
