@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -57,7 +59,13 @@ type Guard struct {
 	permissions map[string]map[string]bool // permission → roles granting it
 	log         *zap.Logger
 	challenge   string
+	lastLog     atomic.Int64 // UnixNano of the last "unavailable" ERROR
 }
+
+// unavailableLogInterval is the least time between two ERROR lines for a
+// failing token store: an outage raises an alert without one ERROR per
+// request.
+const unavailableLogInterval = time.Minute
 
 // GuardParams configures [NewGuard].
 type GuardParams struct {
@@ -66,7 +74,9 @@ type GuardParams struct {
 	// Permissions maps a role to the permissions it grants.
 	Permissions map[string][]string
 	// Log receives a DEBUG line per rejected token (the reason, never the
-	// token). Default: none.
+	// token) and, while the token store fails, an ERROR at most once a
+	// minute (the 503s themselves are not logged one by one). Default:
+	// none.
 	Log *zap.Logger
 }
 
@@ -234,9 +244,13 @@ func (g *Guard) authenticate(c echo.Context, required, query bool) (Identity, er
 		if ctx.Err() != nil {
 			return Identity{}, ctx.Err()
 		}
+		now := time.Now().UnixNano()
+		if last := g.lastLog.Load(); now-last >= int64(unavailableLogInterval) && g.lastLog.CompareAndSwap(last, now) {
+			g.log.Error("auth: cannot verify tokens; answering 503", zap.Error(err), zap.String("request_id", observe.RequestID(ctx)))
+		}
 		p := httpx.NewProblem(http.StatusServiceUnavailable, "authentication is unavailable; retry later")
 		p.Header = http.Header{"Retry-After": {"1"}}
-		p.Err = err
+		p.Err, p.Reported = err, true // logged above, once a minute
 		return Identity{}, p
 	}
 	if tenant, ok := app.Tenant(ctx); ok && id.Tenant != tenant {
