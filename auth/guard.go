@@ -106,10 +106,13 @@ func NewGuard(p GuardParams) (*Guard, error) {
 
 // Authenticate requires a valid token and puts its [Identity] in the
 // request context. It never reads the query parameter.
-func (g *Guard) Authenticate() echo.MiddlewareFunc {
+func (g *Guard) Authenticate() echo.MiddlewareFunc { return g.middleware(true, false) }
+
+// middleware authenticates each request before next; see authenticate.
+func (g *Guard) middleware(required, query bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if _, err := g.authenticate(c, true, false); err != nil {
+			if _, err := g.authenticate(c, required, query); err != nil {
 				return err
 			}
 			return next(c)
@@ -127,28 +130,12 @@ func (g *Guard) AuthenticateWebSocket() echo.MiddlewareFunc {
 	if g.cfg.QueryParam == "" {
 		g.log.Warn("auth: AuthenticateWebSocket without auth.http.query_param: the token is read from the Authorization header and cookie only")
 	}
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if _, err := g.authenticate(c, true, true); err != nil {
-				return err
-			}
-			return next(c)
-		}
-	}
+	return g.middleware(true, true)
 }
 
 // Optional authenticates a request that carries a token (an invalid one
 // is still a 401) and lets one without a token through with no identity.
-func (g *Guard) Optional() echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if _, err := g.authenticate(c, false, false); err != nil {
-				return err
-			}
-			return next(c)
-		}
-	}
-}
+func (g *Guard) Optional() echo.MiddlewareFunc { return g.middleware(false, false) }
 
 // RequireRole lets through identities with role; it authenticates first
 // if no earlier middleware did.

@@ -92,11 +92,6 @@ func withAlg(alg string) func(*auth.Config) {
 	}
 }
 
-type stores struct {
-	rev     *memory.Revocations
-	refresh *memory.Refresh
-}
-
 // newJWT returns tokens on fresh memory stores.
 func newJWT(t testing.TB, cfg auth.Config, p ...func(*auth.Params)) *auth.JWT {
 	t.Helper()

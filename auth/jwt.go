@@ -13,6 +13,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/maypok86/otter/v2"
 	"go.uber.org/zap"
+
+	"github.com/apexgo/apex/app"
 )
 
 // Params are the dependencies of [New].
@@ -130,7 +132,7 @@ func New(p Params) (*JWT, error) {
 		jwt.WithTimeFunc(func() time.Time { return j.now() }),
 	)
 	if random {
-		j.log.Warn("auth.secret is not set: signing with a random per-process secret; tokens end with the process and other instances reject them. Set APP_AUTH__SECRET (32+ random bytes) outside development")
+		j.log.Warn("auth.secret is not set: signing with a random per-process secret; tokens end with the process and other instances reject them. Set " + app.EnvName("auth.secret") + " (32+ random bytes) outside development")
 	}
 	return j, nil
 }
@@ -355,10 +357,9 @@ func (j *JWT) Revoke(ctx context.Context, p RevokeParams) error {
 // characters, opaque to clients. Stores keep the family and the SHA-256
 // of the secret, never the token.
 const (
-	familyLen   = 16
-	secretLen   = 32
-	refreshLen  = 64 // base64url of familyLen+secretLen bytes
-	familyChars = 22
+	familyLen  = 16
+	secretLen  = 32
+	refreshLen = 64 // base64url of familyLen+secretLen bytes
 )
 
 // fingerprint names a family in logs without revealing its ID, which is

@@ -16,6 +16,8 @@ import (
 	"os"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/apexgo/apex/app"
 )
 
 // key is one signing or verification key.
@@ -53,7 +55,7 @@ func signingKey(c Config, ephemeral bool) (key, bool, error) {
 		secret := []byte(c.Secret.Reveal())
 		if len(secret) == 0 {
 			if !ephemeral {
-				return key{}, false, fmt.Errorf("auth.secret: is required for HS256 in production (at least %d random bytes; APP_AUTH__SECRET), or leave auth out with apex.Without(apex.Auth)", minSecret)
+				return key{}, false, fmt.Errorf("auth.secret: is required for HS256 in production (at least %d random bytes; %s), or leave auth out with apex.Without(apex.Auth)", minSecret, app.EnvName("auth.secret"))
 			}
 			secret = make([]byte, minSecret)
 			_, _ = rand.Read(secret)

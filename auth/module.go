@@ -67,7 +67,7 @@ func newStores(in storesIn) (storesOut, error) {
 		return storesOut{Revocations: memory.NewRevocations(mc), Refresh: memory.NewRefresh(mc)}, nil
 	}
 	if in.Redis == nil {
-		return storesOut{}, fmt.Errorf("auth.driver is redis but Redis is not configured: set redis.addr (APP_REDIS__ADDR) or redis.addrs")
+		return storesOut{}, fmt.Errorf("auth.driver is redis but Redis is not configured: set redis.addr (%s) or redis.addrs", app.EnvName("redis.addr"))
 	}
 	rc := authredis.Config{Prefix: in.Config.Prefix, CommandTimeout: in.Config.CommandTimeout}
 	if rc.Prefix == "" {

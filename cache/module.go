@@ -198,6 +198,10 @@ func (r *RateLimits) Middleware(names ...string) (echo.MiddlewareFunc, error) {
 	return r.Policies(ps...)
 }
 
+// ByIP keys requests by client IP, believing X-Forwarded-For only from
+// cache.rate_limit.trusted_proxies, as the configured "ip" policies do.
+func (r *RateLimits) ByIP() KeyFunc { return ByIP(r.cfg.trusted()...) }
+
 // Policies returns middleware enforcing policies defined in code, with
 // the configured limiter and fail policy. Names share the limiter's key
 // space with configured policies: reuse a name only to share its budget.

@@ -83,7 +83,12 @@ func (m *Migrator) locked(ctx context.Context, f func() error) error {
 	if err := m.run.SessionLock(ctx, conn); err != nil {
 		return fmt.Errorf("data: migration lock: %w", err)
 	}
-	defer func() { _ = m.run.SessionUnlock(context.WithoutCancel(ctx), conn) }()
+	defer func() {
+		// Unlock even if ctx ended, but never wait on a stalled server.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = m.run.SessionUnlock(uctx, conn)
+	}()
 	return f()
 }
 

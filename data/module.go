@@ -56,7 +56,6 @@ type databasesIn struct {
 	fx.In
 	Lifecycle  fx.Lifecycle
 	Config     Config
-	Observe    observe.Config
 	Log        *zap.Logger
 	Tracer     trace.TracerProvider `optional:"true"`
 	Resolver   TenantResolver       `optional:"true"`
@@ -65,7 +64,7 @@ type databasesIn struct {
 
 func newDatabases(in databasesIn) (*Databases, error) {
 	p := Params{Log: in.Log, Resolver: in.Resolver}
-	if in.Observe.Tracing.Endpoint != "" {
+	if observe.Recording(in.Tracer) {
 		p.TracerProvider = in.Tracer
 	}
 	p.Migrations = in.Migrations.FS

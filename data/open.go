@@ -290,7 +290,12 @@ func Ping(ctx context.Context, db *gorm.DB, timeout time.Duration, setting strin
 	if err := pingSQL(ctx, sqlDB, timeout); err != nil {
 		return fmt.Errorf("%s: cannot connect to %s: %w", setting, Describe(db), Translate(err))
 	}
-	if err := settleDialect(ctx, db, sqlDB); err != nil {
+	if timeout <= 0 {
+		timeout = 5 * time.Second // as pingSQL
+	}
+	vctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := settleDialect(vctx, db, sqlDB); err != nil {
 		return fmt.Errorf("%s: %s: reading the server version: %w", setting, Describe(db), Translate(err))
 	}
 	return nil

@@ -84,12 +84,6 @@ func (c *unknownCache) forget(id string) {
 	}
 }
 
-func (c *unknownCache) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.order.Len()
-}
-
 func (c *unknownCache) removeLocked(el *list.Element) {
 	delete(c.byID, el.Value.(*unknownEntry).id)
 	c.order.Remove(el)

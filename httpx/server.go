@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	"github.com/apexgo/apex/app"
@@ -83,7 +82,7 @@ func New(p Params) (*Server, error) {
 	recording := cfg.Tracing.Enabled && p.TracerProvider != nil
 	var prop propagation.TextMapPropagator
 	if recording {
-		if _, off := p.TracerProvider.(noop.TracerProvider); off {
+		if !observe.Recording(p.TracerProvider) {
 			// Nothing records spans: the stack only carries an incoming
 			// trace context, so that logs still show its trace_id.
 			recording, prop = false, p.Propagator

@@ -24,6 +24,17 @@ type Tracing struct {
 	sdk        *sdktrace.TracerProvider
 }
 
+// Recording reports whether tp records spans: false for nil and for the
+// no-op provider [NewTracing] returns when tracing is off. Modules use it
+// to skip instrumentation that would only feed a no-op.
+func Recording(tp trace.TracerProvider) bool {
+	if tp == nil {
+		return false
+	}
+	_, off := tp.(noop.TracerProvider)
+	return !off
+}
+
 // NewTracing builds tracing from cfg: an SDK provider exporting over
 // OTLP/HTTP when cfg.Endpoint is set, also feeding any extra span
 // processors (tests add an in-memory exporter this way); a no-op provider

@@ -28,7 +28,6 @@ type clientIn struct {
 	fx.In
 	Lifecycle fx.Lifecycle
 	Config    Config
-	Observe   observe.Config
 	Info      app.Info
 	Tracer    trace.TracerProvider `optional:"true"`
 	Meter     metric.MeterProvider `optional:"true"`
@@ -39,7 +38,7 @@ func newClient(in clientIn) (rueidis.Client, error) {
 		return nil, nil
 	}
 	p := Params{ClientName: in.Info.Name}
-	if in.Observe.Tracing.Endpoint != "" {
+	if observe.Recording(in.Tracer) {
 		p.TracerProvider, p.MeterProvider = in.Tracer, in.Meter
 	}
 	c, err := New(context.Background(), in.Config, p)

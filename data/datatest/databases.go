@@ -57,7 +57,9 @@ func scratch(t testing.TB, driver, dsn, create, drop string) {
 		t.Fatalf("datatest: %v", err)
 	}
 	admin.SetMaxOpenConns(1)
-	if _, err := admin.Exec(create); err != nil {
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := admin.ExecContext(cctx, create); err != nil {
 		_ = admin.Close()
 		t.Fatalf("datatest: %s: %v", create, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -47,6 +46,7 @@ var accountsModule = fx.Module("accounts",
 	),
 	fx.Invoke(migrate),
 	httpx.MapError(ErrDuplicate, http.StatusConflict),
+	httpx.MapError(ErrNoUser, http.StatusNotFound),
 )
 
 // Handlers serves the account endpoints.
@@ -107,14 +107,8 @@ func reloader(users Users) auth.ReloadFunc {
 
 // authRoutes are /auth/*: public, except logout. Register and login share
 // a per-IP rate limit; login also limits per email.
-func authRoutes(h *Handlers, g *auth.Guard, limits *cache.RateLimits, cc cache.Config) (httpx.Group, error) {
-	var trusted []*net.IPNet
-	for _, s := range cc.RateLimit.TrustedProxies {
-		if _, n, err := net.ParseCIDR(s); err == nil {
-			trusted = append(trusted, n)
-		}
-	}
-	perIP, err := limits.Policies(cache.Policy{Name: "accounts_ip", Limit: cache.PerMinute(h.cfg.LoginPerIP), Key: cache.ByIP(trusted...)})
+func authRoutes(h *Handlers, g *auth.Guard, limits *cache.RateLimits) (httpx.Group, error) {
+	perIP, err := limits.Policies(cache.Policy{Name: "accounts_ip", Limit: cache.PerMinute(h.cfg.LoginPerIP), Key: limits.ByIP()})
 	if err != nil {
 		return httpx.Group{}, err
 	}
@@ -316,9 +310,6 @@ func (h *Handlers) me(c echo.Context) error {
 
 func (h *Handlers) user(c echo.Context) error {
 	u, err := h.users.ByID(c.Request().Context(), c.Param("id"))
-	if errors.Is(err, ErrNoUser) {
-		return httpx.NewProblem(http.StatusNotFound, "no such user")
-	}
 	if err != nil {
 		return err
 	}
