@@ -291,7 +291,7 @@ func Ping(ctx context.Context, db *gorm.DB, timeout time.Duration, setting strin
 		return fmt.Errorf("%s: cannot connect to %s: %w", setting, Describe(db), Translate(err))
 	}
 	if timeout <= 0 {
-		timeout = 5 * time.Second // as pingSQL
+		timeout = DefaultConnectTimeout
 	}
 	vctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -303,7 +303,7 @@ func Ping(ctx context.Context, db *gorm.DB, timeout time.Duration, setting strin
 
 func pingSQL(ctx context.Context, sqlDB *sql.DB, timeout time.Duration) error {
 	if timeout <= 0 {
-		timeout = 5 * time.Second
+		timeout = DefaultConnectTimeout
 	}
 	backoff := 50 * time.Millisecond
 	for {
