@@ -254,6 +254,9 @@ func newGorm(dialector gorm.Dialector, driver string, p OpenParams) (*gorm.DB, e
 	if err := db.Use(translator{driver: driver}); err != nil {
 		return nil, err
 	}
+	if err := db.Use(placeholders{}); err != nil {
+		return nil, err
+	}
 	if p.TracerProvider != nil {
 		if err := db.Use(tracing.NewPlugin(tracing.WithTracerProvider(p.TracerProvider),
 			tracing.WithDBName(p.Name), tracing.WithoutQueryVariables(), tracing.WithoutMetrics())); err != nil {
