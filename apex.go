@@ -17,9 +17,9 @@ import (
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/auth"
 	"github.com/apexgo/apex/cache"
-	"github.com/apexgo/apex/cache/redisconn"
 	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/observe"
 )
 
@@ -34,7 +34,7 @@ const (
 	// served only if observe.admin.addr is set.
 	HTTP Capability = iota + 1
 	// Cache is the key/value cache, the rate limiter and its middleware
-	// (package cache). The Redis client (cache/redisconn) is part of the
+	// (package cache). The Redis client (internal/redisconn) is part of the
 	// foundation, so other modules keep using Redis without it.
 	Cache
 	// Data is gorm with the primary, named and tenant databases (package

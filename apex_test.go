@@ -42,7 +42,7 @@ func TestWithoutEachCapabilityStarts(t *testing.T) {
 	for _, leave := range cases {
 		t.Run(fmt.Sprint(leave), func(t *testing.T) {
 			t.Parallel()
-			a := apptest.New(t, apptest.Modules(apex.Without(leave...)))
+			a := apptest.New(t, []fx.Option{apex.Without(leave...)})
 			if !slices.Contains(leave, apex.HTTP) {
 				if r := a.Do(t, http.MethodGet, "/readyz", ""); r.StatusCode != http.StatusOK {
 					t.Fatalf("/readyz without %v: %d %s", leave, r.StatusCode, r.Body)

@@ -11,9 +11,9 @@ import (
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/auth"
 	"github.com/apexgo/apex/cache"
-	"github.com/apexgo/apex/cache/redisconn"
 	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/observe"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/apexgo/apex/auth"
 	"github.com/apexgo/apex/auth/memory"
 	authredis "github.com/apexgo/apex/auth/redis"
-	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/internal/testservice"
 )
 

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -59,13 +57,8 @@ type Guard struct {
 	permissions map[string]map[string]bool // permission → roles granting it
 	log         *zap.Logger
 	challenge   string
-	lastLog     atomic.Int64 // UnixNano of the last "unavailable" ERROR
+	down        *httpx.Unavailable // a failing token store: 503, one ERROR a minute
 }
-
-// unavailableLogInterval is the least time between two ERROR lines for a
-// failing token store: an outage raises an alert without one ERROR per
-// request.
-const unavailableLogInterval = time.Minute
 
 // GuardParams configures [NewGuard].
 type GuardParams struct {
@@ -85,7 +78,10 @@ func NewGuard(p GuardParams) (*Guard, error) {
 	if p.Tokens == nil {
 		return nil, errors.New("auth: NewGuard needs Tokens")
 	}
-	g := &Guard{tokens: p.Tokens, cfg: p.HTTP, permissions: map[string]map[string]bool{}, log: p.Log}
+	g := &Guard{tokens: p.Tokens, cfg: p.HTTP, permissions: map[string]map[string]bool{}, log: p.Log,
+		down: httpx.NewUnavailable(httpx.UnavailableParams{
+			Log: p.Log, Message: "auth: cannot verify tokens; answering 503", Detail: "authentication is unavailable; retry later",
+		})}
 	if g.log == nil {
 		g.log = zap.NewNop()
 	}
@@ -231,14 +227,7 @@ func (g *Guard) authenticate(c echo.Context, required, query bool) (Identity, er
 		if ctx.Err() != nil {
 			return Identity{}, ctx.Err()
 		}
-		now := time.Now().UnixNano()
-		if last := g.lastLog.Load(); now-last >= int64(unavailableLogInterval) && g.lastLog.CompareAndSwap(last, now) {
-			g.log.Error("auth: cannot verify tokens; answering 503", zap.Error(err), zap.String("request_id", observe.RequestID(ctx)))
-		}
-		p := httpx.NewProblem(http.StatusServiceUnavailable, "authentication is unavailable; retry later")
-		p.Header = http.Header{"Retry-After": {"1"}}
-		p.Err, p.Reported = err, true // logged above, once a minute
-		return Identity{}, p
+		return Identity{}, g.down.Problem(ctx, err)
 	}
 	if tenant, ok := app.Tenant(ctx); ok && id.Tenant != tenant {
 		return Identity{}, httpx.NewProblem(http.StatusForbidden, "the access token is not valid for this tenant")

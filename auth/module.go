@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -13,17 +12,17 @@ import (
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/auth/memory"
 	authredis "github.com/apexgo/apex/auth/redis"
-	"github.com/apexgo/apex/cache"
 	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/internal/driver"
 )
 
 // Module provides the "auth" section, the [Tokens] port (a *[JWT]), the
 // [Revocations] and [RefreshStore] it uses, a *[Guard], a *[Passwords]
-// and a cache.SubjectFunc (the verified subject, for rate-limit policies
+// and a httpx.SubjectFunc (the verified subject, for rate-limit policies
 // keyed by subject on routes behind the Guard).
 //
 // The stores are Redis (auth/redis) when auth.driver is redis, or auto
-// with the process's rueidis.Client present (cache/redisconn provides it
+// with the process's rueidis.Client present (internal/redisconn provides it
 // when redis.addr or redis.addrs is set), and in-process (auth/memory)
 // otherwise. auth.driver redis without a Redis client is a start error
 // naming redis.addr. Replace any of them with fx.Decorate.
@@ -61,13 +60,13 @@ type storesOut struct {
 }
 
 func newStores(in storesIn) (storesOut, error) {
-	useRedis := in.Config.Driver == "redis" || (in.Config.Driver == "auto" && in.Redis != nil)
+	useRedis, err := driver.UseRedis("auth.driver", in.Config.Driver, in.Redis)
+	if err != nil {
+		return storesOut{}, err
+	}
 	if !useRedis {
 		mc := memory.Config{MaxEntries: in.Config.Memory.MaxEntries}
 		return storesOut{Revocations: memory.NewRevocations(mc), Refresh: memory.NewRefresh(mc)}, nil
-	}
-	if in.Redis == nil {
-		return storesOut{}, fmt.Errorf("auth.driver is redis but Redis is not configured: set redis.addr (%s) or redis.addrs", app.EnvName("redis.addr"))
 	}
 	rc := authredis.Config{Prefix: in.Config.Prefix, CommandTimeout: in.Config.CommandTimeout}
 	if rc.Prefix == "" {
@@ -136,7 +135,7 @@ func newGuard(in guardIn) (*Guard, error) {
 
 // subjectFunc lets cache's rate-limit policies key by the subject the
 // Guard verified.
-func subjectFunc() cache.SubjectFunc {
+func subjectFunc() httpx.SubjectFunc {
 	return func(c echo.Context) string {
 		id, _ := FromContext(c.Request().Context())
 		return id.Subject

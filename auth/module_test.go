@@ -18,15 +18,14 @@ import (
 	"github.com/apexgo/apex/auth"
 	"github.com/apexgo/apex/auth/memory"
 	authredis "github.com/apexgo/apex/auth/redis"
-	"github.com/apexgo/apex/cache"
-	"github.com/apexgo/apex/cache/redisconn"
 	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/internal/testservice"
 	"github.com/apexgo/apex/observe"
 )
 
 // modules are every apex module but data: these tests need no database.
-func modules() apptest.Option { return apptest.Modules(apex.Without(apex.Data)) }
+func modules() []fx.Option { return []fx.Option{apex.Without(apex.Data)} }
 
 const (
 	password = "pa55word-that-must-never-be-logged"
@@ -258,7 +257,7 @@ func TestModuleTwoInstancesOnRedis(t *testing.T) {
 
 func TestSubjectFuncForRateLimits(t *testing.T) {
 	t.Parallel()
-	var subject cache.SubjectFunc
+	var subject httpx.SubjectFunc
 	apptest.New(t, modules(), apptest.With(fx.Populate(&subject)))
 	e := echo.New()
 	req, _ := http.NewRequest(http.MethodGet, "/", nil)
@@ -307,7 +306,7 @@ func TestGuardWithDataTenancy(t *testing.T) {
 	dir := t.TempDir()
 	var tokens auth.Tokens
 	a := apptest.New(t,
-		apptest.Modules(apex.Modules...),
+		apex.Modules,
 		apptest.Config(map[string]any{
 			"auth.secret":                     testSecret,
 			"data.tenancy.enabled":            true,
@@ -338,7 +337,7 @@ func TestGuardWithDataTenancy(t *testing.T) {
 func TestModuleWithoutHTTP(t *testing.T) {
 	t.Parallel()
 	var tokens auth.Tokens
-	apptest.New(t, apptest.Modules(app.Module, app.Timeouts, observe.Module, observe.EventLogger, redisconn.Module, auth.Module),
+	apptest.New(t, []fx.Option{app.Module, app.Timeouts, observe.Module, observe.EventLogger, redisconn.Module, auth.Module},
 		apptest.Config(map[string]any{"auth.secret": testSecret}), apptest.With(fx.Populate(&tokens)))
 	p, err := tokens.Issue(t.Context(), auth.Principal{Subject: "worker"})
 	if err != nil {

@@ -1,6 +1,6 @@
 // Package cache is apex's key/value cache and rate limiter: two small
 // ports, [Cache] and [Limiter], with Redis backends (cache/redis, through
-// the process's rueidis client from cache/redisconn, optionally with
+// the process's rueidis client from internal/redisconn, optionally with
 // server-assisted client-side caching) and in-process fallbacks
 // (cache/memory), plus an echo rate-limit middleware. [Module] picks the
 // backends from config.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,8 +15,9 @@ import (
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/cache/memory"
 	"github.com/apexgo/apex/cache/redis"
-	"github.com/apexgo/apex/cache/redisconn"
 	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/internal/driver"
+	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/observe"
 )
 
@@ -35,11 +35,6 @@ var Module = fx.Module("cache",
 	fx.Invoke(func(Cache, Limiter, *RateLimits) {}),
 )
 
-// SubjectFunc returns the authenticated subject of a request, "" when
-// there is none. Policies keyed by "subject" use it; the auth module
-// provides one, and an app can provide its own.
-type SubjectFunc func(c echo.Context) string
-
 type backendIn struct {
 	fx.In
 	Config     Config
@@ -47,20 +42,6 @@ type backendIn struct {
 	Info       app.Info
 	Client     rueidis.Client `optional:"true"`
 	Registerer prometheus.Registerer
-}
-
-// useRedis resolves a driver setting to a backend.
-func useRedis(key, driver string, client rueidis.Client) (bool, error) {
-	switch {
-	case driver == "memory":
-		return false, nil
-	case client != nil:
-		return true, nil
-	case driver == "redis":
-		return false, fmt.Errorf("%s is redis but Redis is not configured: set redis.addr (%s) or redis.addrs",
-			key, app.EnvName("redis.addr"))
-	}
-	return false, nil
 }
 
 // The cache and the limiter each have their own space under cache.prefix,
@@ -80,7 +61,7 @@ func (in backendIn) prefix() string {
 }
 
 func newCache(in backendIn) (Cache, error) {
-	r, err := useRedis("cache.driver", in.Config.Driver, in.Client)
+	r, err := driver.UseRedis("cache.driver", in.Config.Driver, in.Client)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +92,7 @@ func newCache(in backendIn) (Cache, error) {
 }
 
 func newLimiter(in backendIn) (Limiter, error) {
-	r, err := useRedis("cache.rate_limit.driver", in.Config.RateLimit.Driver, in.Client)
+	r, err := driver.UseRedis("cache.rate_limit.driver", in.Config.RateLimit.Driver, in.Client)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +114,7 @@ type RateLimits struct {
 	cfg      RateLimitConfig
 	log      *zap.Logger
 	policies map[string]Policy
-	lastLog  atomic.Int64 // one ERROR per interval across all middleware
+	down     *httpx.Unavailable // one ERROR per interval across all middleware
 }
 
 type rateLimitsIn struct {
@@ -141,7 +122,7 @@ type rateLimitsIn struct {
 	Config  Config
 	Limiter Limiter
 	Log     *zap.Logger
-	Subject SubjectFunc `optional:"true"`
+	Subject httpx.SubjectFunc `optional:"true"`
 }
 
 func newRateLimits(in rateLimitsIn) (*RateLimits, error) {
@@ -151,11 +132,12 @@ func newRateLimits(in rateLimitsIn) (*RateLimits, error) {
 // NewRateLimits returns the configured policies over limiter. subject
 // keys the "subject" policies; it may be nil only when none is
 // configured.
-func NewRateLimits(limiter Limiter, cfg RateLimitConfig, subject SubjectFunc, log *zap.Logger) (*RateLimits, error) {
+func NewRateLimits(limiter Limiter, cfg RateLimitConfig, subject httpx.SubjectFunc, log *zap.Logger) (*RateLimits, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	r := &RateLimits{limiter: limiter, cfg: cfg, log: log, policies: map[string]Policy{}}
+	r := &RateLimits{limiter: limiter, cfg: cfg, log: log, policies: map[string]Policy{},
+		down: newLimiterUnavailable(log, cfg.FailPolicy == "fail_closed", cfg.ErrorLogInterval)}
 	var errs []error
 	byIP := ByIP(cfg.trusted()...)
 	for _, name := range slices.Sorted(maps.Keys(cfg.Policies)) {
@@ -168,7 +150,7 @@ func NewRateLimits(limiter Limiter, cfg RateLimitConfig, subject SubjectFunc, lo
 			key = ByRoute()
 		case "subject":
 			if subject == nil {
-				errs = append(errs, fmt.Errorf("cache.rate_limit.policies.%s.key is subject, but nothing provides a cache.SubjectFunc (the auth module does)", name))
+				errs = append(errs, fmt.Errorf("cache.rate_limit.policies.%s.key is subject, but nothing provides an httpx.SubjectFunc (the auth module does)", name))
 				continue
 			}
 			key = BySubject(subject)
@@ -215,7 +197,7 @@ func (r *RateLimits) Policies(ps ...Policy) (echo.MiddlewareFunc, error) {
 		FailClosed:       r.cfg.FailPolicy == "fail_closed",
 		ErrorLogInterval: r.cfg.ErrorLogInterval,
 		Log:              r.log,
-		lastLog:          &r.lastLog,
+		Unavailable:      r.down,
 	})
 }
 

@@ -26,7 +26,7 @@ func TestModuleFallsBackToMemory(t *testing.T) {
 		c cache.Cache
 		l cache.Limiter
 	)
-	apptest.New(t, apptest.With(fx.Populate(&c, &l)))
+	apptest.New(t, apex.Modules, apptest.With(fx.Populate(&c, &l)))
 	if _, ok := c.(*memory.Cache); !ok {
 		t.Fatalf("Cache is %T, want *memory.Cache without Redis", c)
 	}
@@ -51,7 +51,7 @@ func TestModuleUsesRedisWhenConfigured(t *testing.T) {
 		l      cache.Limiter
 		client rueidis.Client
 	)
-	apptest.New(t,
+	apptest.New(t, apex.Modules,
 		apptest.Config(map[string]any{"redis.addr": addr, "cache.prefix": prefix, "cache.redis.client_side": true}),
 		apptest.With(fx.Populate(&c, &l, &client)))
 	if _, ok := c.(*redis.Cache); !ok {
@@ -82,7 +82,7 @@ func TestModuleUsesRedisWhenConfigured(t *testing.T) {
 func TestModuleDriverRedisWithoutRedisFails(t *testing.T) {
 	t.Parallel()
 	for _, key := range []string{"cache.driver", "cache.rate_limit.driver"} {
-		_, err := apptest.Start(t, apptest.Config(map[string]any{key: "redis"}))
+		_, err := apptest.Start(t, apex.Modules, apptest.Config(map[string]any{key: "redis"}))
 		if err == nil || !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "APP_REDIS__ADDR") {
 			t.Errorf("%s=redis without Redis: start error %v; want one naming %s and APP_REDIS__ADDR", key, err, key)
 		}
@@ -97,7 +97,7 @@ func limitedRoute() fx.Option {
 
 func TestModuleGlobalPolicy(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t,
+	a := apptest.New(t, apex.Modules,
 		apptest.Config(map[string]any{
 			"cache.rate_limit.policies.per_ip": map[string]any{"rate": 2, "period": "1m", "key": "ip"},
 			"cache.rate_limit.global":          []string{"per_ip"},
@@ -124,7 +124,7 @@ func TestModuleSubjectPolicy(t *testing.T) {
 	t.Parallel()
 	policies := map[string]any{"cache.rate_limit.policies.per_user": map[string]any{"rate": 1, "period": "1h", "key": "subject"}}
 	// The auth module provides a SubjectFunc; these apps leave it out.
-	noAuth := apptest.Modules(apex.Without(apex.Auth))
+	noAuth := []fx.Option{apex.Without(apex.Auth)}
 	_, err := apptest.Start(t, noAuth, apptest.Config(policies))
 	if err == nil || !strings.Contains(err.Error(), "cache.rate_limit.policies.per_user.key") {
 		t.Fatalf("a subject policy without a SubjectFunc: start error %v", err)
@@ -133,7 +133,7 @@ func TestModuleSubjectPolicy(t *testing.T) {
 	var limits *cache.RateLimits
 	a := apptest.New(t, noAuth, apptest.Config(policies),
 		apptest.With(
-			fx.Supply(cache.SubjectFunc(func(c echo.Context) string { return c.Request().Header.Get("X-User") })),
+			fx.Supply(httpx.SubjectFunc(func(c echo.Context) string { return c.Request().Header.Get("X-User") })),
 			fx.Populate(&limits),
 			fx.Provide(httpx.AsRoute(func(l *cache.RateLimits) (httpx.Route, error) {
 				mw, err := l.Middleware("per_user")
@@ -158,7 +158,7 @@ func TestModuleSubjectPolicy(t *testing.T) {
 
 func TestModuleGlobalNamesUnknownPolicy(t *testing.T) {
 	t.Parallel()
-	_, err := apptest.Start(t, apptest.Config(map[string]any{"cache.rate_limit.global": []string{"ghost"}}))
+	_, err := apptest.Start(t, apex.Modules, apptest.Config(map[string]any{"cache.rate_limit.global": []string{"ghost"}}))
 	if err == nil || !strings.Contains(err.Error(), "rate_limit.global") {
 		t.Fatalf("global naming an undefined policy: %v", err)
 	}

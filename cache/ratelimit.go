@@ -7,14 +7,12 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
 	"github.com/apexgo/apex/httpx"
-	"github.com/apexgo/apex/observe"
 )
 
 // KeyFunc names the subject of a request for one rate-limit policy; false
@@ -103,9 +101,10 @@ type MiddlewareConfig struct {
 	ErrorLogInterval time.Duration
 	Log              *zap.Logger
 
-	// lastLog, when set, is shared by every middleware of one
-	// [RateLimits], so the interval holds across all of them.
-	lastLog *atomic.Int64
+	// Unavailable, when set, answers and logs limiter failures instead of
+	// one built from Log and ErrorLogInterval; [RateLimits] shares one
+	// between all its middleware, so the interval holds across them.
+	Unavailable *httpx.Unavailable
 }
 
 // validLimit reports what is wrong with l for the limiters, "" if nothing.
@@ -143,9 +142,9 @@ func RateLimit(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
 	if cfg.ErrorLogInterval <= 0 {
 		cfg.ErrorLogInterval = time.Minute
 	}
-	lastLog := cfg.lastLog
-	if lastLog == nil {
-		lastLog = new(atomic.Int64)
+	down := cfg.Unavailable
+	if down == nil {
+		down = newLimiterUnavailable(cfg.Log, cfg.FailClosed, cfg.ErrorLogInterval)
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -167,23 +166,10 @@ func RateLimit(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
 					if ctx.Err() != nil {
 						return ctx.Err()
 					}
-					now := time.Now().UnixNano()
-					if last := lastLog.Load(); now-last >= int64(cfg.ErrorLogInterval) && lastLog.CompareAndSwap(last, now) {
-						policy := "letting requests through (fail_open)"
-						if cfg.FailClosed {
-							policy = "refusing requests with 503 (fail_closed)"
-						}
-						cfg.Log.Error("rate limiter failed; "+policy,
-							zap.Error(err), zap.String("policy", p.Name), zap.String("request_id", observe.RequestID(ctx)))
-					}
 					if cfg.FailClosed {
-						// The throttled line above is the report, not one
-						// ERROR per refused request.
-						p := httpx.NewProblem(http.StatusServiceUnavailable, "rate limiting is unavailable")
-						p.Header = http.Header{"Retry-After": {"1"}}
-						p.Err, p.Reported = err, true
-						return p
+						return down.Problem(ctx, err, zap.String("policy", p.Name))
 					}
+					down.Log(ctx, err, zap.String("policy", p.Name))
 					continue
 				}
 				if !r.Allowed {
@@ -202,6 +188,7 @@ func RateLimit(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
 			}
 			if denied {
 				p := httpx.NewProblem(http.StatusTooManyRequests, "rate limit exceeded; retry later")
+				p.Code = httpx.CodeRateLimited
 				p.Header = http.Header{"Retry-After": {strconv.Itoa(max(ceilSeconds(retry), 1))}}
 				return p
 			}
@@ -212,4 +199,16 @@ func RateLimit(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
 
 func ceilSeconds(d time.Duration) int {
 	return int(math.Ceil(d.Seconds()))
+}
+
+// newLimiterUnavailable returns the answer to a failing limiter, its
+// ERROR line saying which fail policy applies.
+func newLimiterUnavailable(log *zap.Logger, failClosed bool, interval time.Duration) *httpx.Unavailable {
+	policy := "letting requests through (fail_open)"
+	if failClosed {
+		policy = "refusing requests with 503 (fail_closed)"
+	}
+	return httpx.NewUnavailable(httpx.UnavailableParams{
+		Log: log, Message: "rate limiter failed; " + policy, Detail: "rate limiting is unavailable", Interval: interval,
+	})
 }

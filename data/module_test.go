@@ -27,7 +27,6 @@ import (
 )
 
 // withData is every apex module, data included.
-func withData() apptest.Option { return apptest.Modules(apex.Modules...) }
 
 type note struct {
 	ID   uint `gorm:"primaryKey"`
@@ -43,7 +42,7 @@ func TestModuleDefaultsToSQLite(t *testing.T) {
 		db  *gorm.DB
 		reg data.Registry
 	)
-	a := apptest.New(t, withData(), apptest.With(fx.Populate(&db, &reg)))
+	a := apptest.New(t, apex.Modules, apptest.With(fx.Populate(&db, &reg)))
 	if data.Driver(db) != data.SQLite || reg.Primary() != db {
 		t.Fatalf("driver %s, registry primary %p, db %p", data.Driver(db), reg.Primary(), db)
 	}
@@ -89,7 +88,7 @@ func TestModuleUnreachableDatabaseFailsStart(t *testing.T) {
 			c.config["data.pool.connect_timeout"] = "200ms"
 			c.config["service.start_timeout"] = "1s"
 			start := time.Now()
-			_, err := apptest.Start(t, withData(), apptest.Config(c.config), apptest.StartTimeout(5*time.Second))
+			_, err := apptest.Start(t, apex.Modules, apptest.Config(c.config), apptest.StartTimeout(5*time.Second))
 			if err == nil {
 				t.Fatal("started")
 			}
@@ -113,7 +112,7 @@ func TestModuleDSNPasswordNeverShown(t *testing.T) {
 		"postgres://postgres:pg-s3cret-pw@127.0.0.1:1/test?sslmode=disable",
 		"mysql://root:my-s3cret-pw@127.0.0.1:1/test",
 	} {
-		a, err := apptest.Start(t, withData(), apptest.Config(map[string]any{
+		a, err := apptest.Start(t, apex.Modules, apptest.Config(map[string]any{
 			"data.dsn": dsn, "data.pool.connect_timeout": "100ms", "service.start_timeout": "500ms",
 		}))
 		if err == nil {
@@ -129,7 +128,7 @@ func TestModuleDSNPasswordNeverShown(t *testing.T) {
 // A bad DSN is a config error with the key.
 func TestModuleBadConfig(t *testing.T) {
 	t.Parallel()
-	_, err := apptest.Start(t, withData(), apptest.Config(map[string]any{
+	_, err := apptest.Start(t, apex.Modules, apptest.Config(map[string]any{
 		"data.driver": "mysql", "data.dsn": "postgres://x@y/z",
 		"data.databases.Bad Name.dsn": "sqlite::memory:",
 		"data.tenancy.dsn_template":   "postgres://x@y/fixed",
@@ -148,7 +147,7 @@ func TestModuleBadConfig(t *testing.T) {
 func TestModuleErrorMapping(t *testing.T) {
 	t.Parallel()
 	var reg data.Registry
-	a := apptest.New(t, withData(), apptest.With(fx.Populate(&reg), fx.Invoke(func(e *echo.Echo) {
+	a := apptest.New(t, apex.Modules, apptest.With(fx.Populate(&reg), fx.Invoke(func(e *echo.Echo) {
 		e.GET("/missing", func(c echo.Context) error {
 			db, err := reg.DB(c.Request().Context())
 			if err != nil {
@@ -190,7 +189,7 @@ func TestModuleNamedDatabases(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	var reg data.Registry
-	a := apptest.New(t, withData(), apptest.With(fx.Populate(&reg)), apptest.Config(map[string]any{
+	a := apptest.New(t, apex.Modules, apptest.With(fx.Populate(&reg)), apptest.Config(map[string]any{
 		"data.databases.audit.dsn":     "sqlite:" + filepath.Join(dir, "audit.db"),
 		"data.databases.analytics.dsn": datatest.PostgresDSN(t),
 	}))
@@ -230,7 +229,7 @@ func TestModuleMigrateOnStart(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var db *gorm.DB
-			a := apptest.New(t, withData(), apptest.With(fx.Supply(data.Migrations{FS: migrations}), fx.Populate(&db)),
+			a := apptest.New(t, apex.Modules, apptest.With(fx.Supply(data.Migrations{FS: migrations}), fx.Populate(&db)),
 				apptest.Config(map[string]any{"data.dsn": dsn(t), "data.migrate.on_start": true}))
 			var body string
 			if err := db.Raw("SELECT body FROM notes WHERE id = 1").Scan(&body).Error; err != nil || body != "seeded" {
@@ -330,7 +329,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 func TestSlowQueryLog(t *testing.T) {
 	t.Parallel()
 	var db *gorm.DB
-	a := apptest.New(t, withData(), apptest.With(fx.Populate(&db)), apptest.Config(map[string]any{"data.slow_query_threshold": "1ns"}))
+	a := apptest.New(t, apex.Modules, apptest.With(fx.Populate(&db)), apptest.Config(map[string]any{"data.slow_query_threshold": "1ns"}))
 	if err := db.AutoMigrate(&note{}); err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +367,7 @@ func TestMain(m *testing.M) {
 func TestModuleTracing(t *testing.T) {
 	t.Parallel()
 	var db *gorm.DB
-	a := apptest.New(t, withData(), apptest.With(fx.Populate(&db)), apptest.Config(map[string]any{
+	a := apptest.New(t, apex.Modules, apptest.With(fx.Populate(&db)), apptest.Config(map[string]any{
 		"observe.tracing.endpoint": "http://127.0.0.1:1", "observe.tracing.timeout": "100ms",
 	}))
 	if err := db.AutoMigrate(&note{}); err != nil {
@@ -399,7 +398,7 @@ func TestModuleTracing(t *testing.T) {
 func TestModuleWithoutHTTP(t *testing.T) {
 	t.Parallel()
 	var reg data.Registry
-	a := apptest.New(t, apptest.Modules(apex.Without(apex.HTTP)), apptest.With(fx.Populate(&reg)),
+	a := apptest.New(t, []fx.Option{apex.Without(apex.HTTP)}, apptest.With(fx.Populate(&reg)),
 		apptest.Config(map[string]any{"data.sqlite_path": filepath.Join(t.TempDir(), "worker.db"), "data.tenancy.enabled": true,
 			"data.tenancy.dsn_template": "sqlite:" + filepath.Join(t.TempDir(), "{tenant}.db")}))
 	if a.URL != "" {

@@ -13,6 +13,7 @@ import (
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 
+	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/data/datatest"
 )
@@ -103,7 +104,7 @@ func TestModuleMySQLReachableLate(t *testing.T) {
 	}()
 	var db *gorm.DB
 	start := time.Now()
-	a, err := apptest.Start(t, withData(), apptest.Config(map[string]any{
+	a, err := apptest.Start(t, apex.Modules, apptest.Config(map[string]any{
 		"data.dsn": late, "data.pool.connect_timeout": "200ms", "service.start_timeout": "15s",
 	}), apptest.With(fx.Populate(&db)), apptest.StartTimeout(20*time.Second))
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/fx"
 	"gorm.io/gorm"
 
+	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/data"
@@ -56,7 +57,7 @@ func TestTenancyMiddleware(t *testing.T) {
 	t.Parallel()
 	res := &countingResolver{next: sqliteTenants(t.TempDir(), "acme", "globex")}
 	var reg data.Registry
-	a := apptest.New(t, withData(),
+	a := apptest.New(t, apex.Modules,
 		apptest.Config(map[string]any{"data.tenancy.enabled": true, "data.tenancy.skip_paths": []string{"/public/"}}),
 		apptest.With(
 			fx.Provide(func() data.TenantResolver { return res }),
@@ -302,7 +303,7 @@ func TestTenancyPostgresManyTenants(t *testing.T) {
 
 	res := &countingResolver{}
 	var d *data.Databases
-	a := apptest.New(t, withData(),
+	a := apptest.New(t, apex.Modules,
 		apptest.Config(map[string]any{
 			"data.tenancy.enabled": true, "data.tenancy.max_open": 10, "data.tenancy.dsn_template": template,
 			"data.tenancy.pool.max_open": 3,
@@ -385,7 +386,7 @@ func TestTenancyPostgresSchemas(t *testing.T) {
 		datatest.PostgresSchema(t, u+"_"+id)
 	}
 	var reg data.Registry
-	apptest.New(t, withData(),
+	apptest.New(t, apex.Modules,
 		apptest.Config(map[string]any{
 			"data.dsn": datatest.PostgresDSN(t), "data.tenancy.enabled": true,
 			"data.tenancy.schema_template": u + "_{tenant}", "data.tenancy.migrate_on_open": true,
@@ -435,7 +436,7 @@ func TestTenancyPostgresSchemasEveryStatement(t *testing.T) {
 		datatest.PostgresSchema(t, u+"_"+id)
 	}
 	var reg data.Registry
-	apptest.New(t, withData(),
+	apptest.New(t, apex.Modules,
 		apptest.Config(map[string]any{
 			"data.dsn": datatest.PostgresDSN(t), "data.tenancy.enabled": true,
 			"data.tenancy.schema_template": u + "_{tenant}", "data.tenancy.migrate_on_open": true,
@@ -552,7 +553,7 @@ func TestTenancyMySQLDatabases(t *testing.T) {
 	t.Parallel()
 	a1, b1 := datatest.MySQLDSN(t), datatest.MySQLDSN(t)
 	var reg data.Registry
-	apptest.New(t, withData(),
+	apptest.New(t, apex.Modules,
 		apptest.Config(map[string]any{
 			"data.tenancy.enabled": true, "data.tenancy.migrate_on_open": true,
 			"data.tenancy.tenants.a.dsn": a1, "data.tenancy.tenants.b.dsn": b1,

@@ -33,6 +33,11 @@ type Problem struct {
 	Instance string `json:"instance,omitempty"`
 	// RequestID ties the response to the logs.
 	RequestID string `json:"request_id,omitempty"`
+	// Code is a stable, machine-readable name of the problem kind (an RFC
+	// 9457 extension member) for clients to switch on instead of parsing
+	// Detail: one of the Code* constants, or an app's own. Empty: the
+	// error handler fills in [CodeFor] of Status.
+	Code string `json:"code,omitempty"`
 	// Errors lists invalid fields (422).
 	Errors []FieldError `json:"errors,omitempty"`
 	// Header is added to the response (Retry-After, WWW-Authenticate).
@@ -81,6 +86,8 @@ type ErrorMapping struct {
 	Status int
 	// Title overrides the status text.
 	Title string
+	// Code overrides [CodeFor] of Status.
+	Code string
 }
 
 const errorMappingGroup = "httpx.error_mappings"
@@ -116,6 +123,9 @@ func (h *ErrorHandler) Handle(err error, c echo.Context) {
 		return
 	}
 	p := h.ProblemFor(err)
+	if p.Code == "" {
+		p.Code = CodeFor(p.Status)
+	}
 	req := c.Request()
 	p.Instance = req.URL.Path
 	p.RequestID = observe.RequestID(req.Context())
@@ -196,6 +206,7 @@ func (h *ErrorHandler) ProblemFor(err error) *Problem {
 	var ve *ValidationError
 	if errors.As(err, &ve) {
 		p := NewProblem(http.StatusUnprocessableEntity, "the request has invalid fields")
+		p.Code = CodeValidation
 		p.Errors = ve.Fields
 		return p
 	}
@@ -205,10 +216,11 @@ func (h *ErrorHandler) ProblemFor(err error) *Problem {
 	}
 	if errors.Is(err, ErrRequestTimeout) || errors.Is(err, context.DeadlineExceeded) {
 		return &Problem{Type: "about:blank", Title: http.StatusText(http.StatusServiceUnavailable), Status: http.StatusServiceUnavailable,
-			Detail: "the request took too long", Header: http.Header{"Retry-After": {"1"}}, Err: err}
+			Code: CodeTimeout, Detail: "the request took too long", Header: http.Header{"Retry-After": {"1"}}, Err: err}
 	}
 	if m, ok := h.mapping(err); ok {
 		p := NewProblem(m.Status, "")
+		p.Code = m.Code
 		if m.Title != "" {
 			p.Title = m.Title
 		}

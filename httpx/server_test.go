@@ -96,7 +96,7 @@ func problemOf(t *testing.T, r apptest.Response) httpx.Problem {
 
 func TestProblemDetailsForEveryErrorPath(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.With(testRoutes()), apptest.Config(map[string]any{"http.timeout.duration": "200ms", "http.body_limit.max": "1K"}))
+	a := apptest.New(t, apex.Modules, apptest.With(testRoutes()), apptest.Config(map[string]any{"http.timeout.duration": "200ms", "http.body_limit.max": "1K"}))
 
 	cases := []struct {
 		name, method, path, body string
@@ -174,7 +174,7 @@ func TestProblemDetailsForEveryErrorPath(t *testing.T) {
 
 func TestHeadGetsNoProblemBody(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t)
+	a := apptest.New(t, apex.Modules)
 	r := a.Do(t, http.MethodHead, "/nope", "")
 	if r.StatusCode != 404 || len(r.Body) != 0 {
 		t.Fatalf("HEAD: %d %q", r.StatusCode, r.Body)
@@ -183,7 +183,7 @@ func TestHeadGetsNoProblemBody(t *testing.T) {
 
 func TestRequestID(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.With(testRoutes()))
+	a := apptest.New(t, apex.Modules, apptest.With(testRoutes()))
 	r := a.Do(t, http.MethodGet, "/ctx", "", "X-Request-ID", "client-id-123")
 	if got := r.Header.Get("X-Request-ID"); got != "client-id-123" {
 		t.Fatalf("sane client ID not kept: %q", got)
@@ -206,7 +206,7 @@ func TestRequestID(t *testing.T) {
 
 func TestAccessLogNeverLogsCredentials(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.With(testRoutes()))
+	a := apptest.New(t, apex.Modules, apptest.With(testRoutes()))
 	a.Do(t, http.MethodGet, "/orders/1?token=query-secret", "", "Authorization", "Bearer tok-secret", "Cookie", "session=cookie-secret")
 	a.Do(t, http.MethodGet, "/fail", "", "Authorization", "Bearer tok-secret")
 	e := a.WaitForLog(t, "request", time.Second)
@@ -230,7 +230,7 @@ func TestAccessLogNeverLogsCredentials(t *testing.T) {
 
 func TestMetricsOnMainServer(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.With(testRoutes()))
+	a := apptest.New(t, apex.Modules, apptest.With(testRoutes()))
 	a.Do(t, http.MethodGet, "/orders/1", "")
 	a.Do(t, http.MethodGet, "/orders/2", "")
 	for range 3 {
@@ -259,7 +259,7 @@ func TestMetricsOnMainServer(t *testing.T) {
 func TestAdminListenerTakesMetricsAndPprof(t *testing.T) {
 	t.Parallel()
 	port := freePort(t)
-	a := apptest.New(t, apptest.Config(map[string]any{"observe.admin.addr": port, "observe.admin.pprof": true}))
+	a := apptest.New(t, apex.Modules, apptest.Config(map[string]any{"observe.admin.addr": port, "observe.admin.pprof": true}))
 	if r := a.Do(t, http.MethodGet, "/metrics", ""); r.StatusCode != 404 {
 		t.Fatalf("metrics still on the main server: %d", r.StatusCode)
 	}
@@ -293,7 +293,7 @@ func TestPortInUseIsStartError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	_, err = apptest.Start(t, apptest.Config(map[string]any{"http.addr": ln.Addr().String()}))
+	_, err = apptest.Start(t, apex.Modules, apptest.Config(map[string]any{"http.addr": ln.Addr().String()}))
 	if err == nil || !strings.Contains(err.Error(), "http.addr") || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Fatalf("want a start error naming http.addr and the address, got %v", err)
 	}
@@ -304,11 +304,11 @@ func TestDuplicateRouteIsStartError(t *testing.T) {
 	r := func() httpx.Route {
 		return httpx.Route{Method: http.MethodGet, Path: "/x", Handler: func(c echo.Context) error { return nil }}
 	}
-	_, err := apptest.Start(t, apptest.With(fx.Provide(httpx.AsRoute(r), httpx.AsRoute(r))))
+	_, err := apptest.Start(t, apex.Modules, apptest.With(fx.Provide(httpx.AsRoute(r), httpx.AsRoute(r))))
 	if err == nil || !strings.Contains(err.Error(), "GET /x is registered twice") {
 		t.Fatalf("got %v", err)
 	}
-	_, err = apptest.Start(t, apptest.With(fx.Provide(httpx.AsRoute(func() httpx.Route { return httpx.Route{Method: "GET", Path: "/y"} }))))
+	_, err = apptest.Start(t, apex.Modules, apptest.With(fx.Provide(httpx.AsRoute(func() httpx.Route { return httpx.Route{Method: "GET", Path: "/y"} }))))
 	if err == nil || !strings.Contains(err.Error(), "no handler") {
 		t.Fatalf("got %v", err)
 	}
@@ -318,7 +318,7 @@ func TestHealth(t *testing.T) {
 	t.Parallel()
 	hang := make(chan struct{})
 	t.Cleanup(func() { close(hang) })
-	a := apptest.New(t,
+	a := apptest.New(t, apex.Modules,
 		apptest.Config(map[string]any{"http.health.timeout": "100ms"}),
 		apptest.With(fx.Provide(
 			httpx.AsHealthCheck(func() httpx.HealthCheck {
@@ -347,7 +347,7 @@ func TestHealth(t *testing.T) {
 func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 	t.Parallel()
 	entered := make(chan struct{})
-	a := apptest.New(t, apptest.With(fx.Invoke(func(e *echo.Echo) {
+	a := apptest.New(t, apex.Modules, apptest.With(fx.Invoke(func(e *echo.Echo) {
 		e.GET("/work", func(c echo.Context) error {
 			close(entered)
 			time.Sleep(500 * time.Millisecond)
@@ -390,7 +390,7 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 func TestShutdownTimeoutCutsOffSlowRequest(t *testing.T) {
 	t.Parallel()
 	entered := make(chan struct{})
-	a := apptest.New(t, apptest.Config(map[string]any{"http.shutdown_timeout": "100ms"}), apptest.With(fx.Invoke(func(e *echo.Echo) {
+	a := apptest.New(t, apex.Modules, apptest.Config(map[string]any{"http.shutdown_timeout": "100ms"}), apptest.With(fx.Invoke(func(e *echo.Echo) {
 		e.GET("/forever", func(c echo.Context) error {
 			close(entered)
 			time.Sleep(3 * time.Second)
@@ -411,7 +411,7 @@ func TestShutdownTimeoutCutsOffSlowRequest(t *testing.T) {
 
 func TestSecurityHeadersCORSAndGzip(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.With(testRoutes()), apptest.Config(map[string]any{"http.cors.allow_origins": "https://app.example"}))
+	a := apptest.New(t, apex.Modules, apptest.With(testRoutes()), apptest.Config(map[string]any{"http.cors.allow_origins": "https://app.example"}))
 	r := a.Do(t, http.MethodGet, "/orders/1", "", "Origin", "https://app.example")
 	for h, want := range map[string]string{
 		"X-Content-Type-Options":      "nosniff",
@@ -452,7 +452,7 @@ func TestSecurityHeadersCORSAndGzip(t *testing.T) {
 
 func TestCORSOffByDefault(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.With(testRoutes()))
+	a := apptest.New(t, apex.Modules, apptest.With(testRoutes()))
 	r := a.Do(t, http.MethodGet, "/orders/1", "", "Origin", "https://app.example")
 	if r.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatal("CORS on without configured origins")
@@ -461,7 +461,7 @@ func TestCORSOffByDefault(t *testing.T) {
 
 func TestTracingFollowsTraceparent(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.With(testRoutes()))
+	a := apptest.New(t, apex.Modules, apptest.With(testRoutes()))
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	a.Do(t, http.MethodGet, "/orders/1", "", "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	spans := a.Spans()
@@ -480,7 +480,7 @@ func TestTracingFollowsTraceparent(t *testing.T) {
 
 func TestTogglesTurnMiddlewareOff(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.With(testRoutes()), apptest.Config(map[string]any{
+	a := apptest.New(t, apex.Modules, apptest.With(testRoutes()), apptest.Config(map[string]any{
 		"http.request_id.enabled": false, "http.access_log.enabled": false, "http.security_headers.enabled": false,
 		"http.metrics.enabled": false, "http.gzip.enabled": false,
 	}))
@@ -499,7 +499,7 @@ func TestTogglesTurnMiddlewareOff(t *testing.T) {
 func TestWithoutHTTP(t *testing.T) {
 	t.Parallel()
 	var srv *httpx.Server
-	a := apptest.New(t, apptest.Modules(apex.Without(apex.HTTP)), apptest.With(fx.Invoke(func(p struct {
+	a := apptest.New(t, []fx.Option{apex.Without(apex.HTTP)}, apptest.With(fx.Invoke(func(p struct {
 		fx.In
 		S *httpx.Server `optional:"true"`
 	}) {
@@ -540,7 +540,7 @@ func TestReadyOnlyAfterWholeAppStarted(t *testing.T) {
 	}
 	done := make(chan started, 1)
 	go func() {
-		a, err := apptest.Start(t, apptest.With(
+		a, err := apptest.Start(t, apex.Modules, apptest.With(
 			fx.Populate(&srv),
 			fx.Invoke(func(lc fx.Lifecycle, s *httpx.Server) {
 				lc.Append(fx.StartHook(func() {
@@ -575,7 +575,7 @@ func TestReadyOnlyAfterWholeAppStarted(t *testing.T) {
 // still reaches the logs.
 func TestNoopTracingKeepsIncomingTraceID(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.With(testRoutes(), fx.Decorate(func() trace.TracerProvider { return noop.NewTracerProvider() })))
+	a := apptest.New(t, apex.Modules, apptest.With(testRoutes(), fx.Decorate(func() trace.TracerProvider { return noop.NewTracerProvider() })))
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	a.Do(t, http.MethodGet, "/ctx", "", "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	e := a.WaitForLog(t, "inside handler", time.Second)
@@ -587,7 +587,7 @@ func TestNoopTracingKeepsIncomingTraceID(t *testing.T) {
 // A body without Content-Length is cut at the limit while it is read.
 func TestChunkedBodyOverLimit(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.With(testRoutes()), apptest.Config(map[string]any{"http.body_limit.max": "1K"}))
+	a := apptest.New(t, apex.Modules, apptest.With(testRoutes()), apptest.Config(map[string]any{"http.body_limit.max": "1K"}))
 	body := io.MultiReader(strings.NewReader(`{"sku":"`), strings.NewReader(strings.Repeat("a", 4000)), strings.NewReader(`"}`))
 	req, _ := http.NewRequest(http.MethodPost, a.URL+"/orders", body)
 	req.Header.Set("Content-Type", "application/json")
@@ -609,7 +609,7 @@ func TestServerDrainsBeforeDependenciesStop(t *testing.T) {
 	type db struct{ closed atomic.Bool }
 	entered := make(chan struct{})
 	var usedClosed atomic.Bool
-	a := apptest.New(t, apptest.With(
+	a := apptest.New(t, apex.Modules, apptest.With(
 		fx.Provide(func(lc fx.Lifecycle) *db {
 			d := &db{}
 			lc.Append(fx.StopHook(func() { d.closed.Store(true) }))
@@ -650,7 +650,7 @@ func TestErrorMappingIsDeterministic(t *testing.T) {
 	errConflict := errors.New("conflict")
 	errMissing := errors.New("missing")
 	for range 10 {
-		a := apptest.New(t, apptest.With(
+		a := apptest.New(t, apex.Modules, apptest.With(
 			httpx.MapError(errMissing, http.StatusNotFound),
 			httpx.MapError(errConflict, http.StatusConflict),
 			fx.Invoke(func(e *echo.Echo) {
@@ -669,7 +669,7 @@ func TestErrorMappingIsDeterministic(t *testing.T) {
 func TestClientCancelIsNotAnError(t *testing.T) {
 	t.Parallel()
 	entered := make(chan struct{})
-	a := apptest.New(t, apptest.With(fx.Invoke(func(e *echo.Echo) {
+	a := apptest.New(t, apex.Modules, apptest.With(fx.Invoke(func(e *echo.Echo) {
 		e.GET("/wait", func(c echo.Context) error {
 			close(entered)
 			<-c.Request().Context().Done()
@@ -696,7 +696,7 @@ func TestClientCancelIsNotAnError(t *testing.T) {
 func TestStuckCheckDoesNotLeak(t *testing.T) {
 	hang := make(chan struct{})
 	t.Cleanup(func() { close(hang) })
-	a := apptest.New(t, apptest.Config(map[string]any{"http.health.timeout": "20ms"}), apptest.With(fx.Provide(
+	a := apptest.New(t, apex.Modules, apptest.Config(map[string]any{"http.health.timeout": "20ms"}), apptest.With(fx.Provide(
 		httpx.AsHealthCheck(func() httpx.HealthCheck {
 			return httpx.CheckFunc("stuck", func(context.Context) error { <-hang; return nil })
 		}),
@@ -715,7 +715,7 @@ func TestStuckCheckDoesNotLeak(t *testing.T) {
 
 func TestBindSliceValidatesElements(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.With(fx.Invoke(func(e *echo.Echo) {
+	a := apptest.New(t, apex.Modules, apptest.With(fx.Invoke(func(e *echo.Echo) {
 		e.POST("/batch", func(c echo.Context) error {
 			var in []createOrder
 			if err := httpx.Bind(c, &in); err != nil {

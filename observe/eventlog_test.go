@@ -5,13 +5,14 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app/apptest"
 )
 
 // At info level fx says one line when started and one when stopped.
 func TestEventLogQuietAtInfo(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.Env("APP_OBSERVE__LOG__LEVEL=info"))
+	a := apptest.New(t, apex.Modules, apptest.Env("APP_OBSERVE__LOG__LEVEL=info"))
 	if err := a.Stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,12 @@
 // Package apptest starts an apex app inside a Go test: on the embedded
 // fallbacks, on an ephemeral port, with its environment isolated from the
 // process's, logs and spans captured, and nothing written outside
-// t.TempDir(). apex's own tests use it, and so can yours:
+// t.TempDir(). It runs the modules it is given (apex.Modules, or
+// apex.Without(...) in a slice), so it imports no module itself. apex's own
+// tests use it, and so can yours:
 //
 //	func TestCreateOrder(t *testing.T) {
-//		a := apptest.New(t, apptest.With(fx.Provide(httpx.AsRoute(NewCreateOrder))))
+//		a := apptest.New(t, apex.Modules, apptest.With(fx.Provide(httpx.AsRoute(NewCreateOrder))))
 //		resp := a.Do(t, http.MethodPost, "/orders", `{"sku":"A1"}`)
 //		...
 //	}
@@ -28,7 +30,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/observe"
@@ -65,9 +66,6 @@ func Env(kv ...string) Option {
 // temporary directory.
 func ConfigDir(dir string) Option { return func(s *settings) { s.configDir = dir } }
 
-// Modules replaces apex.Modules, for example with apex.Without(apex.HTTP).
-func Modules(opts ...fx.Option) Option { return func(s *settings) { s.modules = opts } }
-
 // With adds fx options: the code under test, fx.Decorate or fx.Replace of
 // a port, fx.Populate to reach a value.
 func With(opts ...fx.Option) Option { return func(s *settings) { s.extra = append(s.extra, opts...) } }
@@ -94,9 +92,9 @@ type App struct {
 
 // New starts an app and stops it when the test ends; a start failure
 // fails the test.
-func New(t testing.TB, opts ...Option) *App {
+func New(t testing.TB, modules []fx.Option, opts ...Option) *App {
 	t.Helper()
-	a, err := Start(t, opts...)
+	a, err := Start(t, modules, opts...)
 	if err != nil {
 		t.Fatalf("apptest: start: %v", err)
 	}
@@ -105,14 +103,14 @@ func New(t testing.TB, opts ...Option) *App {
 
 // Start is New for tests that expect the start to fail: it returns the
 // error instead.
-func Start(t testing.TB, opts ...Option) (*App, error) {
+func Start(t testing.TB, modules []fx.Option, opts ...Option) (*App, error) {
 	t.Helper()
 	dir := t.TempDir()
 	s := &settings{
 		config:    map[string]any{},
 		configDir: dir,
 		environ:   []string{},
-		modules:   apex.Modules,
+		modules:   modules,
 		timeout:   15 * time.Second,
 	}
 	for _, o := range opts {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app/apptest"
 )
 
@@ -16,7 +17,7 @@ import (
 func TestSecretFromEnvNeverLogged(t *testing.T) {
 	t.Parallel()
 	const secret = "https://hooks.example.invalid/T0/B0/s3cr3t-webhook-token"
-	a := apptest.New(t, apptest.Env(
+	a := apptest.New(t, apex.Modules, apptest.Env(
 		"APP_OBSERVE__ALERTS__WEBHOOK_URL="+secret,
 		"APP_OBSERVE__TRACING__HEADERS__AUTHORIZATION=Bearer s3cr3t-webhook-token",
 	), apptest.Config(map[string]any{"observe.log.level": "debug"}))
@@ -44,7 +45,7 @@ func TestSecretFromEnvNeverLogged(t *testing.T) {
 
 func TestStartFailureIsReturned(t *testing.T) {
 	t.Parallel()
-	_, err := apptest.Start(t, apptest.Config(map[string]any{"http.addr": "not-an-address", "observe.log.level": "loud"}))
+	_, err := apptest.Start(t, apex.Modules, apptest.Config(map[string]any{"http.addr": "not-an-address", "observe.log.level": "loud"}))
 	if err == nil {
 		t.Fatal("bad config started")
 	}
@@ -58,7 +59,7 @@ func TestStartFailureIsReturned(t *testing.T) {
 // A misspelled section is not silent: it is logged at WARN.
 func TestUnknownSectionWarned(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.Env("APP_HTPP__ADDR=:1", "APP_OBSERVE_LOG_LEVEL=debug"))
+	a := apptest.New(t, apex.Modules, apptest.Env("APP_HTPP__ADDR=:1", "APP_OBSERVE_LOG_LEVEL=debug"))
 	e := a.WaitForLog(t, "config has top-level keys that no module reads (a misspelled section, or APP_X_Y with one underscore where APP_X__Y was meant)", time.Second)
 	keys := fmt.Sprint(e.ContextMap()["keys"])
 	if !strings.Contains(keys, "htpp") || !strings.Contains(keys, "observe_log_level") {

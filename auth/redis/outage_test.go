@@ -16,8 +16,8 @@ import (
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/auth"
 	"github.com/apexgo/apex/auth/redis"
-	"github.com/apexgo/apex/cache/redisconn"
 	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/internal/testservice"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/apexgo/apex/auth"
 	"github.com/apexgo/apex/auth/authtest"
 	"github.com/apexgo/apex/auth/redis"
-	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/internal/testservice"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	cache "github.com/apexgo/apex/cache/port"
 	"github.com/apexgo/apex/cache/redis"
-	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/internal/testservice"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/apexgo/apex/cache/cachetest"
 	cache "github.com/apexgo/apex/cache/port"
 	"github.com/apexgo/apex/cache/redis"
-	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/internal/testservice"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/auth"
-	"github.com/apexgo/apex/cache/redisconn"
 	"github.com/apexgo/apex/data/datatest"
+	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/internal/testservice"
 )
 
@@ -29,7 +29,7 @@ func start(t *testing.T, config map[string]any) *apptest.App {
 	for k, v := range config {
 		cfg[k] = v
 	}
-	return apptest.New(t, apptest.Modules(options()...), apptest.Config(cfg))
+	return apptest.New(t, options(), apptest.Config(cfg))
 }
 
 func register(t *testing.T, a *apptest.App, email, password string) apptest.Response {
@@ -271,7 +271,7 @@ func changePassword(t *testing.T, a *apptest.App) {
 func TestLoginWithUnknownHash(t *testing.T) {
 	t.Parallel()
 	var users Users
-	a := apptest.New(t, apptest.Modules(options()...), apptest.Config(fastHashing), apptest.With(fx.Populate(&users)))
+	a := apptest.New(t, options(), apptest.Config(fastHashing), apptest.With(fx.Populate(&users)))
 	const broken = "$md5$not-a-hash-we-know"
 	if err := users.Create(t.Context(), User{ID: "u1", Email: "ada@example.com", PasswordHash: broken, Roles: []string{"user"}, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 	"github.com/apexgo/apex/cache"
 	"github.com/apexgo/apex/cache/memory"
 	apexredis "github.com/apexgo/apex/cache/redis"
-	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/internal/redisconn"
 )
 
 // redisAddr is the Redis the cache benchmarks use: APEX_TEST_REDIS_ADDR,

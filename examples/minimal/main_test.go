@@ -10,7 +10,7 @@ import (
 
 func TestMinimal(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.Modules(options()...))
+	a := apptest.New(t, options())
 
 	r := a.Do(t, http.MethodPost, "/items", `{"name":"lamp","price_cents":1999}`)
 	if r.StatusCode != http.StatusCreated {
@@ -40,7 +40,7 @@ func TestMinimal(t *testing.T) {
 
 func TestMinimalPanicRoute(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apptest.Modules(options()...), apptest.Env("APP_MINIMAL__PANIC_ROUTE=true"))
+	a := apptest.New(t, options(), apptest.Env("APP_MINIMAL__PANIC_ROUTE=true"))
 	if r := a.Do(t, http.MethodGet, "/panic", ""); r.StatusCode != 500 {
 		t.Fatalf("/panic: %d %s", r.StatusCode, r.Body)
 	}

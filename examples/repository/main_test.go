@@ -19,7 +19,7 @@ func TestRepositoryExample(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			a := apptest.New(t, apptest.Modules(options()...), apptest.Config(config(t)))
+			a := apptest.New(t, options(), apptest.Config(config(t)))
 			r := a.Do(t, http.MethodPost, "/orders", `{"reference":"r-1","customer":"ann","total_cents":1999}`)
 			if r.StatusCode != http.StatusCreated {
 				t.Fatalf("place: %d %s", r.StatusCode, r.Body)
@@ -64,7 +64,7 @@ func TestRepositoryExampleSchemaTenants(t *testing.T) {
 	for _, id := range []string{"a", "b"} {
 		datatest.PostgresSchema(t, u+"_"+id)
 	}
-	a := apptest.New(t, apptest.Modules(options()...), apptest.Config(map[string]any{
+	a := apptest.New(t, options(), apptest.Config(map[string]any{
 		"data.dsn": datatest.PostgresDSN(t), "data.tenancy.enabled": true,
 		"data.tenancy.schema_template": u + "_{tenant}", "data.tenancy.migrate_on_open": true,
 	}))

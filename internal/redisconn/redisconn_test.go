@@ -13,8 +13,9 @@ import (
 	"github.com/redis/rueidis"
 	"go.uber.org/fx"
 
+	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app/apptest"
-	"github.com/apexgo/apex/cache/redisconn"
+	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/internal/testservice"
 )
 
@@ -89,7 +90,7 @@ func TestConfigProblems(t *testing.T) {
 		"address without a port":  {"redis.addr": "localhost"},
 		"non-positive dial limit": {"redis.addr": "127.0.0.1:1", "redis.dial_timeout": "0s"},
 	} {
-		if _, err := apptest.Start(t, apptest.Config(values)); err == nil || !strings.Contains(err.Error(), "redis.") {
+		if _, err := apptest.Start(t, apex.Modules, apptest.Config(values)); err == nil || !strings.Contains(err.Error(), "redis.") {
 			t.Errorf("%s: start error %v; want an invalid-config error naming the key", name, err)
 		}
 	}
@@ -98,7 +99,7 @@ func TestConfigProblems(t *testing.T) {
 func TestModuleWithoutConfigProvidesNil(t *testing.T) {
 	t.Parallel()
 	var c rueidis.Client
-	a := apptest.New(t, apptest.With(fx.Populate(&c)))
+	a := apptest.New(t, apex.Modules, apptest.With(fx.Populate(&c)))
 	if c != nil {
 		t.Fatalf("client = %v without redis.addr; want nil", c)
 	}
@@ -115,7 +116,7 @@ func TestModuleStartsPingsAndChecks(t *testing.T) {
 	t.Parallel()
 	addr := testservice.Need(t, testservice.Redis)
 	var c rueidis.Client
-	a := apptest.New(t, apptest.Config(map[string]any{"redis.addr": addr}), apptest.With(fx.Populate(&c)))
+	a := apptest.New(t, apex.Modules, apptest.Config(map[string]any{"redis.addr": addr}), apptest.With(fx.Populate(&c)))
 	if err := c.Do(context.Background(), c.B().Ping().Build()).Error(); err != nil {
 		t.Fatalf("PING through the module's client: %v", err)
 	}
@@ -133,7 +134,7 @@ func TestModuleStartsPingsAndChecks(t *testing.T) {
 
 func TestModuleUnreachableIsAStartError(t *testing.T) {
 	t.Parallel()
-	_, err := apptest.Start(t, apptest.Config(map[string]any{"redis.addr": closedAddr(t), "redis.dial_timeout": "1s"}))
+	_, err := apptest.Start(t, apex.Modules, apptest.Config(map[string]any{"redis.addr": closedAddr(t), "redis.dial_timeout": "1s"}))
 	if err == nil || !strings.Contains(err.Error(), "APP_REDIS__ADDR") {
 		t.Fatalf("start with Redis down: %v; want an error naming redis.addr", err)
 	}
@@ -145,7 +146,7 @@ func TestModuleTracesAndMeasuresWithTracingOn(t *testing.T) {
 	t.Parallel()
 	addr := testservice.Need(t, testservice.Redis)
 	var c rueidis.Client
-	a := apptest.New(t,
+	a := apptest.New(t, apex.Modules,
 		apptest.Config(map[string]any{"redis.addr": addr, "observe.tracing.endpoint": "http://" + closedAddr(t)}),
 		apptest.With(fx.Populate(&c)))
 	if err := c.Do(context.Background(), c.B().Ping().Build()).Error(); err != nil {
