@@ -12,44 +12,104 @@ package data
 
 import (
 	"context"
-	"errors"
+	"net/http"
 
 	"gorm.io/gorm"
 
 	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/httpx"
 )
 
 // Sentinel errors, for use with errors.Is. Every driver's native errors
 // (pgx's *pgconn.PgError, MySQL error numbers, SQLite result codes,
-// gorm.ErrRecordNotFound, sql.ErrNoRows) are translated into them by the databases that
-// [Open] returns; the native error stays in the chain.
+// gorm.ErrRecordNotFound, sql.ErrNoRows) are translated into them by the
+// databases that [Open] returns; the native error stays in the chain.
+//
+// Each also converts itself, with errors.As, to the [httpx.Problem] the
+// HTTP edge answers: a stable status, code and generic detail, never the
+// driver's text (which can name constraints and quote values); the
+// statement's log line keeps those. A handler returns the error as is.
 var (
 	// ErrNotFound: the row asked for does not exist (gorm's First, Take,
-	// Last). An HTTP handler returning it answers 404.
-	ErrNotFound = errors.New("data: not found")
-	// ErrConflict: a unique or primary-key constraint was violated. 409.
-	ErrConflict = errors.New("data: unique constraint violated")
-	// ErrForeignKey: a foreign-key constraint was violated. 409.
-	ErrForeignKey = errors.New("data: foreign key constraint violated")
+	// Last). 404, code not_found.
+	ErrNotFound error = &sentinel{"data: not found", http.StatusNotFound, httpx.CodeNotFound,
+		"the resource does not exist"}
+	// ErrConflict: a unique or primary-key constraint was violated. 409,
+	// code conflict.
+	ErrConflict error = &sentinel{"data: unique constraint violated", http.StatusConflict, httpx.CodeConflict,
+		"the request conflicts with existing data: a value that must be unique is taken"}
+	// ErrForeignKey: a foreign-key constraint was violated. 409, code
+	// reference_conflict.
+	ErrForeignKey error = &sentinel{"data: foreign key constraint violated", http.StatusConflict, CodeReferenceConflict,
+		"the request refers to data that does not exist, or removes data that is still referred to"}
 	// ErrRetryable: a serialization failure, deadlock or lock timeout;
-	// running the whole transaction again may succeed. 503.
-	ErrRetryable = errors.New("data: transaction conflict, retry")
+	// running the whole transaction again may succeed. 503 with
+	// Retry-After, code unavailable.
+	ErrRetryable error = &sentinel{"data: transaction conflict, retry", http.StatusServiceUnavailable, httpx.CodeUnavailable,
+		"a concurrent change conflicted with this request; retry it"}
 
 	// ErrUnknownDatabase is returned by Registry.Named for a name not
-	// configured under data.databases.
-	ErrUnknownDatabase = errors.New("data: unknown database")
+	// configured under data.databases: a programming error (500).
+	ErrUnknownDatabase error = &sentinel{msg: "data: unknown database"}
 	// ErrUnknownTenant is returned by a TenantResolver for a tenant it does
-	// not know. The tenancy middleware answers 404.
-	ErrUnknownTenant = errors.New("data: unknown tenant")
+	// not know, and by Registry.DB for a tenant whose database or schema
+	// does not exist. 404, code tenant_unknown.
+	ErrUnknownTenant error = &sentinel{"data: unknown tenant", http.StatusNotFound, httpx.CodeTenantUnknown,
+		"unknown tenant"}
 	// ErrNoTenant is returned by Registry.DB when tenancy is on and the
-	// context carries no tenant (see app.WithTenant). The middleware
-	// answers 400.
-	ErrNoTenant = errors.New("data: no tenant in context")
+	// context carries no tenant (see app.WithTenant). 400, code
+	// tenant_required.
+	ErrNoTenant error = &sentinel{"data: no tenant in context", http.StatusBadRequest, CodeTenantRequired,
+		"the request names no tenant"}
 	// ErrInvalidTenant: a tenant ID that does not match [TenantIDPattern].
-	ErrInvalidTenant = errors.New("data: invalid tenant ID")
-	// ErrClosed is returned once the registry has stopped.
-	ErrClosed = errors.New("data: registry closed")
+	// 400, code tenant_invalid.
+	ErrInvalidTenant error = &sentinel{"data: invalid tenant ID", http.StatusBadRequest, CodeTenantInvalid,
+		"not a valid tenant ID"}
+	// ErrClosed is returned once the registry has stopped. 503 with
+	// Retry-After, code unavailable.
+	ErrClosed error = &sentinel{"data: registry closed", http.StatusServiceUnavailable, httpx.CodeUnavailable,
+		"the database is shutting down; retry the request"}
 )
+
+// The [httpx.Problem] codes data answers with besides httpx's own
+// (not_found, conflict, tenant_unknown, unavailable).
+const (
+	// CodeReferenceConflict: a foreign-key constraint was violated (409).
+	CodeReferenceConflict = "reference_conflict"
+	// CodeTenantRequired: tenancy is on and the request names no tenant
+	// (400).
+	CodeTenantRequired = "tenant_required"
+	// CodeTenantInvalid: the tenant ID does not match [TenantIDPattern]
+	// (400).
+	CodeTenantInvalid = "tenant_invalid"
+)
+
+// sentinel is a sentinel error that knows the problem it answers.
+type sentinel struct {
+	msg    string
+	status int // 0: none, a 500 at the edge
+	code   string
+	detail string
+}
+
+func (s *sentinel) Error() string { return s.msg }
+
+// As sets a **httpx.Problem target to the sentinel's problem.
+func (s *sentinel) As(target any) bool { return s.asProblem(target, s) }
+
+func (s *sentinel) asProblem(target any, cause error) bool {
+	pp, ok := target.(**httpx.Problem)
+	if !ok || s.status == 0 {
+		return false
+	}
+	p := httpx.NewProblem(s.status, s.detail)
+	p.Code, p.Err = s.code, cause
+	if s.status == http.StatusServiceUnavailable {
+		p.Header = http.Header{"Retry-After": {"1"}}
+	}
+	*pp = p
+	return true
+}
 
 // Registry hands out databases.
 //

@@ -25,6 +25,14 @@ func (e *Error) Error() string        { return e.Kind.Error() + ": " + e.Err.Err
 func (e *Error) Unwrap() error        { return e.Err }
 func (e *Error) Is(target error) bool { return target == e.Kind }
 
+// As sets a **httpx.Problem target to the problem of Kind: its status,
+// code and generic detail; the driver's text stays in the problem's Err,
+// which is never sent.
+func (e *Error) As(target any) bool {
+	s, ok := e.Kind.(*sentinel)
+	return ok && s.asProblem(target, e)
+}
+
 // Translate returns err translated to this package's sentinel errors when
 // it is a not-found, constraint, serialization or deadlock error of
 // Postgres (pgx), MySQL/MariaDB or SQLite, and err unchanged otherwise.

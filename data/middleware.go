@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/httpx"
@@ -27,7 +28,8 @@ type MiddlewareConfig struct {
 // response is written. The ID comes from the header; a missing or
 // malformed one (see [TenantIDPattern]) is a 400 problem and reaches no
 // resolver, an unknown tenant a 404 problem, a resolver or database
-// failure a 503 problem with Retry-After. Requests to SkipPaths pass
+// failure a 503 problem with Retry-After (and one ERROR line a minute
+// while it lasts, not one per request). Requests to SkipPaths pass
 // untouched. With tenancy off it passes every request.
 func (d *Databases) Middleware(cfg MiddlewareConfig) echo.MiddlewareFunc {
 	if cfg.Header == "" {
@@ -53,6 +55,8 @@ func (d *Databases) Middleware(cfg MiddlewareConfig) echo.MiddlewareFunc {
 		}
 		return false
 	}
+	unavailable := httpx.NewUnavailable(httpx.UnavailableParams{Log: d.p.Log.Named("data.tenancy"),
+		Message: "data: cannot open tenants' databases; answering 503", Detail: "the tenant's database is unavailable; retry later"})
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		if d.tenants == nil {
 			return next
@@ -64,15 +68,19 @@ func (d *Databases) Middleware(cfg MiddlewareConfig) echo.MiddlewareFunc {
 			}
 			id := req.Header.Get(cfg.Header)
 			if id == "" {
-				return httpx.NewProblem(http.StatusBadRequest, "the "+cfg.Header+" header is required")
+				p := httpx.NewProblem(http.StatusBadRequest, "the "+cfg.Header+" header is required")
+				p.Code, p.Err = CodeTenantRequired, ErrNoTenant
+				return p
 			}
 			if !d.tenants.validID(id) {
-				return httpx.NewProblem(http.StatusBadRequest, "the "+cfg.Header+" header is not a valid tenant ID")
+				p := httpx.NewProblem(http.StatusBadRequest, "the "+cfg.Header+" header is not a valid tenant ID")
+				p.Code, p.Err = CodeTenantInvalid, ErrInvalidTenant
+				return p
 			}
 			ctx := app.WithTenant(req.Context(), id)
 			release, err := d.Pin(ctx)
 			if err != nil {
-				return tenantProblem(ctx, err)
+				return tenantProblem(ctx, unavailable, id, err)
 			}
 			defer release()
 			c.SetRequest(req.WithContext(ctx))
@@ -81,21 +89,15 @@ func (d *Databases) Middleware(cfg MiddlewareConfig) echo.MiddlewareFunc {
 	}
 }
 
-func tenantProblem(ctx context.Context, err error) error {
+// tenantProblem is the answer to a failed Pin: the sentinels' own
+// problems (400, 404), or a 503 from unavailable for a resolver or
+// database failure.
+func tenantProblem(ctx context.Context, unavailable *httpx.Unavailable, id string, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case errors.Is(err, ErrInvalidTenant):
-		p := httpx.NewProblem(http.StatusBadRequest, "not a valid tenant ID")
-		p.Err = err
-		return p
-	case errors.Is(err, ErrUnknownTenant):
-		p := httpx.NewProblem(http.StatusNotFound, "unknown tenant")
-		p.Err = err
-		return p
+	case errors.Is(err, ErrInvalidTenant), errors.Is(err, ErrUnknownTenant), errors.Is(err, ErrNoTenant):
+		return err
 	}
-	p := httpx.NewProblem(http.StatusServiceUnavailable, "the tenant's database is unavailable")
-	p.Header = http.Header{"Retry-After": {"1"}}
-	p.Err = err
-	return p
+	return unavailable.Problem(ctx, err, zap.String("tenant", id))
 }

@@ -2,7 +2,6 @@ package data
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -20,10 +19,11 @@ import (
 // (an unreachable database is a start error naming its setting; with
 // data.migrate.on_start, migrations run there too), closed at stop. It
 // registers a readiness check per database, pool and tenant metrics, the
-// tenancy middleware when data.tenancy.enabled is set, and maps the
-// sentinel errors to HTTP statuses: ErrNotFound 404, ErrConflict and
-// ErrForeignKey 409, ErrRetryable 503, ErrUnknownTenant 404,
-// ErrInvalidTenant and ErrNoTenant 400, ErrClosed 503.
+// tenancy middleware when data.tenancy.enabled is set. The sentinel
+// errors need no mapping: each converts itself to its problem (see
+// [ErrNotFound]): ErrNotFound 404, ErrConflict and ErrForeignKey 409,
+// ErrRetryable 503, ErrUnknownTenant 404, ErrInvalidTenant and ErrNoTenant
+// 400, ErrClosed 503.
 //
 // Optional inputs through fx: a [TenantResolver] (else tenants come from
 // config) and [Migrations].
@@ -37,14 +37,6 @@ var Module = fx.Module("data",
 		httpx.AsHealthChecks(func(d *Databases) []httpx.HealthCheck { return d.HealthChecks() }),
 		httpx.AsMiddlewares(newMiddleware),
 	),
-	httpx.MapError(ErrNotFound, http.StatusNotFound),
-	httpx.MapError(ErrConflict, http.StatusConflict),
-	httpx.MapError(ErrForeignKey, http.StatusConflict),
-	httpx.MapError(ErrRetryable, http.StatusServiceUnavailable),
-	httpx.MapError(ErrUnknownTenant, http.StatusNotFound),
-	httpx.MapError(ErrInvalidTenant, http.StatusBadRequest),
-	httpx.MapError(ErrNoTenant, http.StatusBadRequest),
-	httpx.MapError(ErrClosed, http.StatusServiceUnavailable),
 )
 
 // MiddlewareOrder places the tenancy middleware among app middleware

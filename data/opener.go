@@ -19,7 +19,8 @@ import (
 // opener opens tenant pools: it resolves the tenant, asks the catalog
 // whether its database or schema exists, then connects, at most
 // max_opening at once, and migrates when data.tenancy.migrate_on_open is
-// set. It keeps no pool: poolSet does.
+// set. It keeps no pool: poolSet does. It logs nothing: its errors reach
+// the caller (the tenancy middleware logs them, throttled).
 type opener struct {
 	d        *Databases
 	cfg      TenancyConfig
@@ -97,7 +98,6 @@ func (o *opener) resolveAndConnect(ctx context.Context, id string, admit func(*g
 			return err
 		}
 		o.resolveFailures.Add(1)
-		o.log.Warn("tenant resolver failed", zap.String("tenant", id), zap.Error(err))
 		return fmt.Errorf("data: resolve tenant %q: %w", id, err)
 	}
 	if err := o.catalog.check(ctx, id, td); err != nil {
@@ -117,16 +117,12 @@ func (o *opener) resolveAndConnect(ctx context.Context, id string, admit func(*g
 		err = fmt.Errorf("%w %q: %w", ErrUnknownTenant, id, err)
 	}
 	if err != nil {
-		if !errors.Is(err, ErrUnknownTenant) && o.ctx.Err() == nil {
-			o.log.Error("cannot open tenant database", zap.String("tenant", id), zap.Error(err))
-		}
 		return err
 	}
 	if o.cfg.MigrateOnOpen && o.d.p.Migrations != nil {
 		if err := o.migrate(ctx, db, td, o.d.p.Migrations); err != nil {
 			_ = release()
-			o.log.Error("cannot migrate tenant database", zap.String("tenant", id), zap.Error(err))
-			return err
+			return fmt.Errorf("data: migrating tenant %q: %w", id, err)
 		}
 	}
 	return admit(db, release)
