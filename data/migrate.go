@@ -177,13 +177,21 @@ func (m *Migrator) Up(ctx context.Context) (int, error) {
 	return len(res), err
 }
 
-// Down rolls back the latest applied migration.
+// ErrNothingToRollBack is returned by [Migrator.Down] when no migration
+// is applied. For use with errors.Is.
+var ErrNothingToRollBack = errors.New("data: no migration applied, nothing to roll back")
+
+// Down rolls back the latest applied migration; with none applied it
+// returns [ErrNothingToRollBack].
 func (m *Migrator) Down(ctx context.Context) error {
 	var res *goose.MigrationResult
 	err := m.locked(ctx, func() (err error) {
 		res, err = m.p.Down(ctx)
 		return err
 	})
+	if errors.Is(err, goose.ErrNoNextVersion) {
+		err = ErrNothingToRollBack
+	}
 	if res != nil {
 		m.logResults([]*goose.MigrationResult{res})
 	}

@@ -8,6 +8,10 @@
 //	go run ./examples/migrate create add_accounts_plan   # writes migrations/<timestamp>_add_accounts_plan.sql
 //	APP_DATA__DSN=postgres://postgres@localhost/app go run ./examples/migrate up
 //
+// Without data.dsn it works on var/migrate.db, a file of its own (the
+// repository example has var/repository.db). `down` with nothing applied
+// says so and succeeds.
+//
 // With data.tenancy set up (tenants listed in config, or a DSN or schema
 // template), `up -tenants acme,globex` migrates those tenants' databases
 // one after another. Instances running `up` together apply each migration
@@ -52,6 +56,10 @@ func main() {
 	}
 }
 
+// SQLitePath is this example's SQLite file when data.dsn is unset: its
+// own, so that its version table never meets another example's.
+const SQLitePath = "var/migrate.db"
+
 const usage = `usage: migrate [-tenants a,b] up | down | status | create NAME`
 
 // run is the whole command, for tests: load the "data" section as the
@@ -85,6 +93,7 @@ func run(ctx context.Context, args []string, load app.LoadParams, out io.Writer)
 		return err
 	}
 	cfg := data.DefaultConfig()
+	cfg.SQLitePath = SQLitePath
 	if ps := app.DecodeSection(loaded.Config, "data", &cfg); len(ps) > 0 {
 		return &app.ConfigError{Problems: ps}
 	}
@@ -125,7 +134,12 @@ func run(ctx context.Context, args []string, load app.LoadParams, out io.Writer)
 		}
 		fmt.Fprintf(out, "applied %d migrations\n", n)
 	case "down":
-		if err := m.Down(ctx); err != nil {
+		err := m.Down(ctx)
+		if errors.Is(err, data.ErrNothingToRollBack) {
+			fmt.Fprintln(out, "no migration applied: nothing to roll back")
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 		fmt.Fprintln(out, "rolled back one migration")

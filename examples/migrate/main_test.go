@@ -87,3 +87,33 @@ func TestMigrateCreate(t *testing.T) {
 		t.Fatal("bad name accepted")
 	}
 }
+
+// down with nothing applied says so and succeeds (it printed goose's "no
+// next version found" and exited 1).
+func TestMigrateDownNothingApplied(t *testing.T) {
+	t.Parallel()
+	env := []string{"APP_DATA__DSN=" + datatest.SQLiteDSN(t)}
+	if out := migrate(t, env, "down"); !strings.Contains(out, "nothing to roll back") {
+		t.Fatalf("down on an empty database: %q", out)
+	}
+	migrate(t, env, "up")
+	migrate(t, env, "down")
+	migrate(t, env, "down")
+	if out := migrate(t, env, "down"); !strings.Contains(out, "nothing to roll back") {
+		t.Fatalf("down after every migration was rolled back: %q", out)
+	}
+}
+
+// Without data.dsn the command works on a file of its own, var/migrate.db,
+// never the default var/apex.db that other examples would share.
+func TestMigrateOwnDatabaseFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	migrate(t, nil, "up")
+	if _, err := os.Stat(filepath.Join(dir, SQLitePath)); err != nil {
+		t.Fatalf("%s: %v", SQLitePath, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "var", "apex.db")); err == nil {
+		t.Fatal("var/apex.db was created")
+	}
+}

@@ -9,7 +9,7 @@
 //   - orders/orderstest: the contract both adapters pass.
 //   - here: HTTP handlers and the fx wiring.
 //
-// It runs with nothing installed (SQLite in var/apex.db), or on Postgres
+// It runs with nothing installed (SQLite in var/repository.db), or on Postgres
 // or MySQL with APP_DATA__DSN; the migrations run at start:
 //
 //	go run ./examples/repository
@@ -40,9 +40,10 @@ func main() {
 func options() []fx.Option {
 	return append(modules(),
 		fx.Supply(data.Migrations{FS: migrations.FS()}),
-		// This example always migrates at start; a team would rather set
-		// data.migrate.on_start in config/default.yaml.
-		fx.Decorate(func(c data.Config) data.Config { c.Migrate.OnStart = true; return c }),
+		// This example always migrates at start (a team would rather set
+		// data.migrate.on_start in config/default.yaml) and keeps its
+		// SQLite fallback in a file of its own.
+		fx.Decorate(ownDatabase),
 		fx.Provide(
 			fx.Annotate(gormrepo.New, fx.As(new(orders.Repository))),
 			gormrepo.Transactor,
@@ -53,6 +54,21 @@ func options() []fx.Option {
 		httpx.MapError(orders.ErrDuplicate, http.StatusConflict),
 		httpx.MapError(orders.ErrInvalid, http.StatusUnprocessableEntity),
 	)
+}
+
+// SQLitePath is this example's SQLite file when data.dsn is unset: its
+// own, so that its tables and goose version table never meet another
+// example's (examples/migrate has var/migrate.db).
+const SQLitePath = "var/repository.db"
+
+// ownDatabase turns data.migrate.on_start on and puts the SQLite fallback
+// in SQLitePath unless data.sqlite_path was set.
+func ownDatabase(c data.Config) data.Config {
+	c.Migrate.OnStart = true
+	if c.SQLitePath == data.DefaultSQLitePath {
+		c.SQLitePath = SQLitePath
+	}
+	return c
 }
 
 // modules is every apex module, data included.

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/apexgo/apex/app/apptest"
+	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/data/datatest"
 	"github.com/apexgo/apex/examples/repository/orders"
 	"github.com/apexgo/apex/internal/testservice"
@@ -87,5 +88,20 @@ func TestRepositoryExampleSchemaTenants(t *testing.T) {
 	}
 	if r := a.Do(t, http.MethodGet, "/orders/"+ids["a"], "", "X-Tenant-ID", "b"); r.StatusCode != http.StatusNotFound {
 		t.Errorf("tenant b reads tenant a's order: %d %s", r.StatusCode, r.Body)
+	}
+}
+
+// Without data.dsn and data.sqlite_path the example works on a file of its
+// own, var/repository.db, not the shared default var/apex.db; a path set
+// in config is kept.
+func TestRepositoryOwnDatabaseFile(t *testing.T) {
+	t.Parallel()
+	if got := ownDatabase(data.DefaultConfig()).SQLitePath; got != SQLitePath || got == data.DefaultSQLitePath {
+		t.Fatalf("default SQLite path %q, want %q", got, SQLitePath)
+	}
+	c := data.DefaultConfig()
+	c.SQLitePath = "elsewhere.db"
+	if got := ownDatabase(c).SQLitePath; got != "elsewhere.db" {
+		t.Fatalf("configured path replaced by %q", got)
 	}
 }
