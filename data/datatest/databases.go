@@ -155,3 +155,24 @@ func withParam(dsn, key, value string) string {
 	}
 	return dsn + " " + key + "=" + value
 }
+
+// Postgres is a [NewDB] on the test Postgres: schema name, created now
+// and dropped with everything in it when the test ends, as the
+// connections' search_path.
+func Postgres(t *testing.T, name string) *gorm.DB {
+	t.Helper()
+	return Open(t, withParam(PostgresSchema(t, name), "search_path", name))
+}
+
+// MySQL is a [NewDB] on the test MySQL/MariaDB: database name, created
+// now and dropped when the test ends.
+func MySQL(t *testing.T, name string) *gorm.DB {
+	t.Helper()
+	return Open(t, MySQLDatabase(t, name))
+}
+
+// SQLite is a [NewDB]: the file name.db under t.TempDir().
+func SQLite(t *testing.T, name string) *gorm.DB {
+	t.Helper()
+	return Open(t, "sqlite:"+filepath.Join(t.TempDir(), name+".db"))
+}
