@@ -111,26 +111,28 @@ func (s *sentinel) asProblem(target any, cause error) bool {
 	return true
 }
 
-// Registry hands out databases.
-//
-// Primary returns the primary database (data.dsn), never nil once the
-// registry is open. Named returns the database configured under
-// data.databases.<name>, or an error wrapping [ErrUnknownDatabase].
-//
-// DB returns the database that serves ctx, bound to ctx (WithContext):
-// the transaction that [InTx] carries in ctx if there is one; else, with
-// tenancy on, the database of the tenant in ctx (app.Tenant), opened on
-// first use, or an error wrapping [ErrNoTenant], [ErrUnknownTenant] or the
-// resolver's failure; else the primary. Repository code calls DB(ctx) for
-// every operation and so joins transactions and follows tenants without
-// knowing about either.
-//
-// Implementations are safe for concurrent use. A *gorm.DB returned is
-// valid until the registry closes (a tenant's, until it is evicted and its
-// in-flight work is done): take it per operation, do not keep it.
+// Registry hands out databases. Repository code calls DB(ctx) for every
+// operation and so joins transactions and follows tenants without knowing
+// about either. [Databases] implements it; [Single] wraps one *gorm.DB.
 type Registry interface {
+	// Primary returns the primary database (data.dsn), never nil once the
+	// registry is open. Safe for concurrent use; valid until the registry
+	// closes.
 	Primary() *gorm.DB
+	// Named returns the database configured under data.databases.<name>,
+	// or an error wrapping [ErrUnknownDatabase]. Safe for concurrent use;
+	// valid until the registry closes.
 	Named(name string) (*gorm.DB, error)
+	// DB returns the database that serves ctx, bound to ctx
+	// (WithContext): the transaction that [InTx] carries in ctx if there
+	// is one; else, with tenancy on, the database of the tenant in ctx
+	// (app.Tenant), opened on first use, or an error wrapping
+	// [ErrNoTenant], [ErrInvalidTenant], [ErrUnknownTenant], [ErrClosed]
+	// or the resolver's failure; else the primary. It returns when ctx
+	// ends even while a tenant's pool is being opened. Safe for concurrent
+	// use. A tenant's *gorm.DB is valid until its pool is evicted and its
+	// in-flight work is done: take it per operation (or [Pinner.Pin] it),
+	// do not keep it.
 	DB(ctx context.Context) (*gorm.DB, error)
 }
 
@@ -149,20 +151,31 @@ type Registry interface {
 //
 // With tenancy off, Pin does nothing.
 type Pinner interface {
+	// Pin opens the pool of the tenant in ctx if need be and keeps it
+	// from eviction until release is called (release is idempotent). It
+	// fails as Registry.DB does. Safe for concurrent use.
 	Pin(ctx context.Context) (release func(), err error)
 }
 
-// TenantResolver says where a tenant's data lives.
+// TenantResolver says where a tenant's data lives. Users implement it (a
+// control table, a secrets manager); [ConfigResolver] is the built-in one.
+// datatest.RunResolver is its conformance suite.
 //
-// Resolve returns the connection settings of tenant id, an error wrapping
-// [ErrUnknownTenant] when there is no such tenant, or any other error when
-// it cannot tell (a control database down: the middleware answers 503).
-// id has already been checked against [TenantIDPattern]. The registry
-// calls Resolve once per pool it opens (concurrent first requests share
-// one call), and not again for an ID found unknown less than
-// data.tenancy.unknown_ttl ago, so Resolve may be slow (a query, a secrets manager); it must
-// honour ctx and be safe for concurrent use.
+// The registry calls Resolve once per pool it opens (concurrent first
+// requests share one call), and not again for an ID found unknown less
+// than data.tenancy.unknown_ttl ago, so Resolve may be slow. A resolver
+// that knows its tenants should say "unknown" itself: that costs no
+// connection. One that resolves any ID (a template) leaves it to the
+// registry, which asks the server's catalog when the tenant is on the
+// primary's server and connects otherwise, at most
+// data.tenancy.max_opening at once.
 type TenantResolver interface {
+	// Resolve returns the connection settings of tenant id, an error
+	// wrapping [ErrUnknownTenant] when there is no such tenant, or any
+	// other error when it cannot tell (a control database down: the
+	// middleware answers 503). id has been checked against
+	// [TenantIDPattern]. It must honour ctx and be safe for concurrent
+	// use.
 	Resolve(ctx context.Context, id string) (TenantDB, error)
 }
 

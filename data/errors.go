@@ -21,8 +21,13 @@ type Error struct {
 	Err error
 }
 
-func (e *Error) Error() string        { return e.Kind.Error() + ": " + e.Err.Error() }
-func (e *Error) Unwrap() error        { return e.Err }
+// Error is the sentinel's text and the driver's; only logs see it.
+func (e *Error) Error() string { return e.Kind.Error() + ": " + e.Err.Error() }
+
+// Unwrap returns the driver's error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches Kind.
 func (e *Error) Is(target error) bool { return target == e.Kind }
 
 // As sets a **httpx.Problem target to the problem of Kind: its status,

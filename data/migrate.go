@@ -31,6 +31,7 @@ import (
 // Files are goose SQL migrations at the root of FS: 00001_create_users.sql
 // with `-- +goose Up` and `-- +goose Down` sections.
 type Migrations struct {
+	// FS holds the migration files at its root; nil: no migrations.
 	FS fs.FS
 }
 
@@ -95,9 +96,13 @@ func (m *Migrator) locked(ctx context.Context, f func() error) error {
 
 // MigrationStatus is one migration and whether it is applied.
 type MigrationStatus struct {
-	Version   int64
-	Name      string
-	Applied   bool
+	// Version is the number the file name starts with.
+	Version int64
+	// Name is the file name.
+	Name string
+	// Applied reports whether the migration is applied.
+	Applied bool
+	// AppliedAt is when it was applied; zero if not.
 	AppliedAt time.Time
 }
 

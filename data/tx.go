@@ -93,7 +93,13 @@ func (s single) DB(ctx context.Context) (*gorm.DB, error) {
 
 // NameError is returned by Registry.Named for an unknown name; it matches
 // [ErrUnknownDatabase].
-type NameError struct{ Name string }
+type NameError struct {
+	// Name is the name asked for.
+	Name string
+}
 
-func (e *NameError) Error() string        { return "data: unknown database " + e.Name }
+// Error names the database asked for.
+func (e *NameError) Error() string { return "data: unknown database " + e.Name }
+
+// Is matches [ErrUnknownDatabase].
 func (e *NameError) Is(target error) bool { return target == ErrUnknownDatabase }

@@ -93,17 +93,24 @@ func setup(t *testing.T, newDB NewDB) (*gorm.DB, repo) {
 
 // Item is the suite's entity.
 type Item struct {
-	ID   uint   `gorm:"primaryKey"`
+	// ID is the primary key.
+	ID uint `gorm:"primaryKey"`
+	// Name is unique.
 	Name string `gorm:"size:100;uniqueIndex"`
-	Qty  int
+	// Qty is updated by the CRUD test.
+	Qty int
 }
 
 // Tag belongs to an Item (a foreign key).
 type Tag struct {
-	ID     uint `gorm:"primaryKey"`
+	// ID is the primary key.
+	ID uint `gorm:"primaryKey"`
+	// ItemID refers to an Item; deleting the Item is refused.
 	ItemID uint
-	Item   Item   `gorm:"constraint:OnDelete:RESTRICT"`
-	Label  string `gorm:"size:50"`
+	// Item is the parent, for gorm's constraint.
+	Item Item `gorm:"constraint:OnDelete:RESTRICT"`
+	// Label is free text.
+	Label string `gorm:"size:50"`
 }
 
 // repo is a repository written the apex way: every method asks the
