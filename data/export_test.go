@@ -10,3 +10,11 @@ func LivePools(d *Databases) (now, peak int64) {
 // ConnectingPeak returns the most tenant pools that were ever being
 // connected at once.
 func ConnectingPeak(d *Databases) int64 { return d.tenants.opener.connectingPeak.Load() }
+
+// UnknownRemembered returns how many IDs the unknown-tenant cache holds,
+// after its pending maintenance.
+func UnknownRemembered(d *Databases) int {
+	c := d.tenants.unknown.c
+	c.CleanUp()
+	return c.EstimatedSize()
+}
