@@ -19,7 +19,7 @@ type MiddlewareConfig struct {
 	// ([DefaultTenantHeader]).
 	Header string
 	// SkipPaths are served without a tenant: exact request paths, or
-	// prefixes when they end in "/".
+	// prefixes when they end in "/". Default: none.
 	SkipPaths []string
 }
 

@@ -42,9 +42,10 @@ type MigratorParams struct {
 	Table string
 	// Schema runs the migrations in this Postgres schema (a tenant's):
 	// unqualified names in them, and the version table, live there.
+	// Default: none (the connection's own).
 	Schema string
 	// DSN opens the database when Schema is set and db shares a pool
-	// (Open's DSN is used otherwise).
+	// (Open's DSN is used otherwise). Default: none.
 	DSN app.Secret
 	// Log receives one INFO line per migration applied. Default: none.
 	Log *zap.Logger

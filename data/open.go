@@ -38,14 +38,17 @@ type OpenParams struct {
 	Setting string
 	// Log receives slow queries (WARN) and failed ones (ERROR). Default: none.
 	Log *zap.Logger
-	// SlowQueryThreshold: 0 logs no slow queries.
+	// SlowQueryThreshold logs statements slower than this at WARN. Default
+	// 0: no slow-query log (the module passes data.slow_query_threshold).
 	SlowQueryThreshold time.Duration
 	// TracerProvider, when set, traces every statement with gorm's
-	// OpenTelemetry plugin (statement text, never the values).
+	// OpenTelemetry plugin (statement text, never the values). Default:
+	// none.
 	TracerProvider trace.TracerProvider
 	// TablePrefix prefixes the table names gorm derives from model names.
 	// gorm ignores it for models with a TableName method and for
 	// db.Table, so it cannot isolate a schema; tenants use search_path.
+	// Default: none.
 	TablePrefix string
 }
 

@@ -21,13 +21,13 @@ import (
 type Params struct {
 	// Log receives query and tenancy logs. Default: none.
 	Log *zap.Logger
-	// TracerProvider traces statements when set.
+	// TracerProvider traces statements when set. Default: none.
 	TracerProvider trace.TracerProvider
 	// Resolver finds tenants when tenancy is on. Default: [ConfigResolver].
 	Resolver TenantResolver
 	// Migrations are applied by [Databases.Start] when data.migrate.on_start
 	// is set, and to each tenant's database on first open when
-	// data.tenancy.migrate_on_open is.
+	// data.tenancy.migrate_on_open is. Default: none.
 	Migrations fs.FS
 }
 

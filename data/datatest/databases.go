@@ -138,7 +138,7 @@ func Open(t testing.TB, dsn string) *gorm.DB {
 	t.Cleanup(func() { _ = sqlDB.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := data.Ping(ctx, db, 5*time.Second, "test"); err != nil {
+	if err := data.Ping(ctx, db, data.DefaultConnectTimeout, "test"); err != nil {
 		t.Fatalf("datatest: %v", err)
 	}
 	return db
