@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/fx"
+	"go.uber.org/zap/zapcore"
 	"gorm.io/gorm"
 
 	"github.com/apexgo/apex"
@@ -100,8 +101,16 @@ func TestTenancyMiddleware(t *testing.T) {
 			t.Errorf("header %.40q: %d %s, want a 400 problem", h, r.StatusCode, r.Body)
 		}
 	}
-	if r := a.Do(t, http.MethodGet, "/whoami", ""); r.StatusCode != http.StatusBadRequest {
-		t.Errorf("no header: %d", r.StatusCode)
+	code := func(r apptest.Response) string {
+		var p httpx.Problem
+		r.JSON(t, &p)
+		return p.Code
+	}
+	if r := a.Do(t, http.MethodGet, "/whoami", ""); r.StatusCode != http.StatusBadRequest || code(r) != data.CodeTenantRequired {
+		t.Errorf("no header: %d %s", r.StatusCode, r.Body)
+	}
+	if r := a.Do(t, http.MethodGet, "/whoami", "", "X-Tenant-ID", "a.b"); code(r) != data.CodeTenantInvalid {
+		t.Errorf("invalid ID: %s", r.Body)
 	}
 	if n := res.calls.Load(); n != 0 {
 		t.Fatalf("bad tenant IDs reached the resolver %d times", n)
@@ -112,12 +121,23 @@ func TestTenancyMiddleware(t *testing.T) {
 		if r.StatusCode != want {
 			t.Errorf("%s: %d %s, want %d", id, r.StatusCode, r.Body, want)
 		}
+		if wantCode := map[int]string{404: httpx.CodeTenantUnknown, 503: httpx.CodeUnavailable}[want]; wantCode != "" && code(r) != wantCode {
+			t.Errorf("%s: %s, want code %s", id, r.Body, wantCode)
+		}
 		if want == 200 && string(r.Body) != id {
 			t.Errorf("%s: body %s", id, r.Body)
 		}
 		if want == 503 && r.Header.Get("Retry-After") == "" {
 			t.Errorf("503 without Retry-After")
 		}
+	}
+	// A tenant whose resolver keeps failing logs one ERROR, not one per
+	// request.
+	for range 5 {
+		a.Do(t, http.MethodGet, "/whoami", "", "X-Tenant-ID", "broken")
+	}
+	if n := a.Logs.FilterLevelExact(zapcore.ErrorLevel).Len(); n != 1 {
+		t.Errorf("%d ERROR lines for 6 requests to a tenant whose resolver fails, want 1: %v", n, a.LogLines())
 	}
 	// Opted-out routes need no tenant.
 	for _, path := range []string{"/livez", "/readyz", "/metrics", "/public/info"} {
@@ -140,7 +160,7 @@ func TestTenancyMiddleware(t *testing.T) {
 		t.Errorf("initech again: %d, %d more resolves", r.StatusCode, res.calls.Load()-calls)
 	}
 	m := a.Do(t, http.MethodGet, "/metrics", "")
-	for _, want := range []string{"apex_data_tenant_pools_open 2", "apex_data_tenant_opens_total 2", "apex_data_tenant_resolve_failures_total 1",
+	for _, want := range []string{"apex_data_tenant_pools_open 2", "apex_data_tenant_opens_total 2", "apex_data_tenant_resolve_failures_total 6",
 		"apex_data_tenant_unknown_total 1", "apex_data_tenant_unknown_cache_hits_total 1"} {
 		if !strings.Contains(string(m.Body), want) {
 			t.Errorf("metrics lack %q", want)
