@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -84,9 +85,7 @@ func New(p Params) (*JWT, error) {
 	if c.Issuer == "" || c.Audience == "" {
 		return nil, errors.New("auth.issuer and auth.audience: are required")
 	}
-	if c.MaxTokenBytes <= 0 {
-		c.MaxTokenBytes = DefaultConfig().MaxTokenBytes
-	}
+	c.MaxTokenBytes = cmp.Or(max(c.MaxTokenBytes, 0), DefaultMaxTokenBytes)
 	if c.AccessTTL <= 0 || c.RefreshTTL <= 0 {
 		return nil, errors.New("auth.access_ttl and auth.refresh_ttl: must be positive")
 	}
