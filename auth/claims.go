@@ -73,61 +73,74 @@ func (c *claims) MarshalJSON() ([]byte, error) {
 	return append(b, x[1:]...), nil
 }
 
-// UnmarshalJSON decodes b into c, matching claim names exactly.
+// UnmarshalJSON decodes b into c, matching claim names exactly: one
+// encoding/json pass into a map, then each known claim checked for its
+// type (null is as if absent); the rest are the custom claims.
 func (c *claims) UnmarshalJSON(b []byte) error {
 	*c = claims{}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
+	var all map[string]any
+	if err := json.Unmarshal(b, &all); err != nil {
 		return err
 	}
-	for k, v := range raw {
-		var err error
+	for k, v := range all {
+		if v == nil && knownClaims[k] {
+			continue
+		}
+		var ok bool
 		switch k {
 		case "iss":
-			err = json.Unmarshal(v, &c.Issuer)
+			c.Issuer, ok = v.(string)
 		case "sub":
-			err = json.Unmarshal(v, &c.Subject)
-		case "aud":
-			err = json.Unmarshal(v, &c.Audience)
-		case "exp":
-			err = json.Unmarshal(v, &c.ExpiresAt)
-		case "nbf":
-			err = json.Unmarshal(v, &c.NotBefore)
-		case "iat":
-			err = json.Unmarshal(v, &c.IssuedAt)
+			c.Subject, ok = v.(string)
 		case "jti":
-			err = json.Unmarshal(v, &c.ID)
-		case "roles":
-			err = json.Unmarshal(v, &c.Roles)
+			c.ID, ok = v.(string)
 		case "tenant":
-			err = json.Unmarshal(v, &c.Tenant)
+			c.Tenant, ok = v.(string)
+		case "exp":
+			c.ExpiresAt, ok = number(v)
+		case "nbf":
+			c.NotBefore, ok = number(v)
+		case "iat":
+			c.IssuedAt, ok = number(v)
+		case "roles":
+			c.Roles, ok = stringsOf(v)
+		case "aud":
+			if s, isString := v.(string); isString {
+				c.Audience, ok = audience{s}, true
+			} else {
+				c.Audience, ok = stringsOf(v)
+			}
 		default:
+			if c.extra == nil {
+				c.extra = make(map[string]any, len(all))
+			}
+			c.extra[k] = v
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("claim %q: %w", k, err)
+		if !ok {
+			return fmt.Errorf("claim %q: unexpected JSON type %T", k, v)
 		}
-	}
-	return c.decodeExtra(raw)
-}
-
-// decodeExtra fills c.extra with the top-level claims of raw that are not
-// known claims.
-func (c *claims) decodeExtra(raw map[string]json.RawMessage) error {
-	for k, v := range raw {
-		if knownClaims[k] {
-			continue
-		}
-		var x any
-		if err := json.Unmarshal(v, &x); err != nil {
-			return fmt.Errorf("claim %q: %w", k, err)
-		}
-		if c.extra == nil {
-			c.extra = make(map[string]any, len(raw))
-		}
-		c.extra[k] = x
 	}
 	return nil
+}
+
+func number(v any) (*float64, bool) {
+	f, ok := v.(float64)
+	return &f, ok
+}
+
+func stringsOf(v any) ([]string, bool) {
+	a, ok := v.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, len(a))
+	for i, x := range a {
+		if out[i], ok = x.(string); !ok {
+			return nil, false
+		}
+	}
+	return out, true
 }
 
 // knownClaims are decoded into [claims]; Principal.Claims cannot use them
@@ -145,26 +158,6 @@ func reservedClaim(k string) bool {
 	return false
 }
 
-// audience is "aud": a string or an array of strings.
+// audience is "aud": a string or an array of strings (decoded by
+// claims.UnmarshalJSON).
 type audience []string
-
-func (a *audience) UnmarshalJSON(raw []byte) error {
-	if string(raw) == "null" {
-		*a = nil
-		return nil
-	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return err
-		}
-		*a = audience{s}
-		return nil
-	}
-	var ss []string
-	if err := json.Unmarshal(raw, &ss); err != nil {
-		return err
-	}
-	*a = ss
-	return nil
-}
