@@ -26,7 +26,8 @@ type Params struct {
 	// revocation list and Issue returns no refresh token.
 	Revocations Revocations
 	Refresh     RefreshStore
-	// Log receives the reuse-detection WARN. Default: no logging.
+	// Log receives the reuse-detection ERROR (which reaches the alerter)
+	// and a DEBUG line per refused refresh token. Default: no logging.
 	Log *zap.Logger
 	// RandomSecret lets New make up a per-process HS256 secret when
 	// auth.secret is unset (the module allows it in development and
@@ -271,8 +272,27 @@ func (j *JWT) checkRevoked(ctx context.Context, id *Identity) (Identity, error) 
 	return *id, nil
 }
 
-// Refresh implements [Tokens].
+// Refresh implements [Tokens]. Every bad refresh token gets an error
+// with the same text (see [invalidRefresh]); the reason is in the log.
 func (j *JWT) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+	pair, err := j.rotate(ctx, refreshToken)
+	if err != nil && errors.Is(err, ErrInvalidRefresh) {
+		j.log.Debug("auth: refresh token refused", zap.Error(err))
+		return Pair{}, invalidRefresh{err}
+	}
+	return pair, err
+}
+
+// invalidRefresh is the error of Refresh for any bad refresh token: its
+// text is ErrInvalidRefresh's whatever the cause, so that the 401 a
+// client sees (the module maps the error's text to the problem's detail)
+// never says "reused" to a thief; errors.Is still finds the cause.
+type invalidRefresh struct{ cause error }
+
+func (e invalidRefresh) Error() string { return ErrInvalidRefresh.Error() }
+func (e invalidRefresh) Unwrap() error { return e.cause }
+
+func (j *JWT) rotate(ctx context.Context, refreshToken string) (Pair, error) {
 	if j.refresh == nil {
 		return Pair{}, fmt.Errorf("%w: no refresh store", ErrInvalidRefresh)
 	}
@@ -287,7 +307,7 @@ func (j *JWT) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	old, err := j.refresh.Rotate(ctx, family, hash, rec)
 	if err != nil {
 		if errors.Is(err, ErrRefreshReused) {
-			j.log.Warn("auth: refresh token reused; its family is revoked",
+			j.log.Error("auth: refresh token reused; its family is revoked",
 				zap.String("subject", old.Subject), zap.String("family", fingerprint(family)))
 			if old.AccessID != "" && j.rev != nil {
 				if rerr := j.rev.Revoke(ctx, old.AccessID, j.acceptedUntil(old.AccessExpiresAt)); rerr != nil {
