@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/maypok86/otter/v2"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/apexgo/apex/app"
 )
@@ -63,6 +64,11 @@ type JWT struct {
 	cfg     Config
 	signing key
 	keys    map[string]key
+	// only is the verification key when there is exactly one: it checks
+	// tokens without a kid. noKid logs, at most once a minute, why such
+	// tokens are refused when there are several.
+	only  *key
+	noKid rate.Sometimes
 	parser  *jwt.Parser
 	rev     Revocations
 	refresh RefreshStore
@@ -121,6 +127,10 @@ func New(p Params) (*JWT, error) {
 		j.keys[kid] = k
 		methods = append(methods, k.method.Alg())
 	}
+	if len(j.keys) == 1 {
+		j.only = &signing
+	}
+	j.noKid = rate.Sometimes{Interval: time.Minute}
 	j.parser = jwt.NewParser(
 		jwt.WithValidMethods(methods),
 		jwt.WithIssuer(c.Issuer),
@@ -205,9 +215,19 @@ func (j *JWT) sign(p Principal, jti string, now time.Time) (string, time.Time, e
 }
 
 func (j *JWT) keyFunc(t *jwt.Token) (any, error) {
-	kid, _ := t.Header["kid"].(string)
+	kid, hasKid := t.Header["kid"].(string)
 	k, ok := j.keys[kid]
-	if !ok {
+	switch {
+	case !hasKid && j.only != nil:
+		// What issuers with a single key usually make: with one key
+		// configured there is nothing to choose.
+		k, ok = *j.only, true
+	case !hasKid:
+		j.noKid.Do(func() {
+			j.log.Warn("auth: refusing access tokens without a kid: several verification keys are configured (auth.key_id and auth.verify_keys) and a token must name its key; have the issuer set the kid header")
+		})
+		return nil, errNoKid
+	case !ok:
 		return nil, errUnknownKey
 	}
 	if t.Method.Alg() != k.method.Alg() {
@@ -218,6 +238,7 @@ func (j *JWT) keyFunc(t *jwt.Token) (any, error) {
 
 var (
 	errUnknownKey = errors.New("unknown kid")
+	errNoKid      = errors.New("no kid, and several verification keys are configured")
 	errWrongAlg   = errors.New("algorithm does not match the key")
 	errTooLarge   = errors.New("token too large")
 	errNoID       = errors.New("token without jti or sub")
