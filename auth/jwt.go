@@ -67,8 +67,8 @@ type JWT struct {
 	// only is the verification key when there is exactly one: it checks
 	// tokens without a kid. noKid logs, at most once a minute, why such
 	// tokens are refused when there are several.
-	only  *key
-	noKid rate.Sometimes
+	only    *key
+	noKid   rate.Sometimes
 	parser  *jwt.Parser
 	rev     Revocations
 	refresh RefreshStore
