@@ -41,7 +41,13 @@ var Module = fx.Module("auth",
 	// Build everything at start even if nothing asks for it yet, so that
 	// a bad key or driver stops the app before it serves.
 	fx.Invoke(func(Tokens, *Guard, *Passwords) {}),
-	httpx.MapError(ErrInvalidRefresh, http.StatusUnauthorized),
+	// A bad refresh token is a 401 with code invalid_token, the same for
+	// every cause (see invalidRefresh).
+	fx.Provide(fx.Annotate(
+		func() httpx.ErrorMapping {
+			return httpx.ErrorMapping{Err: ErrInvalidRefresh, Status: http.StatusUnauthorized, Code: httpx.CodeInvalidToken}
+		},
+		fx.ResultTags(`group:"httpx.error_mappings"`))),
 	httpx.MapError(ErrStoreFull, http.StatusServiceUnavailable),
 	httpx.MapError(ErrUnavailable, http.StatusServiceUnavailable),
 )
