@@ -149,7 +149,9 @@ func keepSpanContext(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // Start binds http.addr, returning an error that names it when the
-// address is in use or invalid, then serves in the background.
+// address is in use or invalid, then serves in the background. The bound
+// listener is also Echo.Listener, so Echo.ListenerAddr() reports the
+// address (useful with port 0) to code that holds only the *echo.Echo.
 func (s *Server) Start(ctx context.Context) error {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
@@ -158,6 +160,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
+	s.Echo.Listener = ln
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
