@@ -64,8 +64,6 @@ type Config struct {
 	Password PasswordConfig `koanf:"password"`
 	// Memory bounds the in-process stores.
 	Memory MemoryConfig `koanf:"memory"`
-	// CommandTimeout bounds each Redis call. Default 3s.
-	CommandTimeout time.Duration `koanf:"command_timeout" validate:"gt=0"`
 }
 
 // VerifyKey is one entry of auth.verify_keys.
@@ -135,7 +133,6 @@ func DefaultConfig() Config {
 		VerifyCacheSize: 10_000,
 		Password:        DefaultPasswordConfig(),
 		Memory:          MemoryConfig{MaxEntries: 1_000_000},
-		CommandTimeout:  3 * time.Second,
 	}
 }
 
