@@ -71,8 +71,6 @@ type Config struct {
 	Password PasswordConfig `koanf:"password"`
 	// Memory bounds the in-process stores (auth.memory).
 	Memory MemoryConfig `koanf:"memory"`
-	// CommandTimeout bounds each Redis call. Default 3s.
-	CommandTimeout time.Duration `koanf:"command_timeout" validate:"gt=0"`
 }
 
 // VerifyKey is one entry of auth.verify_keys.
@@ -171,7 +169,6 @@ func DefaultConfig() Config {
 		VerifyCacheSize: DefaultVerifyCacheSize,
 		Password:        DefaultPasswordConfig(),
 		Memory:          MemoryConfig{MaxEntries: DefaultMemoryMaxEntries},
-		CommandTimeout:  3 * time.Second,
 	}
 }
 
