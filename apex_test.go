@@ -1,16 +1,19 @@
 package apex_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/fx"
 
 	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app/apptest"
+	"github.com/apexgo/apex/queue"
 )
 
 func TestAppendToModulesNeverAliases(t *testing.T) {
@@ -34,7 +37,7 @@ func TestWithoutUnknownCapabilityFails(t *testing.T) {
 // still starts and serves its health endpoints (or, without HTTP, runs).
 func TestWithoutEachCapabilityStarts(t *testing.T) {
 	t.Parallel()
-	all := []apex.Capability{apex.HTTP, apex.Cache, apex.Data, apex.Auth}
+	all := []apex.Capability{apex.HTTP, apex.Cache, apex.Data, apex.Auth, apex.Queue}
 	cases := [][]apex.Capability{all}
 	for _, c := range all {
 		cases = append(cases, []apex.Capability{c})
@@ -54,9 +57,38 @@ func TestWithoutEachCapabilityStarts(t *testing.T) {
 
 func TestCapabilityNames(t *testing.T) {
 	t.Parallel()
-	for c, want := range map[apex.Capability]string{apex.HTTP: "HTTP", apex.Cache: "Cache", apex.Data: "Data", apex.Auth: "Auth"} {
+	for c, want := range map[apex.Capability]string{apex.HTTP: "HTTP", apex.Cache: "Cache", apex.Data: "Data", apex.Auth: "Auth", apex.Queue: "Queue"} {
 		if c.String() != want {
 			t.Errorf("%d.String() = %q, want %q", int(c), c.String(), want)
 		}
+	}
+}
+
+// apex.Modules runs background jobs on the in-process backend with
+// nothing configured, and reports their status over HTTP.
+func TestModulesRunJobs(t *testing.T) {
+	t.Parallel()
+	var c *queue.Client
+	a := apptest.New(t, []fx.Option{apex.Without(), fx.Invoke(func(cl *queue.Client) {
+		c = cl
+		queue.Handle(cl.Worker(), "greet", func(context.Context, queue.Job[string]) error { return nil })
+	})})
+	id, err := c.Enqueue(t.Context(), "greet", "world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := a.Do(t, http.MethodGet, "/jobs/"+id, "")
+		if r.StatusCode == http.StatusOK && strings.Contains(string(r.Body), `"state":"succeeded"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /jobs/%s: %d %s", id, r.StatusCode, r.Body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := a.Do(t, http.MethodGet, "/jobs/default.nosuchjob", ""); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown job: %d %s", r.StatusCode, r.Body)
 	}
 }

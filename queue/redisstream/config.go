@@ -1,0 +1,13 @@
+package redisstream
+
+import "time"
+
+// Defaults of [Config].
+const (
+	// DefaultGroup is the consumer group of every stream.
+	DefaultGroup = "workers"
+	// DefaultHeartbeat is how often a process marks its deliveries alive.
+	DefaultHeartbeat = 5 * time.Second
+	// DefaultCommandTimeout bounds each Redis call.
+	DefaultCommandTimeout = 3 * time.Second
+)

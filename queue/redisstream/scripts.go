@@ -1,0 +1,193 @@
+package redisstream
+
+import "github.com/redis/rueidis"
+
+// Every script touches only the keys it declares, all of one queue and so
+// of one hash slot: they run unchanged on Redis Cluster.
+
+// enqueueScript stores a job unless its ID or unique key is taken.
+// KEYS: job, stream of its priority, delayed, unique (or job again)
+// ARGV: id, has unique ("1"/""), unique ms, run-at ms, now ms, delayed member, field pairs...
+var enqueueScript = rueidis.NewLuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ARGV[1]} end
+if ARGV[2] == '1' then
+  local cur = redis.call('GET', KEYS[4])
+  if cur then return {0, cur} end
+  redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[3])
+end
+local state = 'pending'
+if tonumber(ARGV[4]) > tonumber(ARGV[5]) then state = 'scheduled' end
+redis.call('HSET', KEYS[1], 'state', state, unpack(ARGV, 7))
+if state == 'scheduled' then
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6])
+else
+  redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
+end
+return {1, ARGV[1]}
+`)
+
+// moveScript moves due delayed jobs to their streams, atomically: with
+// several movers each job is moved once. It returns the next due score
+// (or -1).
+// KEYS: delayed, stream low, stream normal, stream high
+// ARGV: now ms, limit
+var moveScript = rueidis.NewLuaScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, m in ipairs(due) do
+  if redis.call('ZREM', KEYS[1], m) == 1 then
+    local p = tonumber(string.sub(m, 1, 1))
+    redis.call('XADD', KEYS[1 + p], '*', 'id', string.sub(m, 3))
+  end
+end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #nxt == 0 then return -1 end
+return tonumber(nxt[2])
+`)
+
+// startScript turns a delivered stream entry into an attempt: it returns
+// {"run", attempt, fields...}, or {"skip"} for a job that is gone or
+// finished (the entry is acknowledged), {"released"} for a kind the
+// worker does not handle (put back after a delay, not an attempt), or
+// {"dead", unique} for a job delivered more than its max attempts.
+// KEYS: job, stream, delayed, dead
+// ARGV: entry, group, kinds (",a,b," or ""), now ms, release ms, id, dead retention ms
+var startScript = rueidis.NewLuaScript(`
+local function ack()
+  redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
+  redis.call('XDEL', KEYS[2], ARGV[1])
+end
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st or st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'canceled' then
+  ack()
+  return {'skip'}
+end
+local kind, prio, max, att = unpack(redis.call('HMGET', KEYS[1], 'kind', 'prio', 'max', 'att'))
+if ARGV[3] ~= '' and not string.find(ARGV[3], ',' .. kind .. ',', 1, true) then
+  ack()
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + tonumber(ARGV[5]), prio .. '|' .. ARGV[6])
+  return {'released'}
+end
+att = tonumber(att or '0') + 1
+if tonumber(max) > 0 and att > tonumber(max) then
+  local err = redis.call('HGET', KEYS[1], 'err')
+  if not err or err == '' then err = 'attempts exhausted: the worker was lost' end
+  redis.call('HSET', KEYS[1], 'state', 'dead', 'err', err, 'fin', ARGV[4], 'upd', ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[7])
+  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[6])
+  ack()
+  return {'dead', redis.call('HGET', KEYS[1], 'uk') or ''}
+end
+redis.call('HSET', KEYS[1], 'state', 'running', 'att', att, 'start', ARGV[4], 'upd', ARGV[4])
+local out = {'run', tostring(att)}
+local h = redis.call('HGETALL', KEYS[1])
+for i = 1, #h do out[#out + 1] = h[i] end
+return out
+`)
+
+// settleScript ends an attempt: only the attempt that holds the job
+// (state running, same attempt number) changes it; a canceled job is
+// acknowledged and stays canceled.
+// KEYS: job, stream, delayed, dead, unique (or job again), stream to requeue on (abandon)
+// ARGV: entry, group, outcome, now ms, error, result, run-at ms, delayed member, status ttl ms, dead retention ms, id, attempt
+var settleScript = rueidis.NewLuaScript(`
+local function ack()
+  redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
+  redis.call('XDEL', KEYS[2], ARGV[1])
+end
+local function unhold()
+  if KEYS[5] ~= KEYS[1] and redis.call('GET', KEYS[5]) == ARGV[11] then redis.call('DEL', KEYS[5]) end
+end
+local st, att = unpack(redis.call('HMGET', KEYS[1], 'state', 'att'))
+if not st or st == 'canceled' then
+  ack()
+  return 0
+end
+if st ~= 'running' or att ~= ARGV[12] then return 0 end
+local o, now = ARGV[3], ARGV[4]
+if o == 'succeed' then
+  redis.call('HSET', KEYS[1], 'state', 'succeeded', 'res', ARGV[6], 'fin', now, 'upd', now)
+  redis.call('PEXPIRE', KEYS[1], ARGV[9])
+  unhold()
+elseif o == 'retry' then
+  redis.call('HSET', KEYS[1], 'state', 'retrying', 'err', ARGV[5], 'runat', ARGV[7], 'upd', now)
+  redis.call('ZADD', KEYS[3], ARGV[7], ARGV[8])
+elseif o == 'fail' or o == 'bury' then
+  local s = 'dead'
+  if o == 'fail' then s = 'failed' end
+  redis.call('HSET', KEYS[1], 'state', s, 'err', ARGV[5], 'fin', now, 'upd', now)
+  redis.call('PEXPIRE', KEYS[1], ARGV[10])
+  redis.call('ZADD', KEYS[4], now, ARGV[11])
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', tonumber(now) - tonumber(ARGV[10]))
+  unhold()
+elseif o == 'abandon' then
+  local back = 'pending'
+  if tonumber(att) > 1 then back = 'retrying' end
+  redis.call('HSET', KEYS[1], 'state', back, 'att', tonumber(att) - 1, 'upd', now)
+  redis.call('XADD', KEYS[6], '*', 'id', ARGV[11])
+end
+ack()
+return 1
+`)
+
+// heartbeatScript resets the idle time of the entries this consumer still
+// owns, and returns those it no longer owns.
+// KEYS: stream; ARGV: group, consumer, entries...
+var heartbeatScript = rueidis.NewLuaScript(`
+local lost = {}
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if #p == 1 and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+  else
+    lost[#lost + 1] = ARGV[i]
+  end
+end
+return lost
+`)
+
+// cancelScript cancels a live job; it returns {"ok", unique}, {"nf"} or {"fin"}.
+// KEYS: job, delayed; ARGV: now ms, status ttl ms, id
+var cancelScript = rueidis.NewLuaScript(`
+local st, prio, uk = unpack(redis.call('HMGET', KEYS[1], 'state', 'prio', 'uk'))
+if not st then return {'nf'} end
+if st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'canceled' then return {'fin'} end
+if st == 'scheduled' or st == 'retrying' then redis.call('ZREM', KEYS[2], prio .. '|' .. ARGV[3]) end
+redis.call('HSET', KEYS[1], 'state', 'canceled', 'fin', ARGV[1], 'upd', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {'ok', uk or ''}
+`)
+
+// unholdScript releases a unique key still held by the job.
+// KEYS: unique; ARGV: id
+var unholdScript = rueidis.NewLuaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// progressScript records progress of a job that exists.
+// KEYS: job; ARGV: percent, message, now ms
+var progressScript = rueidis.NewLuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'prog', ARGV[1], 'msg', ARGV[2], 'upd', ARGV[3])
+return 1
+`)
+
+// replayScript puts a dead job back as a new pending job.
+// KEYS: job, dead, stream low, stream normal, stream high; ARGV: id, now ms
+var replayScript = rueidis.NewLuaScript(`
+if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
+local prio = redis.call('HGET', KEYS[1], 'prio')
+if not prio then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'pending', 'att', 0, 'fin', '', 'upd', ARGV[2], 'runat', '')
+redis.call('PERSIST', KEYS[1])
+redis.call('XADD', KEYS[2 + tonumber(prio)], '*', 'id', ARGV[1])
+return 1
+`)
+
+// purgeScript deletes a dead job.
+// KEYS: job, dead; ARGV: id
+var purgeScript = rueidis.NewLuaScript(`
+if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`)

@@ -1,0 +1,510 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+
+	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/observe"
+	"github.com/apexgo/apex/queue/port"
+)
+
+// kind is a registered job kind.
+type kind struct {
+	name string
+	opts options
+	run  func(ctx context.Context, a *attempt) error
+}
+
+// errUndecodable marks a payload that does not decode: straight to the
+// dead letters.
+type errUndecodable struct{ err error }
+
+func (e errUndecodable) Error() string { return "undecodable payload: " + e.err.Error() }
+
+// Handle registers fn as the handler of kind, whose payload decodes from
+// JSON into T. opts set the kind's defaults: its queue ([On]), attempts,
+// timeout, priority and [Backoff]. Registering a kind twice, or on a
+// queue that queue.queues does not list, makes Worker.Start fail.
+func Handle[T any](w *Worker, kind string, fn func(ctx context.Context, j Job[T]) error, opts ...Option) {
+	run := func(ctx context.Context, a *attempt) error {
+		var payload T
+		if err := json.Unmarshal(a.d.Message.Payload, &payload); err != nil {
+			return errUndecodable{err}
+		}
+		m := a.d.Message
+		return fn(ctx, Job[T]{ID: m.ID, Kind: m.Kind, Queue: m.Queue, Payload: payload, Attempt: a.d.Attempt,
+			MaxAttempts: m.MaxAttempts, EnqueuedAt: m.EnqueuedAt, RequestID: m.Meta[metaRequestID],
+			Subject: m.Meta[metaSubject], Tenant: m.Meta[metaTenant], Log: a.log, run: a})
+	}
+	w.register(kind, fn == nil, run, opts)
+}
+
+// Worker runs the handlers of the registered kinds on the queues they
+// use: per queue, queue.queues.<name>.concurrency jobs at once. Start it
+// once every kind is registered; Stop stops fetching, lets the running
+// jobs finish until its ctx ends and leaves the others unacknowledged,
+// for another worker to reclaim.
+type Worker struct {
+	c *Client
+
+	mu      sync.Mutex
+	errs    []error
+	started bool
+	stop    context.CancelFunc
+	fetchWG sync.WaitGroup
+	jobsWG  sync.WaitGroup
+	loops   []*loop
+}
+
+func newWorker(c *Client) *Worker { return &Worker{c: c} }
+
+func (w *Worker) register(name string, nilFn bool, run func(context.Context, *attempt) error, opts []Option) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.queue == "" {
+		o.queue = DefaultQueue
+	}
+	switch {
+	case w.started:
+		w.errs = append(w.errs, fmt.Errorf("queue: kind %q registered after the worker started", name))
+		return
+	case name == "":
+		w.errs = append(w.errs, errors.New("queue: Handle with an empty kind"))
+		return
+	case nilFn:
+		w.errs = append(w.errs, fmt.Errorf("queue: kind %q has a nil handler", name))
+		return
+	}
+	if _, ok := w.c.cfg.Queues[o.queue]; !ok {
+		w.errs = append(w.errs, fmt.Errorf("queue: kind %q is handled on queue %q, which queue.queues does not list (set queue.queues.%s.concurrency, %s)",
+			name, o.queue, o.queue, app.EnvName("queue.queues."+o.queue+".concurrency")))
+		return
+	}
+	w.c.mu.Lock()
+	defer w.c.mu.Unlock()
+	if _, ok := w.c.kinds[name]; ok {
+		w.errs = append(w.errs, fmt.Errorf("queue: kind %q is registered twice", name))
+		return
+	}
+	w.c.kinds[name] = &kind{name: name, opts: o, run: run}
+}
+
+// Kinds returns the registered kinds, sorted.
+func (w *Worker) Kinds() []string {
+	w.c.mu.Lock()
+	defer w.c.mu.Unlock()
+	return slices.Sorted(maps.Keys(w.c.kinds))
+}
+
+// Err returns the registration errors so far (nil when none).
+func (w *Worker) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return errors.Join(w.errs...)
+}
+
+// Start checks the registrations and starts fetching on every queue that
+// has a handler. It fails, naming each problem, on a wrong registration.
+func (w *Worker) Start() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := errors.Join(w.errs...); err != nil {
+		return err
+	}
+	if w.started {
+		return errors.New("queue: worker started twice")
+	}
+	w.started = true
+	byQueue := map[string][]string{}
+	w.c.mu.Lock()
+	for name, k := range w.c.kinds {
+		byQueue[k.opts.queue] = append(byQueue[k.opts.queue], name)
+	}
+	w.c.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stop = cancel
+	for _, q := range slices.Sorted(maps.Keys(byQueue)) {
+		l := &loop{w: w, queue: q, kinds: byQueue[q], slots: w.c.cfg.concurrency(q)}
+		l.free = make(chan struct{}, l.slots)
+		for range l.slots {
+			l.free <- struct{}{}
+		}
+		l.settle = make(chan port.Settlement, l.slots)
+		l.settled = make(chan struct{})
+		w.loops = append(w.loops, l)
+		w.fetchWG.Add(1)
+		go l.fetch(ctx)
+		go l.settler()
+	}
+	return nil
+}
+
+// Stop stops fetching and waits for the running jobs until ctx ends;
+// then it cancels their contexts and abandons those still running
+// (unacknowledged, to be reclaimed), and returns ctx's error.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.started || w.stop == nil {
+		w.mu.Unlock()
+		return nil
+	}
+	stop := w.stop
+	w.stop = nil
+	w.mu.Unlock()
+	stop()
+	w.fetchWG.Wait()
+	done := make(chan struct{})
+	go func() { w.jobsWG.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		for _, l := range w.loops {
+			l.abandonAll()
+		}
+	}
+	for _, l := range w.loops {
+		l.close()
+	}
+	return err
+}
+
+// loop fetches and runs the jobs of one queue.
+type loop struct {
+	w       *Worker
+	queue   string
+	kinds   []string
+	slots   int
+	free    chan struct{}
+	settle  chan port.Settlement
+	settled chan struct{}
+
+	mu       sync.Mutex
+	inflight map[*attempt]struct{}
+	busy     int
+	closed   bool
+}
+
+// submit hands s to the settler; after Stop gave up waiting it drops s,
+// leaving the job unacknowledged for another worker.
+func (l *loop) submit(s port.Settlement) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.settle <- s
+	}
+}
+
+func (l *loop) close() {
+	l.mu.Lock()
+	l.closed = true
+	close(l.settle)
+	l.mu.Unlock()
+	<-l.settled
+}
+
+func (l *loop) fetch(ctx context.Context) {
+	defer l.w.fetchWG.Done()
+	c := l.w.c
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.free:
+		}
+		n := 1
+	more:
+		for n < l.slots {
+			select {
+			case <-l.free:
+				n++
+			default:
+				break more
+			}
+		}
+		ds, err := c.backend.Fetch(ctx, port.FetchParams{Queue: l.queue, Max: n, Wait: c.cfg.Poll, Kinds: l.kinds})
+		if err != nil && ctx.Err() == nil {
+			c.log.Warn("queue: fetch failed; retrying", zap.String("queue", l.queue), zap.Error(err))
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+		for _, d := range ds {
+			n--
+			l.w.jobsWG.Add(1)
+			go l.run(d)
+		}
+		for range n {
+			l.free <- struct{}{}
+		}
+	}
+}
+
+// settler sends settlements in batches: what is waiting when it sends.
+func (l *loop) settler() {
+	defer close(l.settled)
+	c := l.w.c
+	batch := make([]port.Settlement, 0, l.slots)
+	for s := range l.settle {
+		batch = append(batch[:0], s)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case s, ok := <-l.settle:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, s)
+			default:
+				break drain
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := c.backend.Settle(ctx, batch)
+		cancel()
+		if err != nil {
+			// Unsettled deliveries stay pending and are reclaimed: at least once.
+			c.log.Error("queue: cannot record job outcomes; they will run again", zap.String("queue", l.queue), zap.Int("jobs", len(batch)), zap.Error(err))
+		}
+	}
+}
+
+func (l *loop) track(a *attempt, on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inflight == nil {
+		l.inflight = map[*attempt]struct{}{}
+	}
+	if on {
+		l.inflight[a] = struct{}{}
+		l.busy++
+	} else {
+		delete(l.inflight, a)
+		l.busy--
+	}
+	l.w.c.metrics.busy(l.queue, float64(l.busy)/float64(l.slots))
+}
+
+// abandonAll gives up the attempts still running at the stop deadline:
+// their contexts end and they are handed back unfinished.
+func (l *loop) abandonAll() {
+	l.mu.Lock()
+	as := slices.Collect(maps.Keys(l.inflight))
+	l.mu.Unlock()
+	var ss []port.Settlement
+	for _, a := range as {
+		if a.claim() {
+			a.cancel()
+			ss = append(ss, port.Settlement{Delivery: a.d, Outcome: port.Abandon})
+		}
+	}
+	if len(ss) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = l.w.c.backend.Settle(ctx, ss)
+	}
+}
+
+// attempt is one delivery being run.
+type attempt struct {
+	c      *Client
+	d      port.Delivery
+	log    *zap.Logger
+	cancel context.CancelFunc
+	result []byte
+
+	mu      sync.Mutex
+	settled bool
+}
+
+// claim marks the attempt settled; only the first caller may settle it.
+func (a *attempt) claim() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.settled {
+		return false
+	}
+	a.settled = true
+	return true
+}
+
+func (a *attempt) progress(ctx context.Context, percent int, message string) error {
+	percent = min(max(percent, 0), 100)
+	if p, ok := a.c.backend.(port.Progressor); ok {
+		if err := p.Progress(ctx, a.d.Message.ID, percent, message); err != nil {
+			return err
+		}
+	}
+	a.c.publish(ctx, a.status(Running), app.JobEvent{Status: "progress", Attempt: a.d.Attempt, Progress: percent, Message: message})
+	return nil
+}
+
+func (a *attempt) setResult(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("queue: encode the result: %w", err)
+	}
+	if len(b) > a.c.cfg.ResultMaxBytes {
+		return fmt.Errorf("queue: result of %d bytes exceeds queue.result_max_bytes (%d)", len(b), a.c.cfg.ResultMaxBytes)
+	}
+	a.result = b
+	return nil
+}
+
+// status is the record as the worker knows it, for events.
+func (a *attempt) status(s State) Status {
+	m := a.d.Message
+	return Status{ID: m.ID, Kind: m.Kind, Queue: m.Queue, State: s, Attempts: a.d.Attempt, MaxAttempts: m.MaxAttempts,
+		Subject: m.Meta[metaSubject], Tenant: m.Meta[metaTenant]}
+}
+
+func (l *loop) run(d port.Delivery) {
+	defer l.w.jobsWG.Done()
+	defer func() { l.free <- struct{}{} }()
+	c := l.w.c
+	m := d.Message
+	c.mu.Lock()
+	k := c.kinds[m.Kind]
+	c.mu.Unlock()
+
+	// The job's context: request ID, tenant, a span linked to the enqueuer's.
+	base := context.Background()
+	if t := m.Meta[metaTenant]; t != "" {
+		base = app.WithTenant(base, t)
+	}
+	link := trace.SpanContextFromContext(c.prop.Extract(context.Background(), propagation.MapCarrier(m.Meta)))
+	base, span := c.tracer.Start(base, "queue.process "+m.Kind, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithLinks(trace.Link{SpanContext: link}))
+	defer span.End()
+	log := c.log.With(zap.String("job_id", m.ID), zap.String("kind", m.Kind), zap.Int("attempt", d.Attempt))
+	base = observe.ContextWith(base, log, m.Meta[metaRequestID])
+	log = observe.Logger(base)
+
+	timeout := cmpDuration(m.Timeout, kOpt(k).timeout, c.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(base, timeout)
+	defer cancel()
+	a := &attempt{c: c, d: d, log: log, cancel: cancel}
+	l.track(a, true)
+	defer l.track(a, false)
+	c.mu.Lock()
+	c.running[m.ID] = cancel
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.running, m.ID)
+		c.mu.Unlock()
+	}()
+
+	c.metrics.started(m.Kind, m.Queue, c.now().Sub(m.EnqueuedAt), m.RunAt)
+	c.publish(ctx, a.status(Running), app.JobEvent{Status: string(Running), Attempt: d.Attempt})
+	began := time.Now()
+	if k == nil { // cannot happen: Fetch delivers only the kinds this loop handles
+		if a.claim() {
+			l.submit(port.Settlement{Delivery: d, Outcome: port.Abandon})
+		}
+		return
+	}
+	err := safeRun(ctx, k, a)
+	c.metrics.ran(m.Kind, time.Since(began))
+
+	s := port.Settlement{Delivery: d}
+	ev := app.JobEvent{Attempt: d.Attempt}
+	var pe *panicError
+	switch {
+	case err == nil:
+		s.Outcome, s.Result = port.Succeed, a.result
+		ev.Status = string(Succeeded)
+		c.metrics.count(m.Kind, Succeeded)
+	case errors.As(err, new(errUndecodable)):
+		s.Outcome, s.Error = port.Bury, err.Error()
+		ev.Status, ev.Error = string(Dead), s.Error
+		c.metrics.count(m.Kind, Dead)
+		log.Error("queue: job sent to the dead letters", zap.Error(err))
+	case IsPermanent(err):
+		s.Outcome, s.Error = port.Fail, err.Error()
+		ev.Status, ev.Error = string(Failed), s.Error
+		c.metrics.count(m.Kind, Failed)
+		log.Warn("queue: job failed permanently", zap.Error(err))
+	case d.Attempt >= m.MaxAttempts && m.MaxAttempts > 0:
+		s.Outcome, s.Error = port.Bury, err.Error()
+		ev.Status, ev.Error = string(Dead), s.Error
+		c.metrics.count(m.Kind, Failed)
+		c.metrics.count(m.Kind, Dead)
+		log.Error("queue: job failed its last attempt; sent to the dead letters", zap.Error(err))
+	default:
+		backoff := kOpt(k).backoff
+		if backoff == nil {
+			backoff = ExponentialBackoff(c.cfg.Backoff.Base, c.cfg.Backoff.Max)
+		}
+		s.Outcome, s.Error, s.RunAt = port.Retry, err.Error(), c.now().Add(backoff(d.Attempt))
+		ev.Status, ev.Error = string(Retrying), s.Error
+		c.metrics.count(m.Kind, Failed)
+		c.metrics.count(m.Kind, Retrying)
+		if errors.As(err, &pe) {
+			log.Error("queue: job panicked; it will be retried", zap.Any("panic", pe.value), zap.String("stack", pe.stack))
+		} else {
+			log.Info("queue: job failed; it will be retried", zap.Error(err), zap.Time("next_attempt", s.RunAt))
+		}
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	if !a.claim() {
+		return // abandoned at the stop deadline
+	}
+	l.submit(s)
+	c.publish(ctx, a.status(State(ev.Status)), ev)
+}
+
+func kOpt(k *kind) options {
+	if k == nil {
+		return options{}
+	}
+	return k.opts
+}
+
+func cmpDuration(ds ...time.Duration) time.Duration {
+	for _, d := range ds {
+		if d > 0 {
+			return d
+		}
+	}
+	return DefaultTimeout
+}
+
+type panicError struct {
+	value any
+	stack string
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
+
+// safeRun runs the handler, turning a panic into an error with its stack.
+func safeRun(ctx context.Context, k *kind, a *attempt) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{value: v, stack: string(debug.Stack())}
+		}
+	}()
+	return k.run(ctx, a)
+}
