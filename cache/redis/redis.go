@@ -213,7 +213,7 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %q", port.ErrMiss, key)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cache: redis GET: %w", err)
+		return nil, failed("GET", err)
 	}
 	c.metrics.Hit()
 	if resp.IsCacheHit() {
@@ -241,7 +241,7 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 		c.written.add(c.cfg.Prefix + key)
 	}
 	if err != nil {
-		return fmt.Errorf("cache: redis SET: %w", err)
+		return failed("SET", err)
 	}
 	return nil
 }
@@ -255,7 +255,7 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 		c.written.add(c.cfg.Prefix + key)
 	}
 	if err != nil {
-		return fmt.Errorf("cache: redis DEL: %w", err)
+		return failed("DEL", err)
 	}
 	return nil
 }
@@ -336,4 +336,14 @@ func (c *Cache) load(ctx context.Context, key string, ttl time.Duration, load fu
 	_ = c.Set(cmd, key, b, ttl)
 	cancelCmd()
 	return b, nil
+}
+
+// failed is the error of a failed Redis command op: while the shared
+// client knows Redis to be down, it wraps [port.ErrUnavailable] as well as
+// redisconn.ErrUnavailable and the cause.
+func failed(op string, err error) error {
+	if errors.Is(err, redisconn.ErrUnavailable) {
+		return fmt.Errorf("cache: redis %s: %w: %w", op, port.ErrUnavailable, err)
+	}
+	return fmt.Errorf("cache: redis %s: %w", op, err)
 }
