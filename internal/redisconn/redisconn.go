@@ -67,8 +67,9 @@ type Config struct {
 	DB int `koanf:"db" validate:"gte=0,lte=15"`
 	// TLS configures encrypted connections (redis.tls.*). Default off.
 	TLS TLSConfig `koanf:"tls"`
-	// DialTimeout bounds connecting, at start and on every reconnect.
-	// Default [DefaultDialTimeout] (5s).
+	// DialTimeout bounds each TCP (and TLS) connect, at start and on
+	// every reconnect; the handshake that follows (HELLO, AUTH, SELECT) is
+	// bounded by CommandTimeout. Default [DefaultDialTimeout] (5s).
 	DialTimeout time.Duration `koanf:"dial_timeout" validate:"gt=0"`
 	// CommandTimeout bounds each command whose context has no earlier
 	// deadline (blocking commands excepted), and each probe while Redis
