@@ -30,11 +30,13 @@ type unavailableError struct {
 	cause error
 }
 
+// Error says since when Redis is unavailable, and why.
 func (e *unavailableError) Error() string {
 	return fmt.Sprintf("redis: unavailable since %s, failing fast until it answers again: %v",
 		e.since.UTC().Format(time.RFC3339Nano), e.cause)
 }
 
+// Unwrap gives ErrUnavailable and the cause.
 func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }
 
 // breaker watches the outcome of commands. Once the server refuses or
@@ -237,6 +239,8 @@ func (c *client) bound(ctx context.Context) (context.Context, context.CancelFunc
 	return context.WithTimeout(ctx, c.timeout)
 }
 
+// Do implements rueidis.Client: failed fast while Redis is down, bounded
+// by the command timeout unless blocking.
 func (c *client) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
 	if err := c.b.rejection(); err != nil {
 		return errResult(err)
@@ -249,6 +253,7 @@ func (c *client) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisRes
 	return c.result(c.Client.Do(ctx, cmd))
 }
 
+// DoMulti implements rueidis.Client as Do does, for several commands.
 func (c *client) DoMulti(ctx context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
 	if err := c.b.rejection(); err != nil {
 		return errResults(err, len(multi))
@@ -265,7 +270,8 @@ func (c *client) DoMulti(ctx context.Context, multi ...rueidis.Completed) []ruei
 	return c.results(c.Client.DoMulti(ctx, multi...))
 }
 
-// DoCache is not bounded by the command timeout: a local hit must stay
+// DoCache implements rueidis.Client: failed fast while Redis is down. It
+// is not bounded by the command timeout: a local hit must stay
 // as cheap as a map read. Callers bound it; a frozen server is caught by
 // rueidis's background PING, which closes the connection.
 func (c *client) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
@@ -275,6 +281,7 @@ func (c *client) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Du
 	return c.result(c.Client.DoCache(ctx, cmd, ttl))
 }
 
+// DoMultiCache implements rueidis.Client as DoCache does.
 func (c *client) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL) []rueidis.RedisResult {
 	if err := c.b.rejection(); err != nil {
 		return errResults(err, len(multi))
@@ -282,6 +289,7 @@ func (c *client) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL
 	return c.results(c.Client.DoMultiCache(ctx, multi...))
 }
 
+// Receive implements rueidis.Client: failed fast while Redis is down.
 func (c *client) Receive(ctx context.Context, subscribe rueidis.Completed, fn func(msg rueidis.PubSubMessage)) error {
 	if err := c.b.rejection(); err != nil {
 		return err
@@ -289,6 +297,7 @@ func (c *client) Receive(ctx context.Context, subscribe rueidis.Completed, fn fu
 	return c.b.observe(c.Client.Receive(ctx, subscribe, fn))
 }
 
+// Dedicated implements rueidis.Client: failed fast while Redis is down.
 func (c *client) Dedicated(fn func(rueidis.DedicatedClient) error) error {
 	if err := c.b.rejection(); err != nil {
 		return err
@@ -296,6 +305,7 @@ func (c *client) Dedicated(fn func(rueidis.DedicatedClient) error) error {
 	return c.b.observe(c.Client.Dedicated(fn))
 }
 
+// Close stops the probes and closes the connections.
 func (c *client) Close() {
 	c.b.close()
 	c.Client.Close()
