@@ -52,10 +52,7 @@ type NewCache func(t *testing.T, prefix string) port.Cache
 // Run checks that the backends newCache returns honour the [port.Cache]
 // contract, each behaviour in a parallel subtest.
 func Run(t *testing.T, f Features, newCache NewCache) {
-	for _, b := range []struct {
-		name string
-		test func(*testing.T, Features, NewCache)
-	}{
+	run(t, f, newCache, []behaviour[Features, NewCache]{
 		{"GetMissing", TestGetMissing},
 		{"SetGet", TestSetGet},
 		{"Overwrite", TestOverwrite},
@@ -78,8 +75,19 @@ func Run(t *testing.T, f Features, newCache NewCache) {
 		{"ReturnedSlicesAreCopies", TestReturnedSlicesAreCopies},
 		{"ConcurrentUse", TestConcurrentUse},
 		{"SharedBetweenInstances", TestSharedBetweenInstances},
-	} {
-		t.Run(b.name, func(t *testing.T) { b.test(t, f, newCache) })
+	})
+}
+
+// behaviour is one exported test of a suite, run under name.
+type behaviour[F, N any] struct {
+	name string
+	test func(*testing.T, F, N)
+}
+
+// run runs each behaviour as a subtest.
+func run[F, N any](t *testing.T, f F, newBackend N, bs []behaviour[F, N]) {
+	for _, b := range bs {
+		t.Run(b.name, func(t *testing.T) { b.test(t, f, newBackend) })
 	}
 }
 

@@ -71,10 +71,7 @@ type NewLimiter func(t *testing.T, prefix string) port.Limiter
 // budget across instances. The tests that move LimiterFeatures.Clock run
 // one at a time, before the parallel ones.
 func RunLimiter(t *testing.T, f LimiterFeatures, newLimiter NewLimiter) {
-	for _, b := range []struct {
-		name string
-		test func(*testing.T, LimiterFeatures, NewLimiter)
-	}{
+	run(t, f, newLimiter, []behaviour[LimiterFeatures, NewLimiter]{
 		{"BurstThenSteadyRate", TestLimiterBurstThenSteadyRate},
 		{"ResetWhenIdle", TestLimiterResetWhenIdle},
 		{"InvalidLimit", TestLimiterInvalidLimit},
@@ -82,9 +79,7 @@ func RunLimiter(t *testing.T, f LimiterFeatures, newLimiter NewLimiter) {
 		{"ConcurrentCallersNeverExceed", TestLimiterConcurrentCallersNeverExceed},
 		{"CanceledContext", TestLimiterCanceledContext},
 		{"Shared", TestLimiterShared},
-	} {
-		t.Run(b.name, func(t *testing.T) { b.test(t, f, newLimiter) })
-	}
+	})
 }
 
 // lim is 10 events per second in bursts of 5: one event's allowance
