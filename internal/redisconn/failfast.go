@@ -53,9 +53,14 @@ type breaker struct {
 
 	down      atomic.Pointer[unavailableError] // nil while Redis answers
 	suspected atomic.Bool                      // a probe after a timeout is running
-	closing   chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
+
+	// ctx ends at close, ending a probe under way; mu orders starting
+	// goroutines before close's wait for them.
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
 }
 
 type breakerMetrics struct {
@@ -167,24 +172,23 @@ func (b *breaker) suspectTimeout() {
 	}
 	b.start(func() {
 		defer b.suspected.Store(false)
-		if err := b.ping(); err != nil && b.down.Load() == nil {
+		if err := b.ping(); err != nil && b.down.Load() == nil && b.ctx.Err() == nil {
 			b.trip(fmt.Errorf("no answer to PING within %v after a command timed out: %w", b.probeTimeout, err))
 		}
 	})
 }
 
-// start runs f in a goroutine that Close waits for, unless closing.
+// start runs f in a goroutine that close waits for, unless closed.
 func (b *breaker) start(f func()) {
-	select {
-	case <-b.closing:
-		return
-	default:
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.wg.Go(f)
 	}
-	b.wg.Go(f)
 }
 
 func (b *breaker) ping() error {
-	ctx, cancel := context.WithTimeout(context.Background(), b.probeTimeout)
+	ctx, cancel := context.WithTimeout(b.ctx, b.probeTimeout)
 	defer cancel()
 	return b.base.Do(ctx, b.base.B().Ping().Build()).Error()
 }
@@ -195,7 +199,7 @@ func (b *breaker) probeLoop() {
 	var wait time.Duration
 	for {
 		select {
-		case <-b.closing:
+		case <-b.ctx.Done():
 			return
 		case <-time.After(wait):
 		}
@@ -216,7 +220,10 @@ func (b *breaker) probeLoop() {
 }
 
 func (b *breaker) close() {
-	b.closeOnce.Do(func() { close(b.closing) })
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.cancel()
 	b.wg.Wait()
 }
 

@@ -297,3 +297,31 @@ func TestCheckConformance(t *testing.T) {
 	h := httpxtest.Harness{Healthy: redisconn.Check{Client: live}, Unhealthy: redisconn.Check{Client: dead}}
 	httpxtest.Run(t, func(*testing.T) httpxtest.Harness { return h })
 }
+
+// TestFailFastCloseEndsProbes: closing the client while it probes a
+// frozen Redis does not wait for the probe's timeout.
+func TestFailFastCloseEndsProbes(t *testing.T) {
+	t.Parallel()
+	const timeout = time.Second
+	s := startServer(t)
+	cfg := redisconn.DefaultConfig()
+	cfg.Addr, cfg.CommandTimeout = s.addr, timeout
+	c, err := redisconn.New(t.Context(), cfg, redisconn.Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.signal(syscall.SIGSTOP)
+	deadline := time.Now().Add(5 * timeout)
+	for err := read(c, false); !errors.Is(err, redisconn.ErrUnavailable); err = read(c, false) {
+		if time.Now().After(deadline) {
+			c.Close()
+			t.Fatalf("reads against a frozen Redis do not fail fast after %v: %v", 5*timeout, err)
+		}
+	}
+	// A probe is now waiting for a PING that cannot come back.
+	start := time.Now()
+	c.Close()
+	if took := time.Since(start); took > timeout/2 {
+		t.Fatalf("Close took %v while a probe waited on a frozen Redis; want it to end the probe", took)
+	}
+}

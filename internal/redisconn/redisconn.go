@@ -173,8 +173,9 @@ func New(ctx context.Context, cfg Config, p Params) (rueidis.Client, error) {
 	cfg.DialTimeout = cmp.Or(cfg.DialTimeout, DefaultDialTimeout)
 	b := &breaker{
 		interval: cmp.Or(cfg.ProbeInterval, DefaultProbeInterval), probeTimeout: cfg.CommandTimeout,
-		log: p.Log, closing: make(chan struct{}),
+		log: p.Log,
 	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
 	if b.log == nil {
 		b.log = zap.NewNop()
 	}
