@@ -124,6 +124,9 @@ func TestModuleStartsPingsAndChecks(t *testing.T) {
 	if r.StatusCode != http.StatusOK || !strings.Contains(string(r.Body), `"redis"`) {
 		t.Fatalf("/readyz = %d %s; want 200 listing the redis check", r.StatusCode, r.Body)
 	}
+	if m := string(a.Do(t, http.MethodGet, "/metrics", "").Body); !strings.Contains(m, "apex_redis_up 1") || !strings.Contains(m, "apex_redis_rejected_total 0") {
+		t.Fatalf("/metrics lacks apex_redis_up 1 and apex_redis_rejected_total 0 with Redis up")
+	}
 	if err := a.Stop(); err != nil {
 		t.Fatal(err)
 	}
