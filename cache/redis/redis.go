@@ -2,6 +2,8 @@
 // rueidis client: a [port.Cache] with optional server-assisted
 // client-side caching, and a GCRA [port.Limiter] run as one Lua script.
 // Both are usable without fx: New and NewLimiter apply the defaults below.
+// On the shared client (internal/redisconn), a Redis outage makes every
+// call fail fast with an error wrapping [port.ErrUnavailable].
 package redis
 
 import (
@@ -45,7 +47,8 @@ type Config struct {
 	// CommandTimeout bounds each call whose ctx has no deadline. A ctx
 	// with a deadline (an apex request's, under http.timeout) is used as
 	// it is: adding a second deadline would cost more than a client-side
-	// hit. Default redis.command_timeout's, 3s.
+	// hit (the shared client still bounds what it sends to Redis by
+	// redis.command_timeout). Default redis.command_timeout's, 3s.
 	CommandTimeout time.Duration
 	// LoadTimeout bounds the load GetOrLoad shares between its callers
 	// when the first caller's ctx has no deadline (one that has bounds the
