@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 
 	"github.com/labstack/echo/v4"
@@ -34,6 +35,9 @@ var Module = fx.Module("cache",
 	// Build everything at start even if nothing asks for it yet, so that
 	// a bad driver or policy stops the app before it serves.
 	fx.Invoke(func(Cache, Limiter, *RateLimits) {}),
+	// A handler that returns a cache error from a Redis outage answers
+	// 503 (code "unavailable"), not 500.
+	httpx.MapError(ErrUnavailable, http.StatusServiceUnavailable),
 )
 
 type backendIn struct {

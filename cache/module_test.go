@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -161,5 +162,24 @@ func TestModuleGlobalNamesUnknownPolicy(t *testing.T) {
 	_, err := apptest.Start(t, apex.Modules, apptest.Config(map[string]any{"cache.rate_limit.global": []string{"ghost"}}))
 	if err == nil || !strings.Contains(err.Error(), "rate_limit.global") {
 		t.Fatalf("global naming an undefined policy: %v", err)
+	}
+}
+
+// A handler error from a Redis outage is a 503 problem with the code
+// "unavailable", not a 500.
+func TestModuleMapsUnavailableTo503(t *testing.T) {
+	t.Parallel()
+	a := apptest.New(t, apex.Modules, apptest.With(fx.Provide(httpx.AsRoute(func() httpx.Route {
+		return httpx.Route{Method: http.MethodGet, Path: "/profile", Handler: func(echo.Context) error {
+			return fmt.Errorf("loading the profile: %w", cache.ErrUnavailable)
+		}}
+	}))))
+	r := a.Do(t, http.MethodGet, "/profile", "")
+	var body struct {
+		Code string `json:"code"`
+	}
+	r.JSON(t, &body)
+	if r.StatusCode != http.StatusServiceUnavailable || body.Code != httpx.CodeUnavailable {
+		t.Fatalf("a handler returning cache.ErrUnavailable: %d %s; want 503 with code %q", r.StatusCode, r.Body, httpx.CodeUnavailable)
 	}
 }

@@ -21,10 +21,15 @@ type KeyFunc func(c echo.Context) (string, bool)
 
 // Policy is one limit on one kind of key.
 type Policy struct {
-	// Name separates policies in the limiter's key space and in logs.
-	Name  string
+	// Name separates policies in the limiter's key space and in logs;
+	// required.
+	Name string
+	// Limit is the rate and burst allowed per key; required, at most one
+	// event per microsecond.
 	Limit Limit
-	Key   KeyFunc
+	// Key names what the limit counts per (ByIP, BySubject, ByRoute or
+	// your own); required.
+	Key KeyFunc
 }
 
 // ByIP keys requests by client IP. X-Forwarded-For is believed only from
@@ -92,18 +97,25 @@ func routeMethod(m string) string {
 
 // MiddlewareConfig configures [RateLimit].
 type MiddlewareConfig struct {
-	Limiter  Limiter
+	// Limiter decides; required.
+	Limiter Limiter
+	// Policies are all checked, and all consume, on each request.
+	// Default none (the middleware only passes requests on).
 	Policies []Policy
-	// FailClosed answers 503 when the limiter fails; by default (fail
-	// open) requests pass. Either way an ERROR is logged, at most once per
-	// ErrorLogInterval, so that an alert fires without flooding.
-	FailClosed       bool
+	// FailClosed answers 503 when the limiter fails; by default (false,
+	// fail open) requests pass. Either way an ERROR is logged, at most
+	// once per ErrorLogInterval, so that an alert fires without flooding.
+	FailClosed bool
+	// ErrorLogInterval is the least time between two ERROR lines about a
+	// failing limiter. Default [DefaultErrorLogInterval] (1m).
 	ErrorLogInterval time.Duration
-	Log              *zap.Logger
+	// Log receives those ERROR lines. Default: no logging.
+	Log *zap.Logger
 
 	// Unavailable, when set, answers and logs limiter failures instead of
 	// one built from Log and ErrorLogInterval; [RateLimits] shares one
 	// between all its middleware, so the interval holds across them.
+	// Default nil.
 	Unavailable *httpx.Unavailable
 }
 

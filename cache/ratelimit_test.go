@@ -76,6 +76,9 @@ func TestRateLimitHeadersAnd429(t *testing.T) {
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" || rec.Header().Get("Content-Type") != httpx.ProblemContentType {
 		t.Fatalf("third request: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
+	if !strings.Contains(rec.Body.String(), `"code":"`+httpx.CodeRateLimited+`"`) {
+		t.Fatalf("a refused request's problem lacks the code %q: %s", httpx.CodeRateLimited, rec.Body)
+	}
 	if rec := get(e, "198.51.100.7:1"); rec.Code != 200 {
 		t.Fatalf("another IP must have its own budget: %d", rec.Code)
 	}
@@ -142,8 +145,9 @@ func TestFailClosedAnswers503(t *testing.T) {
 	mw, _ := cache.RateLimit(cache.MiddlewareConfig{Limiter: failing{}, FailClosed: true,
 		Policies: []cache.Policy{{Name: "ip", Limit: cache.PerSecond(1), Key: cache.ByIP()}}})
 	rec := get(server(t, mw), "203.0.113.5:1")
-	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Content-Type") != httpx.ProblemContentType {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Content-Type") != httpx.ProblemContentType ||
+		rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"code":"`+httpx.CodeUnavailable+`"`) {
+		t.Fatalf("%d %v %s; want 503 with Retry-After and the code %q", rec.Code, rec.Header(), rec.Body, httpx.CodeUnavailable)
 	}
 }
 

@@ -8,7 +8,8 @@
 // round trip per instance and is then answered from process memory until
 // it expires; a Revoke anywhere makes Redis invalidate that local copy in
 // every instance. The instance that revoked sees it at once, without
-// waiting for the invalidation. With client-side caching off
+// waiting for the invalidation: for redisconn.RecentWindow after a
+// Revoke it reads that ID from Redis directly. With client-side caching off
 // (redis.client_cache_size 0), every check is a GET.
 package redis
 
@@ -17,8 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -48,7 +47,7 @@ func (c Config) withDefaults() Config {
 type Revocations struct {
 	client rueidis.Client
 	cfg    Config
-	recent recent
+	recent redisconn.RecentWrites // read-your-writes for the client-side cache
 }
 
 var _ port.Revocations = (*Revocations)(nil)
@@ -71,10 +70,10 @@ func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) er
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.CommandTimeout)
 	defer cancel()
 	err := r.client.Do(ctx, r.client.B().Set().Key(r.key(id)).Value("1").Pxat(until).Build()).Error()
+	r.recent.Add(r.key(id)) // even on an error: the write may have happened
 	if err != nil {
 		return fmt.Errorf("auth/redis: SET: %w", err)
 	}
-	r.recent.add(id, until)
 	return nil
 }
 
@@ -83,20 +82,18 @@ func (r *Revocations) Revoked(ctx context.Context, id string, exp time.Time) (bo
 	if err := ctx.Err(); err != nil { // DoCache serves local copies without looking at ctx
 		return false, err
 	}
-	now := time.Now()
-	if r.recent.revoked(id, now) {
-		return true, nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.CommandTimeout)
 	defer cancel()
 	var resp rueidis.RedisResult
-	if r.recent.bypass(now) {
+	if r.recent.Contains(r.key(id)) {
+		// Revoked here a moment ago: Redis's invalidation of the local
+		// copy may not have arrived yet.
 		resp = r.client.Do(ctx, r.client.B().Get().Key(r.key(id)).Build())
 	} else {
 		// Cache the answer locally until the token is refused anyway
 		// (exp: its expiry plus the leeway, as the port says); Redis
 		// invalidates it on a Revoke from any instance.
-		resp = r.client.DoCache(ctx, r.client.B().Get().Key(r.key(id)).Cache(), max(exp.Sub(now), time.Second))
+		resp = r.client.DoCache(ctx, r.client.B().Get().Key(r.key(id)).Cache(), max(time.Until(exp), time.Second))
 	}
 	err := resp.Error()
 	if rueidis.IsRedisNil(err) {
@@ -106,58 +103,6 @@ func (r *Revocations) Revoked(ctx context.Context, id string, exp time.Time) (bo
 		return false, fmt.Errorf("auth/redis: GET: %w", err)
 	}
 	return true, nil
-}
-
-// Redis sends the invalidation of a local copy after the reply to the
-// write that caused it, so it can trail the write by milliseconds. recent
-// remembers the IDs this instance revoked in the last recentFor and
-// answers them itself. Past recentMax IDs it forgets them and, for
-// recentFor, reads from Redis directly.
-const (
-	recentFor = 2 * time.Second
-	recentMax = 1 << 14
-)
-
-type recent struct {
-	ids sync.Map // id → time.Time (until when to answer "revoked" locally)
-	n   atomic.Int64
-	all atomic.Int64 // UnixNano until which every check skips the local cache
-}
-
-func (w *recent) add(id string, until time.Time) {
-	now := time.Now()
-	if w.n.Load() >= recentMax {
-		w.all.Store(now.Add(recentFor).UnixNano())
-		w.ids.Clear()
-		w.n.Store(0)
-		return
-	}
-	local := now.Add(recentFor)
-	if until.Before(local) {
-		local = until
-	}
-	if _, loaded := w.ids.Swap(id, local); !loaded {
-		w.n.Add(1)
-	}
-}
-
-func (w *recent) bypass(now time.Time) bool { return now.UnixNano() < w.all.Load() }
-
-func (w *recent) revoked(id string, now time.Time) bool {
-	if w.n.Load() == 0 {
-		return false
-	}
-	v, ok := w.ids.Load(id)
-	if !ok {
-		return false
-	}
-	if now.Before(v.(time.Time)) {
-		return true
-	}
-	if w.ids.CompareAndDelete(id, v) {
-		w.n.Add(-1)
-	}
-	return false
 }
 
 // Refresh is an [port.RefreshStore] in Redis. A family is a hash

@@ -29,37 +29,40 @@ func newCache(t *testing.T, cfg memory.Config) *memory.Cache {
 
 func TestCacheConformance(t *testing.T) {
 	t.Parallel()
-	cachetest.Run(t, func(t *testing.T) port.Cache { return newCache(t, memory.Config{}) })
+	cachetest.Run(t, cachetest.Features{}, func(t *testing.T, prefix string) port.Cache {
+		return newCache(t, memory.Config{Prefix: prefix})
+	})
 }
 
 func TestCacheConformanceByteBound(t *testing.T) {
 	t.Parallel()
-	cachetest.Run(t, func(t *testing.T) port.Cache {
-		return newCache(t, memory.Config{MaxBytes: 64 << 20, Prefix: "svc:"})
+	cachetest.Run(t, cachetest.Features{}, func(t *testing.T, prefix string) port.Cache {
+		return newCache(t, memory.Config{MaxBytes: 64 << 20, Prefix: prefix})
 	})
 }
 
 func TestLimiterConformanceFakeClock(t *testing.T) {
 	t.Parallel()
 	clock := cachetest.NewFakeClock(time.Time{})
-	cachetest.RunLimiter(t, cachetest.LimiterFeatures{Clock: clock}, func(t *testing.T) port.Limiter {
-		l, err := memory.NewLimiter(memory.LimiterConfig{Now: clock.Now})
-		if err != nil {
-			t.Fatalf("memory.NewLimiter: %v", err)
-		}
-		return l
+	cachetest.RunLimiter(t, cachetest.LimiterFeatures{Clock: clock}, func(t *testing.T, prefix string) port.Limiter {
+		return newLimiter(t, memory.LimiterConfig{Now: clock.Now, Prefix: prefix})
 	})
 }
 
 func TestLimiterConformanceRealClock(t *testing.T) {
 	t.Parallel()
-	cachetest.RunLimiter(t, cachetest.LimiterFeatures{}, func(t *testing.T) port.Limiter {
-		l, err := memory.NewLimiter(memory.LimiterConfig{})
-		if err != nil {
-			t.Fatalf("memory.NewLimiter: %v", err)
-		}
-		return l
+	cachetest.RunLimiter(t, cachetest.LimiterFeatures{}, func(t *testing.T, prefix string) port.Limiter {
+		return newLimiter(t, memory.LimiterConfig{Prefix: prefix})
 	})
+}
+
+func newLimiter(t *testing.T, cfg memory.LimiterConfig) *memory.Limiter {
+	t.Helper()
+	l, err := memory.NewLimiter(cfg)
+	if err != nil {
+		t.Fatalf("memory.NewLimiter: %v", err)
+	}
+	return l
 }
 
 func TestNewRejectsNegativeBounds(t *testing.T) {

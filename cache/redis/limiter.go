@@ -86,7 +86,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit port.Limit) (port
 	vals, err := gcraScript.Exec(ctx, l.client, []string{l.cfg.Prefix + key},
 		[]string{strconv.FormatInt(interval, 10), strconv.Itoa(limit.Burst)}).AsIntSlice()
 	if err != nil {
-		return port.Result{}, fmt.Errorf("cache: redis rate limit: %w", err)
+		return port.Result{}, failed("rate limit", err)
 	}
 	if len(vals) != 4 {
 		return port.Result{}, fmt.Errorf("cache: redis rate limit: script returned %d values", len(vals))

@@ -307,6 +307,23 @@ func TestOutageRedisDown(t *testing.T) {
 	px, calls := outageHarness(t)
 	px.down()
 	allFail(t, calls, false)
+	// Once the shared client has seen the connections go, every call
+	// fails at once with the cache's sentinel (the readiness check with
+	// the client's).
+	for _, c := range calls {
+		start := time.Now()
+		err := c.do(t.Context())
+		want, name := port.ErrUnavailable, "cache.ErrUnavailable"
+		if c.name == "Check" {
+			want, name = redisconn.ErrUnavailable, "redisconn.ErrUnavailable"
+		}
+		if !errors.Is(err, want) || !errors.Is(err, redisconn.ErrUnavailable) {
+			t.Errorf("%s during the outage: %v; want an error wrapping %s", c.name, err, name)
+		}
+		if took := time.Since(start); took > 50*time.Millisecond {
+			t.Errorf("%s during the outage took %v once the client knew Redis down; want it to fail fast", c.name, took)
+		}
+	}
 	if err := px.up(); err != nil {
 		t.Fatalf("proxy back on %s: %v", px.addr, err)
 	}

@@ -2,6 +2,8 @@
 // rueidis client: a [port.Cache] with optional server-assisted
 // client-side caching, and a GCRA [port.Limiter] run as one Lua script.
 // Both are usable without fx: New and NewLimiter apply the defaults below.
+// On the shared client (internal/redisconn), a Redis outage makes every
+// call fail fast with an error wrapping [port.ErrUnavailable].
 package redis
 
 import (
@@ -10,8 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -47,7 +47,8 @@ type Config struct {
 	// CommandTimeout bounds each call whose ctx has no deadline. A ctx
 	// with a deadline (an apex request's, under http.timeout) is used as
 	// it is: adding a second deadline would cost more than a client-side
-	// hit. Default redis.command_timeout's, 3s.
+	// hit (the shared client still bounds what it sends to Redis by
+	// redis.command_timeout). Default redis.command_timeout's, 3s.
 	CommandTimeout time.Duration
 	// LoadTimeout bounds the load GetOrLoad shares between its callers
 	// when the first caller's ctx has no deadline (one that has bounds the
@@ -64,106 +65,7 @@ type Cache struct {
 	cfg     Config
 	metrics *backend.Metrics
 	group   singleflight.Group
-	written written
-}
-
-// Redis sends the invalidation of a local copy after the reply to the
-// write that caused it, and possibly on another connection, so it can
-// trail the write by milliseconds. written remembers the keys this Cache
-// wrote in the last writtenFor, whose reads then skip the local copy: a
-// process reads its own writes. Past writtenMax keys, every read skips it
-// for writtenFor.
-const (
-	writtenFor = time.Second
-	writtenMax = 1 << 14
-)
-
-// written is read without a lock and changed under mu. Times are
-// monotonic nanoseconds (clock).
-type written struct {
-	until atomic.Int64 // when the last write stops counting; 0: no write counts
-	all   atomic.Int64 // until when every key skips the local copy; 0: none
-	keys  sync.Map     // prefixed key → int64 until when it skips the local copy
-
-	mu sync.Mutex
-	n  atomic.Int64 // len(keys); changed under mu
-}
-
-// epoch is the origin of clock, so that written needs no setup.
-var epoch = time.Now()
-
-func clock() int64 { return int64(time.Since(epoch)) }
-
-func (w *written) add(key string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	now := clock()
-	if w.n.Load() >= writtenMax {
-		w.prune(now)
-		// Keep the set if pruning left room for writtenMax/2 more keys,
-		// so that a prune is paid for by as many adds; otherwise cover
-		// every key for writtenFor and start again.
-		if w.n.Load() > writtenMax/2 {
-			w.all.Store(now + int64(writtenFor))
-			w.keys.Clear()
-			w.n.Store(0)
-		}
-	}
-	if _, loaded := w.keys.Swap(key, now+int64(writtenFor)); !loaded {
-		w.n.Add(1)
-	}
-	w.until.Store(now + int64(writtenFor))
-}
-
-// prune drops the keys that no longer count; under mu.
-func (w *written) prune(now int64) {
-	w.keys.Range(func(k, v any) bool {
-		if v.(int64) <= now {
-			w.keys.Delete(k)
-			w.n.Add(-1)
-		}
-		return true
-	})
-}
-
-// recent reads the clock only when there is a write to compare with:
-// reading it costs as much as a local hit on some machines.
-func (w *written) recent(key string) bool {
-	until := w.until.Load()
-	if until == 0 {
-		return false
-	}
-	now := clock()
-	if now >= until {
-		w.forget(until)
-		return false
-	}
-	// keys before all: add sets all before it clears keys.
-	if v, ok := w.keys.Load(key); ok && now < v.(int64) {
-		return true
-	}
-	if all := w.all.Load(); all != 0 {
-		if now < all {
-			return true
-		}
-		w.all.CompareAndSwap(all, 0)
-	}
-	return false
-}
-
-// forget clears w once every write in it has stopped counting, which
-// until says, unless a write came meanwhile: reads then go back to
-// reading no clock.
-func (w *written) forget(until int64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.until.Load() != until {
-		return
-	}
-	w.keys.Clear()
-	w.n.Store(0)
-	w.all.Store(0)
-	w.until.Store(0)
+	written redisconn.RecentWrites
 }
 
 var _ port.Cache = (*Cache)(nil)
@@ -198,7 +100,7 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	defer cancel()
 	k := c.cfg.Prefix + key
 	var resp rueidis.RedisResult
-	local := c.cfg.ClientSide && !c.written.recent(k)
+	local := c.cfg.ClientSide && !c.written.Contains(k)
 	if local {
 		resp = c.client.DoCache(ctx, c.client.B().Get().Key(k).Cache(), c.cfg.LocalTTL)
 	} else {
@@ -213,7 +115,7 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %q", port.ErrMiss, key)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cache: redis GET: %w", err)
+		return nil, failed("GET", err)
 	}
 	c.metrics.Hit()
 	if resp.IsCacheHit() {
@@ -238,10 +140,10 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	}
 	err := c.client.Do(ctx, cmd).Error()
 	if c.cfg.ClientSide { // even on an error: the write may have happened
-		c.written.add(c.cfg.Prefix + key)
+		c.written.Add(c.cfg.Prefix + key)
 	}
 	if err != nil {
-		return fmt.Errorf("cache: redis SET: %w", err)
+		return failed("SET", err)
 	}
 	return nil
 }
@@ -252,10 +154,10 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 	defer cancel()
 	err := c.client.Do(ctx, c.client.B().Del().Key(c.cfg.Prefix+key).Build()).Error()
 	if c.cfg.ClientSide {
-		c.written.add(c.cfg.Prefix + key)
+		c.written.Add(c.cfg.Prefix + key)
 	}
 	if err != nil {
-		return fmt.Errorf("cache: redis DEL: %w", err)
+		return failed("DEL", err)
 	}
 	return nil
 }
@@ -336,4 +238,14 @@ func (c *Cache) load(ctx context.Context, key string, ttl time.Duration, load fu
 	_ = c.Set(cmd, key, b, ttl)
 	cancelCmd()
 	return b, nil
+}
+
+// failed is the error of a failed Redis command op: while the shared
+// client knows Redis to be down, it wraps [port.ErrUnavailable] as well as
+// redisconn.ErrUnavailable and the cause.
+func failed(op string, err error) error {
+	if errors.Is(err, redisconn.ErrUnavailable) {
+		return fmt.Errorf("cache: redis %s: %w: %w", op, port.ErrUnavailable, err)
+	}
+	return fmt.Errorf("cache: redis %s: %w", op, err)
 }

@@ -45,6 +45,13 @@ func connect(t *testing.T, addr string, tweak ...func(*redisconn.Config)) rueidi
 func prefix(t *testing.T, client rueidis.Client) string {
 	t.Helper()
 	p := testservice.Unique("apextest") + ":"
+	cleanup(t, client, p)
+	return p
+}
+
+// cleanup deletes the keys under p when t ends.
+func cleanup(t *testing.T, client rueidis.Client, p string) {
+	t.Helper()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -52,7 +59,6 @@ func prefix(t *testing.T, client rueidis.Client) string {
 			t.Errorf("deleting the test's keys under %q: %v", p, err)
 		}
 	})
-	return p
 }
 
 func deleteKeys(ctx context.Context, client rueidis.Client, prefix string) error {
@@ -94,9 +100,11 @@ func TestCacheConformance(t *testing.T) {
 	}{{"Server", false}, {"ClientSide", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			client := connect(t, addr)
-			cachetest.Run(t, func(t *testing.T) port.Cache {
-				return newCache(t, client, redis.Config{ClientSide: tc.clientSide})
+			// Each instance has its own client, as processes do.
+			cachetest.Run(t, cachetest.Features{Shared: true}, func(t *testing.T, p string) port.Cache {
+				client := connect(t, addr)
+				cleanup(t, client, p)
+				return newCache(t, client, redis.Config{Prefix: p, ClientSide: tc.clientSide})
 			})
 		})
 	}

@@ -3,10 +3,12 @@ package redisconn
 import (
 	"context"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/rueidis"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
+	"go.uber.org/zap"
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/httpx"
@@ -18,7 +20,9 @@ import (
 // unreachable server is a start error naming redis.addr or redis.addrs),
 // closed at stop, with a "redis" readiness check. Without configuration
 // it provides a nil rueidis.Client; consumers take it with
-// `optional:"true"` and test for nil.
+// `optional:"true"` and test for nil. The client fails fast while Redis
+// is down (see [New]): the readiness check then fails with the reason,
+// and the apex_redis_up gauge is 0.
 var Module = fx.Module("redis",
 	app.ProvideSection("redis", DefaultConfig),
 	fx.Provide(newClient, httpx.AsHealthChecks(newChecks)),
@@ -29,15 +33,17 @@ type clientIn struct {
 	Lifecycle fx.Lifecycle
 	Config    Config
 	Info      app.Info
-	Tracer    trace.TracerProvider `optional:"true"`
-	Meter     metric.MeterProvider `optional:"true"`
+	Tracer    trace.TracerProvider  `optional:"true"`
+	Meter     metric.MeterProvider  `optional:"true"`
+	Registry  prometheus.Registerer `optional:"true"`
+	Log       *zap.Logger           `optional:"true"`
 }
 
 func newClient(in clientIn) (rueidis.Client, error) {
 	if !in.Config.Enabled() {
 		return nil, nil
 	}
-	p := Params{ClientName: in.Info.Name}
+	p := Params{ClientName: in.Info.Name, Registerer: in.Registry, Log: in.Log}
 	if observe.Recording(in.Tracer) {
 		p.TracerProvider, p.MeterProvider = in.Tracer, in.Meter
 	}

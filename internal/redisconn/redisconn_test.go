@@ -124,6 +124,9 @@ func TestModuleStartsPingsAndChecks(t *testing.T) {
 	if r.StatusCode != http.StatusOK || !strings.Contains(string(r.Body), `"redis"`) {
 		t.Fatalf("/readyz = %d %s; want 200 listing the redis check", r.StatusCode, r.Body)
 	}
+	if m := string(a.Do(t, http.MethodGet, "/metrics", "").Body); !strings.Contains(m, "apex_redis_up 1") || !strings.Contains(m, "apex_redis_rejected_total 0") {
+		t.Fatalf("/metrics lacks apex_redis_up 1 and apex_redis_rejected_total 0 with Redis up")
+	}
 	if err := a.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -165,5 +168,49 @@ func TestModuleTracesAndMeasuresWithTracingOn(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no span for the PING among %d spans", len(spans))
+	}
+}
+
+// TestNewSilentServer: a server that accepts connections but never
+// answers (a frozen Redis, a wrong port) fails the start within
+// redis.command_timeout, which bounds the handshake after the connect,
+// with the message docs/cache.md quotes.
+func TestNewSilentServer(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	cfg := redisconn.DefaultConfig()
+	cfg.Addr, cfg.CommandTimeout = ln.Addr().String(), 300*time.Millisecond
+	start := time.Now()
+	c, err := redisconn.New(context.Background(), cfg, redisconn.Params{})
+	took := time.Since(start)
+	if err == nil {
+		c.Close()
+		t.Fatal("New against a silent server: no error")
+	}
+	want := "redis.addr (APP_REDIS__ADDR): cannot connect to Redis at [" + cfg.Addr + "]: "
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q; want it to start with %q", err, want)
+	}
+	if took > cfg.CommandTimeout+time.Second {
+		t.Errorf("New took %v against a silent server; want about command_timeout %v", took, cfg.CommandTimeout)
 	}
 }

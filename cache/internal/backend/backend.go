@@ -15,7 +15,12 @@ import (
 // Metrics counts what a cache backend does. A nil *Metrics counts
 // nothing, so backends call its methods unconditionally.
 type Metrics struct {
-	Hits, Misses, Loads, LoadErrors, Evictions, LocalHits prometheus.Counter
+	Hits       prometheus.Counter // apex_cache_hits_total
+	Misses     prometheus.Counter // apex_cache_misses_total
+	Loads      prometheus.Counter // apex_cache_loads_total
+	LoadErrors prometheus.Counter // apex_cache_load_errors_total
+	Evictions  prometheus.Counter // apex_cache_evictions_total (memory)
+	LocalHits  prometheus.Counter // apex_cache_local_hits_total (Redis client-side)
 }
 
 // NewMetrics returns counters labelled with the backend's name ("memory",
