@@ -59,6 +59,10 @@ type Tokens interface {
 // Revocations remembers revoked access-token IDs; see [port.Revocations].
 type Revocations = port.Revocations
 
+// RevokedParams names what Revocations.Revoked checks; see
+// [port.RevokedParams].
+type RevokedParams = port.RevokedParams
+
 // RefreshStore keeps refresh-token families; see [port.RefreshStore].
 type RefreshStore = port.RefreshStore
 
@@ -122,6 +126,12 @@ type RevokeParams struct {
 	Access Identity
 	// RefreshToken's whole family is revoked (logout).
 	RefreshToken string
+	// EverySessionOf, when set, ends every session of that subject at
+	// once (after a password change, say): every access token issued
+	// before now is refused from now on, on every instance, and every
+	// refresh-token family started before now fails its next refresh. A
+	// token issued after the call is not affected.
+	EverySessionOf string
 }
 
 // Sentinel errors, for use with errors.Is.

@@ -202,7 +202,7 @@ func (j *JWT) sign(p Principal, jti string, now time.Time) (string, time.Time, e
 	exp := now.Add(j.cfg.AccessTTL)
 	c := &claims{
 		Issuer: j.cfg.Issuer, Subject: p.Subject, Audience: audience{j.cfg.Audience},
-		ExpiresAt: seconds(exp), NotBefore: seconds(now), IssuedAt: seconds(now), ID: jti,
+		ExpiresAt: seconds(exp), NotBefore: seconds(now), IssuedAt: millis(now), ID: jti,
 		Roles: p.Roles, Tenant: p.Tenant, extra: p.Claims,
 	}
 	t := jwt.NewWithClaims(j.signing.method, c)
@@ -267,7 +267,7 @@ func (j *JWT) Verify(ctx context.Context, token string) (Identity, error) {
 	}
 	id := &Identity{
 		Principal: Principal{Subject: c.Subject, Roles: c.Roles, Tenant: c.Tenant, Claims: c.extra},
-		TokenID:   c.ID, ExpiresAt: toTime(c.ExpiresAt), IssuedAt: toTime(c.IssuedAt),
+		TokenID:   c.ID, ExpiresAt: toTime(c.ExpiresAt), IssuedAt: exactTime(c.IssuedAt),
 	}
 	if j.verified != nil {
 		j.verified.Set(token, id)
@@ -282,7 +282,9 @@ func (j *JWT) acceptedUntil(exp time.Time) time.Time { return exp.Add(j.cfg.Leew
 
 func (j *JWT) checkRevoked(ctx context.Context, id *Identity) (Identity, error) {
 	if j.rev != nil {
-		revoked, err := j.rev.Revoked(ctx, id.TokenID, j.acceptedUntil(id.ExpiresAt))
+		revoked, err := j.rev.Revoked(ctx, RevokedParams{
+			ID: id.TokenID, Subject: id.Subject, IssuedAt: id.IssuedAt, Until: j.acceptedUntil(id.ExpiresAt),
+		})
 		if err != nil {
 			return Identity{}, fmt.Errorf("%w: checking revocation: %w", ErrUnavailable, err)
 		}
@@ -341,6 +343,15 @@ func (j *JWT) rotate(ctx context.Context, refreshToken string) (Pair, error) {
 		}
 		return Pair{}, err
 	}
+	if ended, err := j.sessionEnded(ctx, old); err != nil || ended {
+		if err == nil {
+			err = fmt.Errorf("%w: every session of the subject was ended after this one started", ErrInvalidRefresh)
+		}
+		if rerr := j.refresh.RevokeFamily(ctx, family, nil); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("%w: revoking the refresh family: %w", ErrUnavailable, rerr))
+		}
+		return Pair{}, err
+	}
 	var sp storedPrincipal
 	if err := json.Unmarshal(old.Data, &sp); err != nil {
 		return Pair{}, fmt.Errorf("auth: decoding a refresh family: %w", err)
@@ -366,9 +377,38 @@ func (j *JWT) rotate(ctx context.Context, refreshToken string) (Pair, error) {
 	}, nil
 }
 
+// sessionEnded reports whether the family of r was started before the
+// last RevokeParams.EverySessionOf of its subject.
+func (j *JWT) sessionEnded(ctx context.Context, r RefreshRecord) (bool, error) {
+	if j.rev == nil {
+		return false, nil
+	}
+	ended, err := j.rev.Revoked(ctx, RevokedParams{Subject: r.Subject, IssuedAt: r.Started, Until: r.ExpiresAt})
+	if err != nil {
+		return false, fmt.Errorf("%w: checking the subject's sessions: %w", ErrUnavailable, err)
+	}
+	return ended, nil
+}
+
 // Revoke implements [Tokens].
 func (j *JWT) Revoke(ctx context.Context, p RevokeParams) error {
 	var errs []error
+	if p.EverySessionOf != "" && j.rev != nil {
+		// Remembered until every token issued before now has expired: an
+		// access token after AccessTTL, a family (whose tokens each live
+		// RefreshTTL, and which is refused at its first refresh from now
+		// on) after RefreshTTL.
+		// To the millisecond, as "iat" is: a token issued in the same
+		// millisecond as the call (before or after it) lives.
+		now := j.now().Truncate(time.Millisecond)
+		live := j.cfg.AccessTTL
+		if j.refresh != nil {
+			live = max(live, j.cfg.RefreshTTL)
+		}
+		if err := j.rev.RevokeSubject(ctx, p.EverySessionOf, now, j.acceptedUntil(now.Add(live))); err != nil {
+			errs = append(errs, fmt.Errorf("%w: ending the subject's sessions: %w", ErrUnavailable, err))
+		}
+	}
 	if p.Access.TokenID != "" && j.rev != nil {
 		exp := p.Access.ExpiresAt
 		if exp.IsZero() {

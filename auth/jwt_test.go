@@ -481,7 +481,10 @@ func TestRevocationStoreFailure(t *testing.T) {
 type failing struct{}
 
 func (failing) Revoke(context.Context, string, time.Time) error { return errors.New("store down") }
-func (failing) Revoked(context.Context, string, time.Time) (bool, error) {
+func (failing) RevokeSubject(context.Context, string, time.Time, time.Time) error {
+	return errors.New("store down")
+}
+func (failing) Revoked(context.Context, auth.RevokedParams) (bool, error) {
 	return false, errors.New("store down")
 }
 

@@ -11,6 +11,7 @@ import (
 // Shared checks that two instances on one backend see each other's writes
 // (revocations, rotations, reuse); it skips unless Features.Shared.
 func Shared(t *testing.T, f Features, newBackend NewBackend) {
+	SharedSubjects(t, f, newBackend)
 	t.Run("Revocations/SharedByPeers", func(t *testing.T) {
 		t.Parallel()
 		a, b := peers(t, f, newBackend)
@@ -75,5 +76,39 @@ func Shared(t *testing.T, f Features, newBackend NewBackend) {
 		if _, err := a.Verify(ctx(t), p2.AccessToken); !errors.Is(err, auth.ErrRevoked) {
 			t.Fatalf("the peer's access token after reuse: %v, want auth.ErrRevoked", err)
 		}
+	})
+}
+
+// SharedSubjects checks that ending every session of a subject on one
+// instance reaches the other, which had cached "not revoked"; it skips
+// unless Features.Shared. [Shared] runs it.
+func SharedSubjects(t *testing.T, f Features, newBackend NewBackend) {
+	t.Run("Subjects/SharedByPeers", func(t *testing.T) {
+		t.Parallel()
+		one, other := peers(t, f, newBackend)
+		a, peer := tokens(t, one), tokens(t, other)
+		p := issue(t, a, alice)
+		if _, err := peer.Verify(ctx(t), p.AccessToken); err != nil {
+			t.Fatalf("Verify on the peer: %v", err)
+		}
+		if err := a.Revoke(ctx(t), auth.RevokeParams{EverySessionOf: alice.Subject}); err != nil {
+			t.Fatalf("Revoke(EverySessionOf): %v", err)
+		}
+		if _, err := a.Verify(ctx(t), p.AccessToken); !errors.Is(err, auth.ErrRevoked) {
+			t.Fatalf("the revoking instance: %v, want ErrRevoked at once", err)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			_, err := peer.Verify(ctx(t), p.AccessToken)
+			if errors.Is(err, auth.ErrRevoked) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the peer still verifies a token of an ended session after 2s: %v", err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		_, err := peer.Refresh(ctx(t), p.RefreshToken)
+		wantInvalid(t, err, false)
 	})
 }

@@ -46,66 +46,103 @@ const (
 	sweepBatch = 256
 )
 
-// Revocations is an in-process [port.Revocations].
+// Revocations is an in-process [port.Revocations]: revoked IDs and
+// subjects' "not before" times, in one bounded map.
 type Revocations struct {
-	cfg    Config
-	mu     sync.RWMutex
-	ids    map[string]time.Time
-	writes int
+	cfg     Config
+	mu      sync.RWMutex
+	entries map[revKey]revocation
+	writes  int
+}
+
+// revKey is a token ID (subject false) or a subject.
+type revKey struct {
+	name    string
+	subject bool
+}
+
+type revocation struct {
+	until  time.Time // the entry vanishes then
+	before time.Time // a subject's: tokens issued earlier are revoked
 }
 
 var _ port.Revocations = (*Revocations)(nil)
 
 // NewRevocations returns an empty store.
 func NewRevocations(cfg Config) *Revocations {
-	return &Revocations{cfg: cfg.withDefaults(), ids: map[string]time.Time{}}
+	return &Revocations{cfg: cfg.withDefaults(), entries: map[revKey]revocation{}}
 }
 
 // Revoke implements [port.Revocations].
 func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) error {
+	return r.put(ctx, revKey{name: id}, revocation{until: until})
+}
+
+// RevokeSubject implements [port.Revocations].
+func (r *Revocations) RevokeSubject(ctx context.Context, subject string, before, until time.Time) error {
+	return r.put(ctx, revKey{name: subject, subject: true}, revocation{until: until, before: before})
+}
+
+// put stores e under k, keeping the later until and before of an entry
+// already there.
+func (r *Revocations) put(ctx context.Context, k revKey, e revocation) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	now := r.cfg.Now()
-	if !until.After(now) {
+	if !e.until.After(now) {
 		return nil // expired already: nothing to remember
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.writes++
-	if full := len(r.ids) >= r.cfg.MaxEntries; full || r.writes%sweepEvery == 0 {
+	if full := len(r.entries) >= r.cfg.MaxEntries; full || r.writes%sweepEvery == 0 {
 		n := 0
-		for k, u := range r.ids {
-			if !u.After(now) {
-				delete(r.ids, k)
+		for k, old := range r.entries {
+			if !old.until.After(now) {
+				delete(r.entries, k)
 			}
 			if n++; !full && n >= sweepBatch {
 				break
 			}
 		}
 	}
-	if old, ok := r.ids[id]; ok {
-		if until.After(old) {
-			r.ids[id] = until
+	if old, ok := r.entries[k]; ok {
+		if old.until.After(e.until) {
+			e.until = old.until
 		}
+		if old.before.After(e.before) {
+			e.before = old.before
+		}
+		r.entries[k] = e
 		return nil
 	}
-	if len(r.ids) >= r.cfg.MaxEntries {
-		return fmt.Errorf("%w: %d revoked token IDs", port.ErrStoreFull, len(r.ids))
+	if len(r.entries) >= r.cfg.MaxEntries {
+		return fmt.Errorf("%w: %d revocations", port.ErrStoreFull, len(r.entries))
 	}
-	r.ids[id] = until
+	r.entries[k] = e
 	return nil
 }
 
 // Revoked implements [port.Revocations].
-func (r *Revocations) Revoked(ctx context.Context, id string, _ time.Time) (bool, error) {
+func (r *Revocations) Revoked(ctx context.Context, p port.RevokedParams) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
+	now := r.cfg.Now()
 	r.mu.RLock()
-	until, ok := r.ids[id]
-	r.mu.RUnlock()
-	return ok && until.After(r.cfg.Now()), nil
+	defer r.mu.RUnlock()
+	if p.ID != "" {
+		if e, ok := r.entries[revKey{name: p.ID}]; ok && e.until.After(now) {
+			return true, nil
+		}
+	}
+	if p.Subject != "" {
+		if e, ok := r.entries[revKey{name: p.Subject, subject: true}]; ok && e.until.After(now) && p.IssuedAt.Before(e.before) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Refresh is an in-process [port.RefreshStore].

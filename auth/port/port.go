@@ -26,10 +26,12 @@ var (
 	ErrStoreFull = errors.New("auth: store full")
 )
 
-// Revocations remembers revoked access-token IDs until the tokens would
-// be refused anyway. A Revoke is visible to the Revoked calls of every
-// instance sharing the backend, and at once in the instance that made
-// it. Implementations are safe for concurrent use by many goroutines.
+// Revocations remembers revoked access-token IDs, and per subject a
+// "not before" (every token and session of the subject issued earlier is
+// revoked), until the tokens would be refused anyway. A write is visible
+// to the Revoked calls of every instance sharing the backend, and at once
+// in the instance that made it. Implementations are safe for concurrent
+// use by many goroutines.
 type Revocations interface {
 	// Revoke records id as revoked until until: the last moment the
 	// verifier would accept the token (its exp plus the clock-skew
@@ -38,13 +40,33 @@ type Revocations interface {
 	// error. It honours ctx (a done ctx returns ctx.Err()); any other
 	// error is a backend failure.
 	Revoke(ctx context.Context, id string, until time.Time) error
-	// Revoked reports whether id is revoked. exp is the token's until
-	// (as given to Revoke): a backend may cache a "not revoked" answer
-	// locally up to then, provided a Revoke anywhere reaches that cache.
-	// It honours ctx (a done ctx returns ctx.Err(), even for an answer
-	// cached locally); any other error is a backend failure, never
-	// "not revoked".
-	Revoked(ctx context.Context, id string, exp time.Time) (bool, error)
+	// RevokeSubject revokes every token and session of subject issued
+	// before before (to the millisecond), remembered until until (after
+	// which every such token has expired). Of two calls for one subject
+	// the later before wins, whatever their order. An until in the past
+	// records nothing. Errors as for Revoke.
+	RevokeSubject(ctx context.Context, subject string, before, until time.Time) error
+	// Revoked reports whether the token p names is revoked: its ID was
+	// revoked, or its subject was revoked after p.IssuedAt. A backend may
+	// cache a "not revoked" answer locally up to p.Until, provided a
+	// write anywhere reaches that cache. It honours ctx (a done ctx
+	// returns ctx.Err(), even for an answer cached locally); any other
+	// error is a backend failure, never "not revoked".
+	Revoked(ctx context.Context, p RevokedParams) (bool, error)
+}
+
+// RevokedParams names what [Revocations.Revoked] checks.
+type RevokedParams struct {
+	// ID is the token's ID (jti); empty checks the subject only (a
+	// refresh-token family, say).
+	ID string
+	// Subject and IssuedAt are the token's subject and when it (or its
+	// session) was issued; an empty Subject checks the ID only.
+	Subject  string
+	IssuedAt time.Time
+	// Until is the last moment the token is accepted (its exp plus the
+	// leeway).
+	Until time.Time
 }
 
 // RefreshRecord is one stored refresh token: never the token itself, only

@@ -47,6 +47,9 @@ type Revocations struct {
 	client rueidis.Client
 	cfg    Config
 	recent recent
+	// subjects are the subjects this instance revoked recently, read
+	// from Redis directly for a while (see recent).
+	subjects recent
 }
 
 var _ port.Revocations = (*Revocations)(nil)
@@ -76,34 +79,95 @@ func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) er
 	return nil
 }
 
-// Revoked implements [port.Revocations].
-func (r *Revocations) Revoked(ctx context.Context, id string, exp time.Time) (bool, error) {
+// subjectKey holds a subject's "not before", in Unix milliseconds.
+func (r *Revocations) subjectKey(subject string) string { return r.cfg.Prefix + "sb:" + subject }
+
+// revokeSubjectScript sets KEYS[1] to ARGV[1] (ms), expiring at ARGV[2]
+// (ms), unless it holds a later time already.
+var revokeSubjectScript = rueidis.NewLuaScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+end
+return 1`)
+
+// RevokeSubject implements [port.Revocations].
+func (r *Revocations) RevokeSubject(ctx context.Context, subject string, before, until time.Time) error {
+	if !until.After(time.Now()) {
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.CommandTimeout)
+	defer cancel()
+	err := revokeSubjectScript.Exec(ctx, r.client, []string{r.subjectKey(subject)}, []string{ms(before), ms(until)}).Error()
+	if err != nil {
+		return fmt.Errorf("auth/redis: revoke subject: %w", err)
+	}
+	r.subjects.add(subject, until)
+	return nil
+}
+
+// Revoked implements [port.Revocations]: one round trip for the token's
+// ID and its subject, both answered from the local cache once seen.
+func (r *Revocations) Revoked(ctx context.Context, p port.RevokedParams) (bool, error) {
 	if err := ctx.Err(); err != nil { // DoCache serves local copies without looking at ctx
 		return false, err
 	}
 	now := time.Now()
-	if r.recent.revoked(id, now) {
+	if p.ID != "" && r.recent.revoked(p.ID, now) {
 		return true, nil
+	}
+	var keys []string
+	if p.ID != "" {
+		keys = append(keys, r.key(p.ID))
+	}
+	if p.Subject != "" {
+		keys = append(keys, r.subjectKey(p.Subject))
+	}
+	if len(keys) == 0 {
+		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.CommandTimeout)
 	defer cancel()
-	var resp rueidis.RedisResult
-	if r.recent.bypass(now) {
-		resp = r.client.Do(ctx, r.client.B().Get().Key(r.key(id)).Build())
+	var resps []rueidis.RedisResult
+	// This instance's own recent writes skip the local cache: Redis's
+	// invalidation of it may trail the write.
+	if r.recent.bypass(now) || (p.Subject != "" && r.subjects.revoked(p.Subject, now)) {
+		cmds := make(rueidis.Commands, len(keys))
+		for i, k := range keys {
+			cmds[i] = r.client.B().Get().Key(k).Build()
+		}
+		resps = r.client.DoMulti(ctx, cmds...)
 	} else {
-		// Cache the answer locally until the token is refused anyway
-		// (exp: its expiry plus the leeway, as the port says); Redis
-		// invalidates it on a Revoke from any instance.
-		resp = r.client.DoCache(ctx, r.client.B().Get().Key(r.key(id)).Cache(), max(exp.Sub(now), time.Second))
+		// Cache the answers locally until the token is refused anyway
+		// (p.Until, as the port says); Redis invalidates them on a write
+		// from any instance.
+		ttl := max(p.Until.Sub(now), time.Second)
+		cmds := make([]rueidis.CacheableTTL, len(keys))
+		for i, k := range keys {
+			cmds[i] = rueidis.CT(r.client.B().Get().Key(k).Cache(), ttl)
+		}
+		resps = r.client.DoMultiCache(ctx, cmds...)
 	}
-	err := resp.Error()
-	if rueidis.IsRedisNil(err) {
-		return false, nil
+	revoked := false
+	for i, resp := range resps {
+		v, err := resp.ToString()
+		if rueidis.IsRedisNil(err) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("auth/redis: GET: %w", err)
+		}
+		if i == 0 && p.ID != "" {
+			revoked = true
+			continue
+		}
+		before, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return false, fmt.Errorf("auth/redis: subject %q: not before %q: %w", p.Subject, v, err)
+		}
+		revoked = revoked || p.IssuedAt.UnixMilli() < before
 	}
-	if err != nil {
-		return false, fmt.Errorf("auth/redis: GET: %w", err)
-	}
-	return true, nil
+	return revoked, nil
 }
 
 // Redis sends the invalidation of a local copy after the reply to the

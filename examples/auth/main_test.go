@@ -212,8 +212,8 @@ func deleteKeys(t *testing.T, addr, pattern string) {
 	}
 }
 
-// Changing the password ends every session: the caller's access token at
-// once, the others at their next refresh; the caller gets a new pair. On
+// Changing the password ends every session at once, access and refresh
+// tokens alike; the caller gets a new pair. On
 // every database: MySQL's TIMESTAMP keeps whole seconds, so a comparison
 // of times there both spared sessions started just before the change and
 // ended the new one.
@@ -250,6 +250,12 @@ func changePassword(t *testing.T, a *apptest.App) {
 	}
 	if r := a.Do(t, http.MethodGet, "/me", "", bearer(laptop)...); r.StatusCode != 401 {
 		t.Fatalf("the caller's old access token: %d, want 401", r.StatusCode)
+	}
+	if r := a.Do(t, http.MethodGet, "/me", "", bearer(phone)...); r.StatusCode != 401 {
+		t.Fatalf("another session's access token right after the change: %d, want 401", r.StatusCode)
+	}
+	if r := a.Do(t, http.MethodGet, "/me", "", bearer(fresh)...); r.StatusCode != 200 {
+		t.Fatalf("the new access token: %d %s", r.StatusCode, r.Body)
 	}
 	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+phone.RefreshToken+`"}`); r.StatusCode != 401 {
 		t.Fatalf("another session's refresh after the change: %d %s, want 401", r.StatusCode, r.Body)
