@@ -48,8 +48,11 @@ type Tokens interface {
 	// the last access token issued from it. Any bad refresh token, reused
 	// or not, is an error wrapping [ErrInvalidRefresh] whose text is the
 	// same for all (errors.Is(err, [ErrRefreshReused]) tells reuse, for
-	// logs only). Of several concurrent refreshes with one token, exactly
-	// one succeeds. It honours ctx.
+	// logs only). Within the grace window (auth.refresh_grace) after a
+	// token was spent, presenting it again returns the same new pair
+	// instead (two tabs of one browser refreshing at once); concurrent
+	// refreshes of one token thus all get that pair, or, with no grace,
+	// exactly one succeeds. It honours ctx.
 	Refresh(ctx context.Context, refreshToken string) (Pair, error)
 	// Revoke revokes what p names; it is not an error to revoke twice. It
 	// honours ctx; a malformed refresh token is [ErrInvalidRefresh].
@@ -65,6 +68,10 @@ type RevokedParams = port.RevokedParams
 
 // RefreshStore keeps refresh-token families; see [port.RefreshStore].
 type RefreshStore = port.RefreshStore
+
+// RotateParams says what RefreshStore.Rotate replaces; see
+// [port.RotateParams].
+type RotateParams = port.RotateParams
 
 // RefreshRecord is one stored refresh token; see [port.RefreshRecord].
 type RefreshRecord = port.RefreshRecord

@@ -3,6 +3,8 @@ package auth
 import (
 	"cmp"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -37,11 +39,11 @@ type Params struct {
 	RandomSecret bool
 	// Reload, when set, is called by Refresh with the session (the
 	// principal the family was issued for, and when) and returns the
-	// principal to issue now (fresh roles, say). An error wrapping
+	// principal to issue now (fresh roles, say). It runs before the
+	// presented refresh token is spent: an error wrapping
 	// ErrInvalidRefresh (a deleted or disabled user, a password changed
 	// since the session started) revokes the family; any other error
-	// fails this refresh only, after the presented refresh token was
-	// spent.
+	// fails this refresh only, and the token stays valid for a retry.
 	Reload func(ctx context.Context, s Session) (Principal, error)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -315,33 +317,20 @@ type invalidRefresh struct{ cause error }
 func (e invalidRefresh) Error() string { return ErrInvalidRefresh.Error() }
 func (e invalidRefresh) Unwrap() error { return e.cause }
 
+// rotate looks the token up, issues the next pair from the family's
+// principal (reloaded), and has the store swap the tokens, handing it
+// the new pair sealed for a replay within the grace window.
 func (j *JWT) rotate(ctx context.Context, refreshToken string) (Pair, error) {
 	if j.refresh == nil {
 		return Pair{}, fmt.Errorf("%w: no refresh store", ErrInvalidRefresh)
 	}
-	family, hash, ok := parseRefresh(refreshToken)
+	family, hash, secret, ok := parseRefresh(refreshToken)
 	if !ok {
 		return Pair{}, fmt.Errorf("%w: malformed", ErrInvalidRefresh)
 	}
-	now := j.now()
-	jti := rand.Text()
-	token, next := newRefresh(family)
-	rec := RefreshRecord{Family: family, Hash: next, ExpiresAt: now.Add(j.cfg.RefreshTTL), AccessID: jti, AccessExpiresAt: now.Add(j.cfg.AccessTTL)}
-	old, err := j.refresh.Rotate(ctx, family, hash, rec)
+	old, err := j.refresh.Lookup(ctx, family, hash)
 	if err != nil {
-		if errors.Is(err, ErrRefreshReused) {
-			j.log.Error("auth: refresh token reused; its family is revoked",
-				zap.String("subject", old.Subject), zap.String("family", fingerprint(family)))
-			if old.AccessID != "" && j.rev != nil {
-				if rerr := j.rev.Revoke(ctx, old.AccessID, j.acceptedUntil(old.AccessExpiresAt)); rerr != nil {
-					j.log.Error("auth: revoking the access token of a reused refresh family", zap.Error(rerr), zap.String("family", fingerprint(family)))
-				}
-			}
-		}
-		if !errors.Is(err, ErrInvalidRefresh) {
-			err = fmt.Errorf("%w: rotating the refresh token: %w", ErrUnavailable, err)
-		}
-		return Pair{}, err
+		return Pair{}, storeError(err, "looking up the refresh token")
 	}
 	if ended, err := j.sessionEnded(ctx, old); err != nil || ended {
 		if err == nil {
@@ -367,14 +356,60 @@ func (j *JWT) rotate(ctx context.Context, refreshToken string) (Pair, error) {
 			return Pair{}, err
 		}
 	}
+	now := j.now()
+	jti := rand.Text()
 	access, exp, err := j.sign(p, jti, now)
 	if err != nil {
 		return Pair{}, err
 	}
-	return Pair{
+	token, next := newRefresh(family)
+	pair := Pair{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(j.cfg.AccessTTL / time.Second), AccessExpiresAt: exp,
-		RefreshToken: token, RefreshExpiresAt: rec.ExpiresAt,
-	}, nil
+		RefreshToken: token, RefreshExpiresAt: now.Add(j.cfg.RefreshTTL),
+	}
+	rp := RotateParams{
+		Family: family, Hash: hash, Grace: j.cfg.RefreshGrace,
+		Next: RefreshRecord{Family: family, Hash: next, ExpiresAt: pair.RefreshExpiresAt, AccessID: jti, AccessExpiresAt: exp},
+	}
+	if rp.Grace > 0 {
+		if rp.Sealed, err = seal(secret, pair); err != nil {
+			return Pair{}, err
+		}
+	}
+	got, err := j.refresh.Rotate(ctx, rp)
+	if err != nil {
+		if errors.Is(err, ErrRefreshReused) {
+			j.log.Error("auth: refresh token reused; its family is revoked",
+				zap.String("subject", got.Subject), zap.String("family", fingerprint(family)))
+			if got.AccessID != "" && j.rev != nil {
+				if rerr := j.rev.Revoke(ctx, got.AccessID, j.acceptedUntil(got.AccessExpiresAt)); rerr != nil {
+					j.log.Error("auth: revoking the access token of a reused refresh family", zap.Error(rerr), zap.String("family", fingerprint(family)))
+				}
+			}
+		}
+		return Pair{}, storeError(err, "rotating the refresh token")
+	}
+	if got.Sealed != nil {
+		// Spent moments ago by this client (another tab, a retry): the
+		// pair that rotation issued.
+		replayed, err := open(secret, got.Sealed)
+		if err != nil {
+			return Pair{}, fmt.Errorf("%w: the pair kept for the grace window does not open: %w", ErrInvalidRefresh, err)
+		}
+		j.log.Debug("auth: refresh token presented again within auth.refresh_grace; the same pair returned",
+			zap.String("family", fingerprint(family)))
+		return replayed, nil
+	}
+	return pair, nil
+}
+
+// storeError returns err of a refresh store as is when it is a verdict on
+// the token (ErrInvalidRefresh), and as ErrUnavailable otherwise.
+func storeError(err error, doing string) error {
+	if errors.Is(err, ErrInvalidRefresh) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, doing, err)
 }
 
 // sessionEnded reports whether the family of r was started before the
@@ -423,7 +458,7 @@ func (j *JWT) Revoke(ctx context.Context, p RevokeParams) error {
 		}
 	}
 	if p.RefreshToken != "" && j.refresh != nil {
-		family, hash, ok := parseRefresh(p.RefreshToken)
+		family, hash, _, ok := parseRefresh(p.RefreshToken)
 		if !ok {
 			errs = append(errs, fmt.Errorf("%w: malformed", ErrInvalidRefresh))
 		} else if err := j.refresh.RevokeFamily(ctx, family, hash); err != nil {
@@ -463,15 +498,65 @@ func newRefresh(family string) (token string, hash []byte) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), sum[:]
 }
 
-func parseRefresh(token string) (family string, hash []byte, ok bool) {
+// parseRefresh splits a refresh token into its family, the SHA-256 of its
+// secret part (what the stores keep) and the secret part itself (which
+// only seals and opens the grace-window pair).
+func parseRefresh(token string) (family string, hash, secret []byte, ok bool) {
 	if len(token) != refreshLen {
-		return "", nil, false
+		return "", nil, nil, false
 	}
 	var b [familyLen + secretLen]byte
 	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(token))
 	if err != nil || n != len(b) {
-		return "", nil, false
+		return "", nil, nil, false
 	}
 	sum := sha256.Sum256(b[familyLen:])
-	return base64.RawURLEncoding.EncodeToString(b[:familyLen]), sum[:], true
+	return base64.RawURLEncoding.EncodeToString(b[:familyLen]), sum[:], b[familyLen:], true
+}
+
+// sealedPair is a Pair as sealed for the grace window.
+type sealedPair struct {
+	Pair
+	AccessExpiresAt  time.Time `json:"ae"`
+	RefreshExpiresAt time.Time `json:"re"`
+}
+
+// graceKey derives the key that seals the pair issued for a refresh
+// token's secret: a hash of the secret under another label than the
+// stored one, so that the store, which keeps SHA-256(secret), cannot
+// derive it, and only the presenter of the token can open the pair.
+func graceKey(secret []byte) cipher.AEAD {
+	k := sha256.Sum256(append([]byte("apex-auth-refresh-grace:"), secret...))
+	block, _ := aes.NewCipher(k[:]) // a 32-byte key never fails
+	aead, _ := cipher.NewGCM(block)
+	return aead
+}
+
+func seal(secret []byte, p Pair) ([]byte, error) {
+	plain, err := json.Marshal(sealedPair{Pair: p, AccessExpiresAt: p.AccessExpiresAt, RefreshExpiresAt: p.RefreshExpiresAt})
+	if err != nil {
+		return nil, fmt.Errorf("auth: sealing the pair: %w", err)
+	}
+	aead := graceKey(secret)
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	_, _ = rand.Read(nonce)
+	return aead.Seal(nonce, nonce, plain, nil), nil
+}
+
+func open(secret, sealed []byte) (Pair, error) {
+	aead := graceKey(secret)
+	if len(sealed) < aead.NonceSize() {
+		return Pair{}, errors.New("too short")
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil)
+	if err != nil {
+		return Pair{}, err
+	}
+	var sp sealedPair
+	if err := json.Unmarshal(plain, &sp); err != nil {
+		return Pair{}, err
+	}
+	p := sp.Pair
+	p.AccessExpiresAt, p.RefreshExpiresAt = sp.AccessExpiresAt, sp.RefreshExpiresAt
+	return p, nil
 }

@@ -561,7 +561,7 @@ func TestVerifyCacheKeepsChecking(t *testing.T) {
 				now = t
 			}
 			mc := memory.Config{Now: clock}
-			j := newJWT(t, testConfig(func(c *auth.Config) { c.VerifyCacheSize = size }), func(p *auth.Params) {
+			j := newJWT(t, testConfig(func(c *auth.Config) { c.VerifyCacheSize, c.RefreshGrace = size, 0 }), func(p *auth.Params) {
 				p.Now = clock
 				p.Revocations, p.Refresh = memory.NewRevocations(mc), memory.NewRefresh(mc)
 			})

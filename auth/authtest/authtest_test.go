@@ -50,9 +50,14 @@ func (r userRefresh) Create(ctx context.Context, rec auth.RefreshRecord) error {
 	return r.next.Create(ctx, rec)
 }
 
-func (r userRefresh) Rotate(ctx context.Context, family string, hash []byte, next auth.RefreshRecord) (auth.RefreshRecord, error) {
+func (r userRefresh) Lookup(ctx context.Context, family string, hash []byte) (auth.RefreshRecord, error) {
+	r.s.count("Lookup")
+	return r.next.Lookup(ctx, family, hash)
+}
+
+func (r userRefresh) Rotate(ctx context.Context, p auth.RotateParams) (auth.RefreshRecord, error) {
 	r.s.count("Rotate")
-	return r.next.Rotate(ctx, family, hash, next)
+	return r.next.Rotate(ctx, p)
 }
 
 func (r userRefresh) RevokeFamily(ctx context.Context, family string, hash []byte) error {
@@ -88,7 +93,7 @@ func TestUserAdapter(t *testing.T) {
 		if len(s.byPrefix) < 15 {
 			t.Errorf("the suite used %d prefixes; want one per test", len(s.byPrefix))
 		}
-		for _, m := range []string{"Revoke", "RevokeSubject", "Revoked", "Create", "Rotate", "RevokeFamily"} {
+		for _, m := range []string{"Revoke", "RevokeSubject", "Revoked", "Create", "Lookup", "Rotate", "RevokeFamily"} {
 			if s.calls[m] == 0 {
 				t.Errorf("the suite never called %s", m)
 			}

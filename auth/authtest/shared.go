@@ -12,6 +12,7 @@ import (
 // (revocations, rotations, reuse); it skips unless Features.Shared.
 func Shared(t *testing.T, f Features, newBackend NewBackend) {
 	SharedSubjects(t, f, newBackend)
+	SharedGrace(t, f, newBackend)
 	t.Run("Revocations/SharedByPeers", func(t *testing.T) {
 		t.Parallel()
 		a, b := peers(t, f, newBackend)
@@ -39,17 +40,17 @@ func Shared(t *testing.T, f Features, newBackend NewBackend) {
 		first := record(fam, hash(), time.Hour)
 		create(t, a.Refresh, first)
 		next := record(fam, hash(), time.Hour)
-		if _, err := b.Refresh.Rotate(ctx(t), fam, first.Hash, next); err != nil {
+		if _, err := b.Refresh.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: first.Hash, Next: next}); err != nil {
 			t.Fatalf("Rotate on the peer: %v", err)
 		}
-		_, err := a.Refresh.Rotate(ctx(t), fam, first.Hash, record(fam, hash(), time.Hour))
+		_, err := a.Refresh.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: first.Hash, Next: record(fam, hash(), time.Hour)})
 		wantInvalid(t, err, true)
 	})
 
 	t.Run("Tokens/RevocationSharedByPeers", func(t *testing.T) {
 		t.Parallel()
 		one, other := peers(t, f, newBackend)
-		a, peer := tokens(t, one), tokens(t, other)
+		a, peer := tokens(t, one, noGrace), tokens(t, other, noGrace)
 		p := issue(t, a, alice)
 		id, err := peer.Verify(ctx(t), p.AccessToken) // the peer caches "not revoked"
 		if err != nil {
@@ -91,6 +92,7 @@ func SharedSubjects(t *testing.T, f Features, newBackend NewBackend) {
 		if _, err := peer.Verify(ctx(t), p.AccessToken); err != nil {
 			t.Fatalf("Verify on the peer: %v", err)
 		}
+		time.Sleep(2 * time.Millisecond) // tokens are stamped to the millisecond
 		if err := a.Revoke(ctx(t), auth.RevokeParams{EverySessionOf: alice.Subject}); err != nil {
 			t.Fatalf("Revoke(EverySessionOf): %v", err)
 		}

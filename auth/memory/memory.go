@@ -168,6 +168,9 @@ type family struct {
 type token struct {
 	expires time.Time
 	used    bool
+	// sealed is what a replay gets until graceUntil (RotateParams).
+	sealed     []byte
+	graceUntil time.Time
 }
 
 var _ port.RefreshStore = (*Refresh)(nil)
@@ -194,6 +197,8 @@ func (s *Refresh) sweep(now time.Time, all bool) {
 			if !t.expires.After(now) {
 				delete(f.tokens, h)
 				s.tokens--
+			} else if t.sealed != nil && !t.graceUntil.After(now) {
+				t.sealed = nil
 			}
 		}
 	}
@@ -241,41 +246,75 @@ func (f *family) record(id string) port.RefreshRecord {
 	}
 }
 
+// find returns the family id and its unexpired token hash, if the family
+// is live; called with mu held.
+func (s *Refresh) find(id string, hash []byte, now time.Time) (*family, *token, error) {
+	f, ok := s.families[id]
+	if !ok || f.revoked || !f.expires.After(now) {
+		return nil, nil, fmt.Errorf("%w: unknown, expired or revoked", port.ErrInvalidRefresh)
+	}
+	// A map lookup by the SHA-256 of a 32-byte secret: its timing tells
+	// nothing about the secret.
+	t := f.tokens[string(hash)]
+	if t == nil || !t.expires.After(now) {
+		return nil, nil, fmt.Errorf("%w: unknown or expired", port.ErrInvalidRefresh)
+	}
+	return f, t, nil
+}
+
+// Lookup implements [port.RefreshStore].
+func (s *Refresh) Lookup(ctx context.Context, id string, hash []byte) (port.RefreshRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return port.RefreshRecord{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, t, err := s.find(id, hash, s.cfg.Now())
+	if err != nil {
+		return port.RefreshRecord{}, err
+	}
+	r := f.record(id)
+	r.Hash, r.ExpiresAt = append([]byte(nil), hash...), t.expires
+	return r, nil
+}
+
 // Rotate implements [port.RefreshStore].
-func (s *Refresh) Rotate(ctx context.Context, id string, hash []byte, next port.RefreshRecord) (port.RefreshRecord, error) {
+func (s *Refresh) Rotate(ctx context.Context, p port.RotateParams) (port.RefreshRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return port.RefreshRecord{}, err
 	}
 	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, ok := s.families[id]
-	if !ok || f.revoked || !f.expires.After(now) {
-		return port.RefreshRecord{}, fmt.Errorf("%w: unknown, expired or revoked", port.ErrInvalidRefresh)
-	}
-	// A map lookup by the SHA-256 of a 32-byte secret: its timing tells
-	// nothing about the secret.
-	t := f.tokens[string(hash)]
-	if t == nil || !t.expires.After(now) {
-		return port.RefreshRecord{}, fmt.Errorf("%w: unknown or expired", port.ErrInvalidRefresh)
+	f, t, err := s.find(p.Family, p.Hash, now)
+	if err != nil {
+		return port.RefreshRecord{}, err
 	}
 	if t.used {
+		if t.sealed != nil && now.Before(t.graceUntil) {
+			r := f.record(p.Family)
+			r.Hash, r.ExpiresAt, r.Sealed = append([]byte(nil), p.Hash...), t.expires, append([]byte(nil), t.sealed...)
+			return r, nil
+		}
 		f.revoked = true
-		return f.record(id), fmt.Errorf("%w: %w", port.ErrInvalidRefresh, port.ErrRefreshReused)
+		return f.record(p.Family), fmt.Errorf("%w: %w", port.ErrInvalidRefresh, port.ErrRefreshReused)
 	}
 	if err := s.room(now); err != nil {
 		return port.RefreshRecord{}, err
 	}
-	old := f.record(id)
-	old.Hash = append([]byte(nil), hash...)
+	old := f.record(p.Family)
+	old.Hash = append([]byte(nil), p.Hash...)
 	old.ExpiresAt = t.expires
 	t.used = true
-	f.tokens[string(next.Hash)] = &token{expires: next.ExpiresAt}
-	s.tokens++
-	if next.ExpiresAt.After(f.expires) {
-		f.expires = next.ExpiresAt
+	if p.Grace > 0 && len(p.Sealed) > 0 {
+		t.sealed, t.graceUntil = append([]byte(nil), p.Sealed...), now.Add(p.Grace)
 	}
-	f.accessID, f.accessExp = next.AccessID, next.AccessExpiresAt
+	f.tokens[string(p.Next.Hash)] = &token{expires: p.Next.ExpiresAt}
+	s.tokens++
+	if p.Next.ExpiresAt.After(f.expires) {
+		f.expires = p.Next.ExpiresAt
+	}
+	f.accessID, f.accessExp = p.Next.AccessID, p.Next.AccessExpiresAt
 	return old, nil
 }
 

@@ -90,6 +90,25 @@ type RefreshRecord struct {
 	// Started is when the family was issued (the login). The store keeps
 	// the one given to Create; Rotate ignores next's and returns it.
 	Started time.Time
+	// Sealed is set only in what Rotate returns for a replay within the
+	// grace window: the RotateParams.Sealed of the rotation that spent
+	// the token. Opaque to the store.
+	Sealed []byte
+}
+
+// RotateParams says what [RefreshStore.Rotate] replaces.
+type RotateParams struct {
+	// Family and Hash name the presented token.
+	Family string
+	Hash   []byte
+	// Next is the token replacing it, of the same family.
+	Next RefreshRecord
+	// Sealed is kept with the spent token for Grace: what a replay of
+	// the token within Grace gets back (auth.JWT seals the new pair with
+	// a key only the presenter of the token can derive). Opaque to the
+	// store; with Grace 0 or Sealed empty there is no replay.
+	Sealed []byte
+	Grace  time.Duration
 }
 
 // RefreshStore keeps refresh-token families: the tokens that rotate from
@@ -101,16 +120,26 @@ type RefreshStore interface {
 	// Create stores r, the first token of a new family. It may return
 	// ErrStoreFull.
 	Create(ctx context.Context, r RefreshRecord) error
-	// Rotate atomically replaces the live token of family whose hash is
-	// hash with next (same family) and returns the replaced record, with
-	// the family's Subject, Data and Started as given to Create. It
-	// returns an error wrapping ErrInvalidRefresh when no token of the
-	// family has that hash, the token has expired or the family is
-	// revoked; and one wrapping ErrRefreshReused (and ErrInvalidRefresh)
-	// when the token was already rotated, after revoking the family, with
-	// the family's latest record so that the caller can revoke its access
-	// token. Of concurrent Rotates of one token, exactly one succeeds.
-	Rotate(ctx context.Context, family string, hash []byte, next RefreshRecord) (RefreshRecord, error)
+	// Lookup returns the record of family whose token has hash, live or
+	// spent, with the family's Subject, Data and Started: what the next
+	// access token is issued from. It returns an error wrapping
+	// ErrInvalidRefresh when no unexpired token of the family has that
+	// hash or the family is revoked. It changes nothing.
+	Lookup(ctx context.Context, family string, hash []byte) (RefreshRecord, error)
+	// Rotate atomically replaces the live token p.Family/p.Hash with
+	// p.Next and returns the replaced record, with the family's Subject,
+	// Data and Started as given to Create. For a token spent by a
+	// rotation with p.Grace and p.Sealed, within that Grace, it returns
+	// the record with Sealed set to that rotation's p.Sealed and changes
+	// nothing (a replay: two browser tabs refreshing at once). It returns
+	// an error wrapping ErrInvalidRefresh when no token of the family has
+	// that hash, the token has expired or the family is revoked; and one
+	// wrapping ErrRefreshReused (and ErrInvalidRefresh) for a spent token
+	// outside the grace, after revoking the family, with the family's
+	// latest record so that the caller can revoke its access token. Of
+	// concurrent Rotates of one token, exactly one rotates; the others
+	// are replays or reuse. It may return ErrStoreFull.
+	Rotate(ctx context.Context, p RotateParams) (RefreshRecord, error)
 	// RevokeFamily makes every token of family invalid, provided hash is
 	// nil or the hash of one of its unexpired tokens (live or spent): a
 	// family ID alone, without a token's secret, revokes nothing. An
