@@ -109,6 +109,7 @@ type Identity struct {
 // Pair is what Issue and Refresh return. Its JSON form is an OAuth 2.0
 // token response (RFC 6749 §5.1).
 type Pair struct {
+	// AccessToken is the signed JWT.
 	AccessToken string `json:"access_token"`
 	// TokenType is "Bearer".
 	TokenType string `json:"token_type"`
