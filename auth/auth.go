@@ -48,8 +48,11 @@ type Tokens interface {
 	// the last access token issued from it. Any bad refresh token, reused
 	// or not, is an error wrapping [ErrInvalidRefresh] whose text is the
 	// same for all (errors.Is(err, [ErrRefreshReused]) tells reuse, for
-	// logs only). Of several concurrent refreshes with one token, exactly
-	// one succeeds. It honours ctx.
+	// logs only). Within the grace window (auth.refresh_grace) after a
+	// token was spent, presenting it again returns the same new pair
+	// instead (two tabs of one browser refreshing at once); concurrent
+	// refreshes of one token thus all get that pair, or, with no grace,
+	// exactly one succeeds. It honours ctx.
 	Refresh(ctx context.Context, refreshToken string) (Pair, error)
 	// Revoke revokes what p names; it is not an error to revoke twice. It
 	// honours ctx; a malformed refresh token is [ErrInvalidRefresh].
@@ -59,8 +62,16 @@ type Tokens interface {
 // Revocations remembers revoked access-token IDs; see [port.Revocations].
 type Revocations = port.Revocations
 
+// RevokedParams names what Revocations.Revoked checks; see
+// [port.RevokedParams].
+type RevokedParams = port.RevokedParams
+
 // RefreshStore keeps refresh-token families; see [port.RefreshStore].
 type RefreshStore = port.RefreshStore
+
+// RotateParams says what RefreshStore.Rotate replaces; see
+// [port.RotateParams].
+type RotateParams = port.RotateParams
 
 // RefreshRecord is one stored refresh token; see [port.RefreshRecord].
 type RefreshRecord = port.RefreshRecord
@@ -98,6 +109,7 @@ type Identity struct {
 // Pair is what Issue and Refresh return. Its JSON form is an OAuth 2.0
 // token response (RFC 6749 §5.1).
 type Pair struct {
+	// AccessToken is the signed JWT.
 	AccessToken string `json:"access_token"`
 	// TokenType is "Bearer".
 	TokenType string `json:"token_type"`
@@ -122,6 +134,12 @@ type RevokeParams struct {
 	Access Identity
 	// RefreshToken's whole family is revoked (logout).
 	RefreshToken string
+	// EverySessionOf, when set, ends every session of that subject at
+	// once (after a password change, say): every access token issued
+	// before now is refused from now on, on every instance, and every
+	// refresh-token family started before now fails its next refresh. A
+	// token issued after the call is not affected.
+	EverySessionOf string
 }
 
 // Sentinel errors, for use with errors.Is.

@@ -42,6 +42,23 @@ func seconds(t time.Time) *float64 {
 	return &f
 }
 
+// millis is t as a NumericDate to the millisecond (RFC 7519 allows a
+// fraction): "iat", so that a subject's "not before"
+// (RevokeParams.EverySessionOf) tells a token issued just before it from
+// one issued just after.
+func millis(t time.Time) *float64 {
+	f := float64(t.UnixMilli()) / 1000
+	return &f
+}
+
+// exactTime is f to the millisecond, without date's truncation.
+func exactTime(f *float64) time.Time {
+	if f == nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(math.Round(*f * 1000)))
+}
+
 func date(f *float64) *jwt.NumericDate {
 	if f == nil {
 		return nil

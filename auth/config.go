@@ -54,6 +54,12 @@ type Config struct {
 	// Leeway is the clock skew tolerated on exp, nbf and iat, at most 5m.
 	// Default [DefaultLeeway] (30s).
 	Leeway time.Duration `koanf:"leeway" validate:"gte=0,lte=5m"`
+	// RefreshGrace is how long after a refresh token was spent presenting
+	// it again returns the same new pair, instead of counting as reuse
+	// and revoking the family: two tabs of one browser refreshing at
+	// once, a retry after a lost response. At most 1m; 0 turns it off.
+	// Default [DefaultRefreshGrace] (5s).
+	RefreshGrace time.Duration `koanf:"refresh_grace" validate:"gte=0,lte=1m"`
 	// MaxTokenBytes rejects longer tokens before parsing, at least 256.
 	// Default [DefaultMaxTokenBytes] (8192).
 	MaxTokenBytes int `koanf:"max_token_bytes" validate:"gte=256"`
@@ -141,6 +147,7 @@ const (
 	DefaultAccessTTL       = 15 * time.Minute
 	DefaultRefreshTTL      = 30 * 24 * time.Hour
 	DefaultLeeway          = 30 * time.Second
+	DefaultRefreshGrace    = 5 * time.Second
 	DefaultMaxTokenBytes   = 8192
 	DefaultVerifyCacheSize = 10_000
 	// DefaultMemoryMaxEntries is auth/memory's own default.
@@ -165,6 +172,7 @@ func DefaultConfig() Config {
 		AccessTTL:       DefaultAccessTTL,
 		RefreshTTL:      DefaultRefreshTTL,
 		Leeway:          DefaultLeeway,
+		RefreshGrace:    DefaultRefreshGrace,
 		MaxTokenBytes:   DefaultMaxTokenBytes,
 		VerifyCacheSize: DefaultVerifyCacheSize,
 		Password:        DefaultPasswordConfig(),

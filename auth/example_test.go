@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -21,6 +22,7 @@ func exampleTokens() *auth.JWT {
 	cfg := auth.DefaultConfig()
 	cfg.Issuer, cfg.Audience = "orders", "orders"
 	cfg.Secret = app.NewSecret("a-secret-of-at-least-32-random-bytes")
+	cfg.RefreshGrace = 50 * time.Millisecond
 	tokens, err := auth.New(auth.Params{
 		Config:      cfg,
 		Revocations: memory.NewRevocations(memory.Config{}),
@@ -33,7 +35,8 @@ func exampleTokens() *auth.JWT {
 }
 
 // Issue a pair, verify the access token, refresh, and see reuse of the
-// spent refresh token revoke the session.
+// spent refresh token revoke the session. Within auth.refresh_grace of a
+// refresh, the same token returns the same pair instead (two tabs).
 func ExampleJWT() {
 	ctx := context.Background()
 	tokens := exampleTokens()
@@ -44,7 +47,10 @@ func ExampleJWT() {
 
 	next, err := tokens.Refresh(ctx, pair.RefreshToken)
 	fmt.Println("refreshed:", err == nil, next.RefreshToken != pair.RefreshToken)
+	again, _ := tokens.Refresh(ctx, pair.RefreshToken) // another tab, within the grace
+	fmt.Println("same pair:", again.RefreshToken == next.RefreshToken)
 
+	time.Sleep(60 * time.Millisecond)               // past the grace (50ms here; default 5s)
 	_, err = tokens.Refresh(ctx, pair.RefreshToken) // spent: reuse
 	fmt.Println(errors.Is(err, auth.ErrRefreshReused))
 	_, err = tokens.Verify(ctx, next.AccessToken) // the family's access token is revoked too
@@ -52,6 +58,7 @@ func ExampleJWT() {
 	// Output:
 	// user-1 [admin] <nil>
 	// refreshed: true true
+	// same pair: true
 	// true
 	// true
 }

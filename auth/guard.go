@@ -48,6 +48,10 @@ func FromContext(ctx context.Context) (Identity, bool) {
 // module's tenancy middleware, which must run first), the token's tenant
 // must match it: a 403 otherwise. A missing role or permission is a 403
 // with error="insufficient_scope". A failing revocation store is a 503.
+// The problems carry codes (httpx.Problem.Code): unauthorized for a
+// missing token, invalid_token for a bad one or a malformed Authorization
+// header, insufficient_scope for a missing role or permission, forbidden
+// for another tenant's token, unavailable for the 503.
 // Tokens are never logged. The middleware returns *httpx.Problem errors:
 // the httpx module's error handler (httpx.NewErrorHandler without fx)
 // turns them into responses.
@@ -191,6 +195,7 @@ func (g *Guard) require(allowed func(Identity) bool) echo.MiddlewareFunc {
 			}
 			if !allowed(id) {
 				p := httpx.NewProblem(http.StatusForbidden, "insufficient permissions for this resource")
+				p.Code = httpx.CodeInsufficientScope
 				p.Header = http.Header{"WWW-Authenticate": {g.challenge + `, error="insufficient_scope"`}}
 				return p
 			}
@@ -215,6 +220,7 @@ func (g *Guard) authenticate(c echo.Context, required, query bool) (Identity, er
 			return Identity{}, nil
 		}
 		p := httpx.NewProblem(http.StatusUnauthorized, "authentication is required")
+		p.Code = httpx.CodeUnauthorized
 		p.Header = http.Header{"WWW-Authenticate": {g.challenge}}
 		return Identity{}, p
 	}
@@ -230,7 +236,9 @@ func (g *Guard) authenticate(c echo.Context, required, query bool) (Identity, er
 		return Identity{}, g.down.Problem(ctx, err)
 	}
 	if tenant, ok := app.Tenant(ctx); ok && id.Tenant != tenant {
-		return Identity{}, httpx.NewProblem(http.StatusForbidden, "the access token is not valid for this tenant")
+		p := httpx.NewProblem(http.StatusForbidden, "the access token is not valid for this tenant")
+		p.Code = httpx.CodeForbidden
+		return Identity{}, p
 	}
 	c.SetRequest(req.WithContext(context.WithValue(ctx, identityKey{}, &id)))
 	return id, nil
@@ -238,6 +246,7 @@ func (g *Guard) authenticate(c echo.Context, required, query bool) (Identity, er
 
 func (g *Guard) unauthorized(code, detail string) *httpx.Problem {
 	p := httpx.NewProblem(http.StatusUnauthorized, detail)
+	p.Code = httpx.CodeInvalidToken
 	p.Header = http.Header{"WWW-Authenticate": {g.challenge + `, error="` + code + `"`}}
 	return p
 }

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/auth"
+	"github.com/apexgo/apex/httpx"
 )
 
 func issue(t testing.TB, j *auth.JWT, p auth.Principal) string {
@@ -250,4 +252,42 @@ func FuzzGuardToken(f *testing.F) {
 			t.Fatalf("Authorization %q, cookie %q: status %d %s", authz, cookie, rec.Code, rec.Body)
 		}
 	})
+}
+
+// Every problem the Guard answers carries a code a client can switch on.
+func TestGuardProblemCodes(t *testing.T) {
+	t.Parallel()
+	j := newJWT(t, testConfig())
+	e := server(t, newGuard(t, j), nil)
+	e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if tn := c.Request().Header.Get("X-Tenant"); tn != "" {
+				c.SetRequest(c.Request().WithContext(app.WithTenant(c.Request().Context(), tn)))
+			}
+			return next(c)
+		}
+	})
+	nobody := issue(t, j, auth.Principal{Subject: "nob", Tenant: "acme"})
+	for _, tc := range []struct {
+		name, path string
+		header     []string
+		status     int
+		code       string
+	}{
+		{"no token", "/me", nil, 401, httpx.CodeUnauthorized},
+		{"bad token", "/me", bearer("garbage.token.x"), 401, httpx.CodeInvalidToken},
+		{"malformed header", "/me", []string{"Authorization", "Basic abc"}, 401, httpx.CodeInvalidToken},
+		{"missing role", "/admin", bearer(nobody), 403, httpx.CodeInsufficientScope},
+		{"missing permission", "/reports", bearer(nobody), 403, httpx.CodeInsufficientScope},
+		{"other tenant", "/me", append(bearer(nobody), "X-Tenant", "globex"), 403, httpx.CodeForbidden},
+	} {
+		rec := get(e, tc.path, tc.header...)
+		var p httpx.Problem
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+			t.Fatalf("%s: %v: %s", tc.name, err, rec.Body)
+		}
+		if rec.Code != tc.status || p.Code != tc.code {
+			t.Errorf("%s: %d code %q, want %d code %q", tc.name, rec.Code, p.Code, tc.status, tc.code)
+		}
+	}
 }

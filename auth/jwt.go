@@ -3,6 +3,8 @@ package auth
 import (
 	"cmp"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -37,11 +39,11 @@ type Params struct {
 	RandomSecret bool
 	// Reload, when set, is called by Refresh with the session (the
 	// principal the family was issued for, and when) and returns the
-	// principal to issue now (fresh roles, say). An error wrapping
+	// principal to issue now (fresh roles, say). It runs before the
+	// presented refresh token is spent: an error wrapping
 	// ErrInvalidRefresh (a deleted or disabled user, a password changed
 	// since the session started) revokes the family; any other error
-	// fails this refresh only, after the presented refresh token was
-	// spent.
+	// fails this refresh only, and the token stays valid for a retry.
 	Reload func(ctx context.Context, s Session) (Principal, error)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -202,7 +204,7 @@ func (j *JWT) sign(p Principal, jti string, now time.Time) (string, time.Time, e
 	exp := now.Add(j.cfg.AccessTTL)
 	c := &claims{
 		Issuer: j.cfg.Issuer, Subject: p.Subject, Audience: audience{j.cfg.Audience},
-		ExpiresAt: seconds(exp), NotBefore: seconds(now), IssuedAt: seconds(now), ID: jti,
+		ExpiresAt: seconds(exp), NotBefore: seconds(now), IssuedAt: millis(now), ID: jti,
 		Roles: p.Roles, Tenant: p.Tenant, extra: p.Claims,
 	}
 	t := jwt.NewWithClaims(j.signing.method, c)
@@ -267,7 +269,7 @@ func (j *JWT) Verify(ctx context.Context, token string) (Identity, error) {
 	}
 	id := &Identity{
 		Principal: Principal{Subject: c.Subject, Roles: c.Roles, Tenant: c.Tenant, Claims: c.extra},
-		TokenID:   c.ID, ExpiresAt: toTime(c.ExpiresAt), IssuedAt: toTime(c.IssuedAt),
+		TokenID:   c.ID, ExpiresAt: toTime(c.ExpiresAt), IssuedAt: exactTime(c.IssuedAt),
 	}
 	if j.verified != nil {
 		j.verified.Set(token, id)
@@ -282,7 +284,9 @@ func (j *JWT) acceptedUntil(exp time.Time) time.Time { return exp.Add(j.cfg.Leew
 
 func (j *JWT) checkRevoked(ctx context.Context, id *Identity) (Identity, error) {
 	if j.rev != nil {
-		revoked, err := j.rev.Revoked(ctx, id.TokenID, j.acceptedUntil(id.ExpiresAt))
+		revoked, err := j.rev.Revoked(ctx, RevokedParams{
+			ID: id.TokenID, Subject: id.Subject, IssuedAt: id.IssuedAt, Until: j.acceptedUntil(id.ExpiresAt),
+		})
 		if err != nil {
 			return Identity{}, fmt.Errorf("%w: checking revocation: %w", ErrUnavailable, err)
 		}
@@ -313,31 +317,27 @@ type invalidRefresh struct{ cause error }
 func (e invalidRefresh) Error() string { return ErrInvalidRefresh.Error() }
 func (e invalidRefresh) Unwrap() error { return e.cause }
 
+// rotate looks the token up, issues the next pair from the family's
+// principal (reloaded), and has the store swap the tokens, handing it
+// the new pair sealed for a replay within the grace window.
 func (j *JWT) rotate(ctx context.Context, refreshToken string) (Pair, error) {
 	if j.refresh == nil {
 		return Pair{}, fmt.Errorf("%w: no refresh store", ErrInvalidRefresh)
 	}
-	family, hash, ok := parseRefresh(refreshToken)
+	family, hash, secret, ok := parseRefresh(refreshToken)
 	if !ok {
 		return Pair{}, fmt.Errorf("%w: malformed", ErrInvalidRefresh)
 	}
-	now := j.now()
-	jti := rand.Text()
-	token, next := newRefresh(family)
-	rec := RefreshRecord{Family: family, Hash: next, ExpiresAt: now.Add(j.cfg.RefreshTTL), AccessID: jti, AccessExpiresAt: now.Add(j.cfg.AccessTTL)}
-	old, err := j.refresh.Rotate(ctx, family, hash, rec)
+	old, err := j.refresh.Lookup(ctx, family, hash)
 	if err != nil {
-		if errors.Is(err, ErrRefreshReused) {
-			j.log.Error("auth: refresh token reused; its family is revoked",
-				zap.String("subject", old.Subject), zap.String("family", fingerprint(family)))
-			if old.AccessID != "" && j.rev != nil {
-				if rerr := j.rev.Revoke(ctx, old.AccessID, j.acceptedUntil(old.AccessExpiresAt)); rerr != nil {
-					j.log.Error("auth: revoking the access token of a reused refresh family", zap.Error(rerr), zap.String("family", fingerprint(family)))
-				}
-			}
+		return Pair{}, storeError(err, "looking up the refresh token")
+	}
+	if ended, err := j.sessionEnded(ctx, old); err != nil || ended {
+		if err == nil {
+			err = fmt.Errorf("%w: every session of the subject was ended after this one started", ErrInvalidRefresh)
 		}
-		if !errors.Is(err, ErrInvalidRefresh) {
-			err = fmt.Errorf("%w: rotating the refresh token: %w", ErrUnavailable, err)
+		if rerr := j.refresh.RevokeFamily(ctx, family, nil); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("%w: revoking the refresh family: %w", ErrUnavailable, rerr))
 		}
 		return Pair{}, err
 	}
@@ -356,19 +356,94 @@ func (j *JWT) rotate(ctx context.Context, refreshToken string) (Pair, error) {
 			return Pair{}, err
 		}
 	}
+	now := j.now()
+	jti := rand.Text()
 	access, exp, err := j.sign(p, jti, now)
 	if err != nil {
 		return Pair{}, err
 	}
-	return Pair{
+	token, next := newRefresh(family)
+	pair := Pair{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(j.cfg.AccessTTL / time.Second), AccessExpiresAt: exp,
-		RefreshToken: token, RefreshExpiresAt: rec.ExpiresAt,
-	}, nil
+		RefreshToken: token, RefreshExpiresAt: now.Add(j.cfg.RefreshTTL),
+	}
+	rp := RotateParams{
+		Family: family, Hash: hash, Grace: j.cfg.RefreshGrace,
+		Next: RefreshRecord{Family: family, Hash: next, ExpiresAt: pair.RefreshExpiresAt, AccessID: jti, AccessExpiresAt: exp},
+	}
+	if rp.Grace > 0 {
+		if rp.Sealed, err = seal(secret, pair); err != nil {
+			return Pair{}, err
+		}
+	}
+	got, err := j.refresh.Rotate(ctx, rp)
+	if err != nil {
+		if errors.Is(err, ErrRefreshReused) {
+			j.log.Error("auth: refresh token reused; its family is revoked",
+				zap.String("subject", got.Subject), zap.String("family", fingerprint(family)))
+			if got.AccessID != "" && j.rev != nil {
+				if rerr := j.rev.Revoke(ctx, got.AccessID, j.acceptedUntil(got.AccessExpiresAt)); rerr != nil {
+					j.log.Error("auth: revoking the access token of a reused refresh family", zap.Error(rerr), zap.String("family", fingerprint(family)))
+				}
+			}
+		}
+		return Pair{}, storeError(err, "rotating the refresh token")
+	}
+	if got.Sealed != nil {
+		// Spent moments ago by this client (another tab, a retry): the
+		// pair that rotation issued.
+		replayed, err := open(secret, got.Sealed)
+		if err != nil {
+			return Pair{}, fmt.Errorf("%w: the pair kept for the grace window does not open: %w", ErrInvalidRefresh, err)
+		}
+		j.log.Debug("auth: refresh token presented again within auth.refresh_grace; the same pair returned",
+			zap.String("family", fingerprint(family)))
+		return replayed, nil
+	}
+	return pair, nil
+}
+
+// storeError returns err of a refresh store as is when it is a verdict on
+// the token (ErrInvalidRefresh), and as ErrUnavailable otherwise.
+func storeError(err error, doing string) error {
+	if errors.Is(err, ErrInvalidRefresh) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, doing, err)
+}
+
+// sessionEnded reports whether the family of r was started before the
+// last RevokeParams.EverySessionOf of its subject.
+func (j *JWT) sessionEnded(ctx context.Context, r RefreshRecord) (bool, error) {
+	if j.rev == nil {
+		return false, nil
+	}
+	ended, err := j.rev.Revoked(ctx, RevokedParams{Subject: r.Subject, IssuedAt: r.Started, Until: r.ExpiresAt})
+	if err != nil {
+		return false, fmt.Errorf("%w: checking the subject's sessions: %w", ErrUnavailable, err)
+	}
+	return ended, nil
 }
 
 // Revoke implements [Tokens].
 func (j *JWT) Revoke(ctx context.Context, p RevokeParams) error {
 	var errs []error
+	if p.EverySessionOf != "" && j.rev != nil {
+		// Remembered until every token issued before now has expired: an
+		// access token after AccessTTL, a family (whose tokens each live
+		// RefreshTTL, and which is refused at its first refresh from now
+		// on) after RefreshTTL.
+		// To the millisecond, as "iat" is: a token issued in the same
+		// millisecond as the call (before or after it) lives.
+		now := j.now().Truncate(time.Millisecond)
+		live := j.cfg.AccessTTL
+		if j.refresh != nil {
+			live = max(live, j.cfg.RefreshTTL)
+		}
+		if err := j.rev.RevokeSubject(ctx, p.EverySessionOf, now, j.acceptedUntil(now.Add(live))); err != nil {
+			errs = append(errs, fmt.Errorf("%w: ending the subject's sessions: %w", ErrUnavailable, err))
+		}
+	}
 	if p.Access.TokenID != "" && j.rev != nil {
 		exp := p.Access.ExpiresAt
 		if exp.IsZero() {
@@ -383,7 +458,7 @@ func (j *JWT) Revoke(ctx context.Context, p RevokeParams) error {
 		}
 	}
 	if p.RefreshToken != "" && j.refresh != nil {
-		family, hash, ok := parseRefresh(p.RefreshToken)
+		family, hash, _, ok := parseRefresh(p.RefreshToken)
 		if !ok {
 			errs = append(errs, fmt.Errorf("%w: malformed", ErrInvalidRefresh))
 		} else if err := j.refresh.RevokeFamily(ctx, family, hash); err != nil {
@@ -423,15 +498,65 @@ func newRefresh(family string) (token string, hash []byte) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), sum[:]
 }
 
-func parseRefresh(token string) (family string, hash []byte, ok bool) {
+// parseRefresh splits a refresh token into its family, the SHA-256 of its
+// secret part (what the stores keep) and the secret part itself (which
+// only seals and opens the grace-window pair).
+func parseRefresh(token string) (family string, hash, secret []byte, ok bool) {
 	if len(token) != refreshLen {
-		return "", nil, false
+		return "", nil, nil, false
 	}
 	var b [familyLen + secretLen]byte
 	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(token))
 	if err != nil || n != len(b) {
-		return "", nil, false
+		return "", nil, nil, false
 	}
 	sum := sha256.Sum256(b[familyLen:])
-	return base64.RawURLEncoding.EncodeToString(b[:familyLen]), sum[:], true
+	return base64.RawURLEncoding.EncodeToString(b[:familyLen]), sum[:], b[familyLen:], true
+}
+
+// sealedPair is a Pair as sealed for the grace window.
+type sealedPair struct {
+	Pair
+	AccessExpiresAt  time.Time `json:"ae"`
+	RefreshExpiresAt time.Time `json:"re"`
+}
+
+// graceKey derives the key that seals the pair issued for a refresh
+// token's secret: a hash of the secret under another label than the
+// stored one, so that the store, which keeps SHA-256(secret), cannot
+// derive it, and only the presenter of the token can open the pair.
+func graceKey(secret []byte) cipher.AEAD {
+	k := sha256.Sum256(append([]byte("apex-auth-refresh-grace:"), secret...))
+	block, _ := aes.NewCipher(k[:]) // a 32-byte key never fails
+	aead, _ := cipher.NewGCM(block)
+	return aead
+}
+
+func seal(secret []byte, p Pair) ([]byte, error) {
+	plain, err := json.Marshal(sealedPair{Pair: p, AccessExpiresAt: p.AccessExpiresAt, RefreshExpiresAt: p.RefreshExpiresAt})
+	if err != nil {
+		return nil, fmt.Errorf("auth: sealing the pair: %w", err)
+	}
+	aead := graceKey(secret)
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	_, _ = rand.Read(nonce)
+	return aead.Seal(nonce, nonce, plain, nil), nil
+}
+
+func open(secret, sealed []byte) (Pair, error) {
+	aead := graceKey(secret)
+	if len(sealed) < aead.NonceSize() {
+		return Pair{}, errors.New("too short")
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil)
+	if err != nil {
+		return Pair{}, err
+	}
+	var sp sealedPair
+	if err := json.Unmarshal(plain, &sp); err != nil {
+		return Pair{}, err
+	}
+	p := sp.Pair
+	p.AccessExpiresAt, p.RefreshExpiresAt = sp.AccessExpiresAt, sp.RefreshExpiresAt
+	return p, nil
 }

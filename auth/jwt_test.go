@@ -481,7 +481,10 @@ func TestRevocationStoreFailure(t *testing.T) {
 type failing struct{}
 
 func (failing) Revoke(context.Context, string, time.Time) error { return errors.New("store down") }
-func (failing) Revoked(context.Context, string, time.Time) (bool, error) {
+func (failing) RevokeSubject(context.Context, string, time.Time, time.Time) error {
+	return errors.New("store down")
+}
+func (failing) Revoked(context.Context, auth.RevokedParams) (bool, error) {
 	return false, errors.New("store down")
 }
 
@@ -558,7 +561,7 @@ func TestVerifyCacheKeepsChecking(t *testing.T) {
 				now = t
 			}
 			mc := memory.Config{Now: clock}
-			j := newJWT(t, testConfig(func(c *auth.Config) { c.VerifyCacheSize = size }), func(p *auth.Params) {
+			j := newJWT(t, testConfig(func(c *auth.Config) { c.VerifyCacheSize, c.RefreshGrace = size, 0 }), func(p *auth.Params) {
 				p.Now = clock
 				p.Revocations, p.Refresh = memory.NewRevocations(mc), memory.NewRefresh(mc)
 			})

@@ -49,6 +49,7 @@ var Module = fx.Module("auth",
 			return httpx.ErrorMapping{Err: ErrInvalidRefresh, Status: http.StatusUnauthorized, Code: httpx.CodeInvalidToken}
 		},
 		fx.ResultTags(`group:"httpx.error_mappings"`))),
+	httpx.MapError(ErrPasswordTooLong, http.StatusBadRequest),
 	httpx.MapError(ErrStoreFull, http.StatusServiceUnavailable),
 	httpx.MapError(ErrUnavailable, http.StatusServiceUnavailable),
 )

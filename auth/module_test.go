@@ -116,7 +116,7 @@ func login(t *testing.T, a *apptest.App, pw string) (auth.Pair, int) {
 func TestModuleFlowAndNoSecretsInLogs(t *testing.T) {
 	t.Parallel()
 	var rev auth.Revocations
-	a := startApp(t, map[string]any{"observe.log.level": "debug"}, fx.Populate(&rev))
+	a := startApp(t, map[string]any{"observe.log.level": "debug", "auth.refresh_grace": "0s"}, fx.Populate(&rev))
 	if _, ok := rev.(*memory.Revocations); !ok {
 		t.Fatalf("without Redis the stores are %T, want memory", rev)
 	}
@@ -225,7 +225,7 @@ func TestModuleTwoInstancesOnRedis(t *testing.T) {
 	t.Parallel()
 	addr := testservice.Need(t, testservice.Redis)
 	prefix := testservice.Unique("apexauthtest") + ":"
-	cfg := map[string]any{"redis.addr": addr, "auth.prefix": prefix}
+	cfg := map[string]any{"redis.addr": addr, "auth.prefix": prefix, "auth.refresh_grace": "300ms"}
 	var rev auth.Revocations
 	var client rueidis.Client
 	a := startApp(t, cfg, fx.Populate(&rev, &client))
@@ -257,11 +257,26 @@ func TestModuleTwoInstancesOnRedis(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if r := b.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`); r.StatusCode != 200 {
-		t.Fatalf("refresh on b: %d %s", r.StatusCode, r.Body)
+	// A refresh on b; the same token on a within auth.refresh_grace (two
+	// tabs whose requests reached two instances) gets the same pair; past
+	// it, the token is reuse.
+	rb := b.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`)
+	if rb.StatusCode != 200 {
+		t.Fatalf("refresh on b: %d %s", rb.StatusCode, rb.Body)
 	}
+	ra := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`)
+	var pa, pb auth.Pair
+	ra.JSON(t, &pa)
+	rb.JSON(t, &pb)
+	if ra.StatusCode != 200 || pa != pb {
+		t.Fatalf("the same refresh token on a within the grace: %d %s, want b's pair %s", ra.StatusCode, ra.Body, rb.Body)
+	}
+	time.Sleep(400 * time.Millisecond)
 	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`); r.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("the same refresh token on a: %d, want 401 (reuse)", r.StatusCode)
+		t.Fatalf("the same refresh token on a past the grace: %d, want 401 (reuse)", r.StatusCode)
+	}
+	if r := b.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+pb.RefreshToken+`"}`); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the family's newest token after reuse: %d, want 401", r.StatusCode)
 	}
 }
 

@@ -13,7 +13,8 @@
 // and passes it to newBackend, which must keep that backend's data under
 // it (and may delete it with t.Cleanup). Tests run in parallel. Each
 // behaviour is also exported on its own ([Revocations], [Rotate],
-// [Reuse], [RevokeFamily], [Tokens], [Shared]), with the same arguments,
+// [Reuse], [RevokeFamily], [Tokens], [Lookup], [Grace], [Subjects],
+// [Shared]), with the same arguments,
 // for a backend that wants to run only some.
 package authtest
 
@@ -56,6 +57,9 @@ func Run(t *testing.T, f Features, newBackend NewBackend) {
 	Reuse(t, f, newBackend)
 	RevokeFamily(t, f, newBackend)
 	Tokens(t, f, newBackend)
+	Lookup(t, f, newBackend)
+	Grace(t, f, newBackend)
+	Subjects(t, f, newBackend)
 	Shared(t, f, newBackend)
 }
 
@@ -92,7 +96,7 @@ func hash() []byte {
 
 func wantRevoked(t *testing.T, r auth.Revocations, id string, exp time.Time, want bool) {
 	t.Helper()
-	got, err := r.Revoked(ctx(t), id, exp)
+	got, err := r.Revoked(ctx(t), auth.RevokedParams{ID: id, Until: exp})
 	if err != nil {
 		t.Fatalf("Revoked(%q): %v", id, err)
 	}
@@ -107,7 +111,7 @@ func eventually(t *testing.T, r auth.Revocations, id string, exp time.Time, want
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		got, err := r.Revoked(ctx(t), id, exp)
+		got, err := r.Revoked(ctx(t), auth.RevokedParams{ID: id, Until: exp})
 		if err != nil {
 			t.Fatalf("Revoked(%q): %v", id, err)
 		}
@@ -179,6 +183,15 @@ func refresh(t *testing.T, j auth.Tokens, token string) auth.Pair {
 		t.Fatalf("Refresh: %v", err)
 	}
 	return pair
+}
+
+// noGrace turns the refresh grace window off: a second refresh of a token
+// is reuse at once.
+func noGrace(p *auth.Params) { p.Config.RefreshGrace = 0 }
+
+// grace sets the refresh grace window.
+func grace(d time.Duration) func(*auth.Params) {
+	return func(p *auth.Params) { p.Config.RefreshGrace = d }
 }
 
 var alice = auth.Principal{Subject: "alice", Roles: []string{"admin"}, Tenant: "acme", Claims: map[string]any{"plan": "pro"}}

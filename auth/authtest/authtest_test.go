@@ -30,9 +30,14 @@ func (r userRevocations) Revoke(ctx context.Context, id string, until time.Time)
 	return r.next.Revoke(ctx, id, until)
 }
 
-func (r userRevocations) Revoked(ctx context.Context, id string, exp time.Time) (bool, error) {
+func (r userRevocations) RevokeSubject(ctx context.Context, subject string, before, until time.Time) error {
+	r.s.count("RevokeSubject")
+	return r.next.RevokeSubject(ctx, subject, before, until)
+}
+
+func (r userRevocations) Revoked(ctx context.Context, p auth.RevokedParams) (bool, error) {
 	r.s.count("Revoked")
-	return r.next.Revoked(ctx, id, exp)
+	return r.next.Revoked(ctx, p)
 }
 
 type userRefresh struct {
@@ -45,9 +50,14 @@ func (r userRefresh) Create(ctx context.Context, rec auth.RefreshRecord) error {
 	return r.next.Create(ctx, rec)
 }
 
-func (r userRefresh) Rotate(ctx context.Context, family string, hash []byte, next auth.RefreshRecord) (auth.RefreshRecord, error) {
+func (r userRefresh) Lookup(ctx context.Context, family string, hash []byte) (auth.RefreshRecord, error) {
+	r.s.count("Lookup")
+	return r.next.Lookup(ctx, family, hash)
+}
+
+func (r userRefresh) Rotate(ctx context.Context, p auth.RotateParams) (auth.RefreshRecord, error) {
 	r.s.count("Rotate")
-	return r.next.Rotate(ctx, family, hash, next)
+	return r.next.Rotate(ctx, p)
 }
 
 func (r userRefresh) RevokeFamily(ctx context.Context, family string, hash []byte) error {
@@ -83,7 +93,7 @@ func TestUserAdapter(t *testing.T) {
 		if len(s.byPrefix) < 15 {
 			t.Errorf("the suite used %d prefixes; want one per test", len(s.byPrefix))
 		}
-		for _, m := range []string{"Revoke", "Revoked", "Create", "Rotate", "RevokeFamily"} {
+		for _, m := range []string{"Revoke", "RevokeSubject", "Revoked", "Create", "Lookup", "Rotate", "RevokeFamily"} {
 			if s.calls[m] == 0 {
 				t.Errorf("the suite never called %s", m)
 			}

@@ -19,10 +19,10 @@ func Reuse(t *testing.T, f Features, newBackend NewBackend) {
 		first := record(fam, hash(), time.Hour)
 		create(t, s, first)
 		next := record(fam, hash(), time.Hour)
-		if _, err := s.Rotate(ctx(t), fam, first.Hash, next); err != nil {
+		if _, err := s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: first.Hash, Next: next}); err != nil {
 			t.Fatalf("Rotate: %v", err)
 		}
-		latest, err := s.Rotate(ctx(t), fam, first.Hash, record(fam, hash(), time.Hour))
+		latest, err := s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: first.Hash, Next: record(fam, hash(), time.Hour)})
 		wantInvalid(t, err, true)
 		if latest.AccessID != next.AccessID || latest.Subject != "user-1" {
 			t.Fatalf("reuse returned %+v; want the family's latest access ID %q and its subject", latest, next.AccessID)
@@ -31,13 +31,13 @@ func Reuse(t *testing.T, f Features, newBackend NewBackend) {
 			t.Fatalf("reuse returned access expiry %v, want %v", latest.AccessExpiresAt, next.AccessExpiresAt)
 		}
 		// The family is dead: its newest token too.
-		_, err = s.Rotate(ctx(t), fam, next.Hash, record(fam, hash(), time.Hour))
+		_, err = s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: next.Hash, Next: record(fam, hash(), time.Hour)})
 		wantInvalid(t, err, false)
 	})
 
 	t.Run("Tokens/ReuseRevokesFamilyAndAccess", func(t *testing.T) {
 		t.Parallel()
-		j := tokens(t, fresh(t, newBackend))
+		j := tokens(t, fresh(t, newBackend), noGrace)
 		p1 := issue(t, j, alice)
 		p2 := refresh(t, j, p1.RefreshToken)
 		_, err := j.Refresh(ctx(t), p1.RefreshToken)

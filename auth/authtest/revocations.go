@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/apexgo/apex/auth"
 )
 
 // Revocations checks Revoke and Revoked on one instance: unknown IDs, a
@@ -64,11 +66,14 @@ func Revocations(t *testing.T, f Features, newBackend NewBackend) {
 		r := fresh(t, newBackend).Revocations
 		c, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := r.Revoked(c, newID(), time.Now().Add(time.Minute)); !errors.Is(err, context.Canceled) {
+		if _, err := r.Revoked(c, auth.RevokedParams{ID: newID(), Subject: "s", Until: time.Now().Add(time.Minute)}); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Revoked with a canceled context: %v, want context.Canceled", err)
 		}
 		if err := r.Revoke(c, newID(), time.Now().Add(time.Minute)); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Revoke with a canceled context: %v, want context.Canceled", err)
+		}
+		if err := r.RevokeSubject(c, "s", time.Now(), time.Now().Add(time.Minute)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("RevokeSubject with a canceled context: %v, want context.Canceled", err)
 		}
 	})
 }

@@ -24,7 +24,7 @@ func RevokeFamily(t *testing.T, f Features, newBackend NewBackend) {
 			t.Fatalf("RevokeFamily with a wrong hash: %v", err)
 		}
 		next := record(fam, hash(), time.Hour)
-		if _, err := s.Rotate(ctx(t), fam, first.Hash, next); err != nil {
+		if _, err := s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: first.Hash, Next: next}); err != nil {
 			t.Fatalf("Rotate after RevokeFamily with a wrong hash: %v", err)
 		}
 		// A token of the family (here the live one) revokes it.
@@ -37,20 +37,20 @@ func RevokeFamily(t *testing.T, f Features, newBackend NewBackend) {
 		if err := s.RevokeFamily(ctx(t), newID(), nil); err != nil {
 			t.Fatalf("RevokeFamily of an unknown family: %v", err)
 		}
-		_, err := s.Rotate(ctx(t), fam, next.Hash, record(fam, hash(), time.Hour))
+		_, err := s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: next.Hash, Next: record(fam, hash(), time.Hour)})
 		wantInvalid(t, err, false)
-		if _, err := s.Rotate(ctx(t), other, o.Hash, record(other, hash(), time.Hour)); err != nil {
+		if _, err := s.Rotate(ctx(t), auth.RotateParams{Family: other, Hash: o.Hash, Next: record(other, hash(), time.Hour)}); err != nil {
 			t.Fatalf("Rotate of another family: %v", err)
 		}
 		// A spent token revokes too, and nil needs no token.
 		o2 := record(other, hash(), time.Hour)
-		if _, err := s.Rotate(ctx(t), other, o2.Hash, record(other, hash(), time.Hour)); !errors.Is(err, auth.ErrInvalidRefresh) {
+		if _, err := s.Rotate(ctx(t), auth.RotateParams{Family: other, Hash: o2.Hash, Next: record(other, hash(), time.Hour)}); !errors.Is(err, auth.ErrInvalidRefresh) {
 			t.Fatalf("Rotate with an unknown hash: %v", err)
 		}
 		if err := s.RevokeFamily(ctx(t), other, o.Hash); err != nil {
 			t.Fatalf("RevokeFamily with a spent token: %v", err)
 		}
-		_, err = s.Rotate(ctx(t), other, o.Hash, record(other, hash(), time.Hour))
+		_, err = s.Rotate(ctx(t), auth.RotateParams{Family: other, Hash: o.Hash, Next: record(other, hash(), time.Hour)})
 		wantInvalid(t, err, false)
 		third := newID()
 		tr := record(third, hash(), time.Hour)
@@ -58,7 +58,7 @@ func RevokeFamily(t *testing.T, f Features, newBackend NewBackend) {
 		if err := s.RevokeFamily(ctx(t), third, nil); err != nil {
 			t.Fatalf("RevokeFamily without a hash: %v", err)
 		}
-		_, err = s.Rotate(ctx(t), third, tr.Hash, record(third, hash(), time.Hour))
+		_, err = s.Rotate(ctx(t), auth.RotateParams{Family: third, Hash: tr.Hash, Next: record(third, hash(), time.Hour)})
 		wantInvalid(t, err, false)
 	})
 }

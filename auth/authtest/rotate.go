@@ -23,7 +23,7 @@ func Rotate(t *testing.T, f Features, newBackend NewBackend) {
 		first := record(fam, hash(), time.Hour)
 		create(t, s, first)
 		next := record(fam, hash(), time.Hour)
-		old, err := s.Rotate(ctx(t), fam, first.Hash, next)
+		old, err := s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: first.Hash, Next: next})
 		if err != nil {
 			t.Fatalf("Rotate: %v", err)
 		}
@@ -35,7 +35,7 @@ func Rotate(t *testing.T, f Features, newBackend NewBackend) {
 		}
 		third := record(fam, hash(), time.Hour)
 		third.Started = time.Now().Add(time.Hour) // ignored: the family's start stays
-		second, err := s.Rotate(ctx(t), fam, next.Hash, third)
+		second, err := s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: next.Hash, Next: third})
 		if err != nil {
 			t.Fatalf("second Rotate: %v", err)
 		}
@@ -49,15 +49,15 @@ func Rotate(t *testing.T, f Features, newBackend NewBackend) {
 	t.Run("Refresh/Unknown", func(t *testing.T) {
 		t.Parallel()
 		s := fresh(t, newBackend).Refresh
-		_, err := s.Rotate(ctx(t), newID(), hash(), record("x", hash(), time.Hour))
+		_, err := s.Rotate(ctx(t), auth.RotateParams{Family: newID(), Hash: hash(), Next: record("x", hash(), time.Hour)})
 		wantInvalid(t, err, false)
 		fam := newID()
 		first := record(fam, hash(), time.Hour)
 		create(t, s, first)
 		// A wrong secret for a live family is not reuse, and harms nothing.
-		_, err = s.Rotate(ctx(t), fam, hash(), record(fam, hash(), time.Hour))
+		_, err = s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: hash(), Next: record(fam, hash(), time.Hour)})
 		wantInvalid(t, err, false)
-		if _, err := s.Rotate(ctx(t), fam, first.Hash, record(fam, hash(), time.Hour)); err != nil {
+		if _, err := s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: first.Hash, Next: record(fam, hash(), time.Hour)}); err != nil {
 			t.Fatalf("Rotate after a wrong guess: %v", err)
 		}
 	})
@@ -69,7 +69,7 @@ func Rotate(t *testing.T, f Features, newBackend NewBackend) {
 		first := record(fam, hash(), 150*time.Millisecond)
 		create(t, s, first)
 		time.Sleep(300 * time.Millisecond)
-		_, err := s.Rotate(ctx(t), fam, first.Hash, record(fam, hash(), time.Hour))
+		_, err := s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: first.Hash, Next: record(fam, hash(), time.Hour)})
 		wantInvalid(t, err, false)
 	})
 
@@ -83,7 +83,7 @@ func Rotate(t *testing.T, f Features, newBackend NewBackend) {
 		var wg sync.WaitGroup
 		for range 100 {
 			wg.Go(func() {
-				_, err := s.Rotate(ctx(t), fam, first.Hash, record(fam, hash(), time.Hour))
+				_, err := s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: first.Hash, Next: record(fam, hash(), time.Hour)})
 				switch {
 				case err == nil:
 					ok.Add(1)

@@ -11,6 +11,8 @@ import (
 // Shared checks that two instances on one backend see each other's writes
 // (revocations, rotations, reuse); it skips unless Features.Shared.
 func Shared(t *testing.T, f Features, newBackend NewBackend) {
+	SharedSubjects(t, f, newBackend)
+	SharedGrace(t, f, newBackend)
 	t.Run("Revocations/SharedByPeers", func(t *testing.T) {
 		t.Parallel()
 		a, b := peers(t, f, newBackend)
@@ -38,17 +40,17 @@ func Shared(t *testing.T, f Features, newBackend NewBackend) {
 		first := record(fam, hash(), time.Hour)
 		create(t, a.Refresh, first)
 		next := record(fam, hash(), time.Hour)
-		if _, err := b.Refresh.Rotate(ctx(t), fam, first.Hash, next); err != nil {
+		if _, err := b.Refresh.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: first.Hash, Next: next}); err != nil {
 			t.Fatalf("Rotate on the peer: %v", err)
 		}
-		_, err := a.Refresh.Rotate(ctx(t), fam, first.Hash, record(fam, hash(), time.Hour))
+		_, err := a.Refresh.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: first.Hash, Next: record(fam, hash(), time.Hour)})
 		wantInvalid(t, err, true)
 	})
 
 	t.Run("Tokens/RevocationSharedByPeers", func(t *testing.T) {
 		t.Parallel()
 		one, other := peers(t, f, newBackend)
-		a, peer := tokens(t, one), tokens(t, other)
+		a, peer := tokens(t, one, noGrace), tokens(t, other, noGrace)
 		p := issue(t, a, alice)
 		id, err := peer.Verify(ctx(t), p.AccessToken) // the peer caches "not revoked"
 		if err != nil {
@@ -75,5 +77,40 @@ func Shared(t *testing.T, f Features, newBackend NewBackend) {
 		if _, err := a.Verify(ctx(t), p2.AccessToken); !errors.Is(err, auth.ErrRevoked) {
 			t.Fatalf("the peer's access token after reuse: %v, want auth.ErrRevoked", err)
 		}
+	})
+}
+
+// SharedSubjects checks that ending every session of a subject on one
+// instance reaches the other, which had cached "not revoked"; it skips
+// unless Features.Shared. [Shared] runs it.
+func SharedSubjects(t *testing.T, f Features, newBackend NewBackend) {
+	t.Run("Subjects/SharedByPeers", func(t *testing.T) {
+		t.Parallel()
+		one, other := peers(t, f, newBackend)
+		a, peer := tokens(t, one), tokens(t, other)
+		p := issue(t, a, alice)
+		if _, err := peer.Verify(ctx(t), p.AccessToken); err != nil {
+			t.Fatalf("Verify on the peer: %v", err)
+		}
+		time.Sleep(2 * time.Millisecond) // tokens are stamped to the millisecond
+		if err := a.Revoke(ctx(t), auth.RevokeParams{EverySessionOf: alice.Subject}); err != nil {
+			t.Fatalf("Revoke(EverySessionOf): %v", err)
+		}
+		if _, err := a.Verify(ctx(t), p.AccessToken); !errors.Is(err, auth.ErrRevoked) {
+			t.Fatalf("the revoking instance: %v, want ErrRevoked at once", err)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			_, err := peer.Verify(ctx(t), p.AccessToken)
+			if errors.Is(err, auth.ErrRevoked) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the peer still verifies a token of an ended session after 2s: %v", err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		_, err := peer.Refresh(ctx(t), p.RefreshToken)
+		wantInvalid(t, err, false)
 	})
 }

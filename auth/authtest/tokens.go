@@ -76,7 +76,7 @@ func Tokens(t *testing.T, f Features, newBackend NewBackend) {
 
 	t.Run("Tokens/ConcurrentRefresh", func(t *testing.T) {
 		t.Parallel()
-		j := tokens(t, fresh(t, newBackend))
+		j := tokens(t, fresh(t, newBackend), noGrace)
 		p := issue(t, j, alice)
 		var ok atomic.Int32
 		var wg sync.WaitGroup

@@ -46,66 +46,103 @@ const (
 	sweepBatch = 256
 )
 
-// Revocations is an in-process [port.Revocations].
+// Revocations is an in-process [port.Revocations]: revoked IDs and
+// subjects' "not before" times, in one bounded map.
 type Revocations struct {
-	cfg    Config
-	mu     sync.RWMutex
-	ids    map[string]time.Time
-	writes int
+	cfg     Config
+	mu      sync.RWMutex
+	entries map[revKey]revocation
+	writes  int
+}
+
+// revKey is a token ID (subject false) or a subject.
+type revKey struct {
+	name    string
+	subject bool
+}
+
+type revocation struct {
+	until  time.Time // the entry vanishes then
+	before time.Time // a subject's: tokens issued earlier are revoked
 }
 
 var _ port.Revocations = (*Revocations)(nil)
 
 // NewRevocations returns an empty store.
 func NewRevocations(cfg Config) *Revocations {
-	return &Revocations{cfg: cfg.withDefaults(), ids: map[string]time.Time{}}
+	return &Revocations{cfg: cfg.withDefaults(), entries: map[revKey]revocation{}}
 }
 
 // Revoke implements [port.Revocations].
 func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) error {
+	return r.put(ctx, revKey{name: id}, revocation{until: until})
+}
+
+// RevokeSubject implements [port.Revocations].
+func (r *Revocations) RevokeSubject(ctx context.Context, subject string, before, until time.Time) error {
+	return r.put(ctx, revKey{name: subject, subject: true}, revocation{until: until, before: before})
+}
+
+// put stores e under k, keeping the later until and before of an entry
+// already there.
+func (r *Revocations) put(ctx context.Context, k revKey, e revocation) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	now := r.cfg.Now()
-	if !until.After(now) {
+	if !e.until.After(now) {
 		return nil // expired already: nothing to remember
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.writes++
-	if full := len(r.ids) >= r.cfg.MaxEntries; full || r.writes%sweepEvery == 0 {
+	if full := len(r.entries) >= r.cfg.MaxEntries; full || r.writes%sweepEvery == 0 {
 		n := 0
-		for k, u := range r.ids {
-			if !u.After(now) {
-				delete(r.ids, k)
+		for k, old := range r.entries {
+			if !old.until.After(now) {
+				delete(r.entries, k)
 			}
 			if n++; !full && n >= sweepBatch {
 				break
 			}
 		}
 	}
-	if old, ok := r.ids[id]; ok {
-		if until.After(old) {
-			r.ids[id] = until
+	if old, ok := r.entries[k]; ok {
+		if old.until.After(e.until) {
+			e.until = old.until
 		}
+		if old.before.After(e.before) {
+			e.before = old.before
+		}
+		r.entries[k] = e
 		return nil
 	}
-	if len(r.ids) >= r.cfg.MaxEntries {
-		return fmt.Errorf("%w: %d revoked token IDs", port.ErrStoreFull, len(r.ids))
+	if len(r.entries) >= r.cfg.MaxEntries {
+		return fmt.Errorf("%w: %d revocations", port.ErrStoreFull, len(r.entries))
 	}
-	r.ids[id] = until
+	r.entries[k] = e
 	return nil
 }
 
 // Revoked implements [port.Revocations].
-func (r *Revocations) Revoked(ctx context.Context, id string, _ time.Time) (bool, error) {
+func (r *Revocations) Revoked(ctx context.Context, p port.RevokedParams) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
+	now := r.cfg.Now()
 	r.mu.RLock()
-	until, ok := r.ids[id]
-	r.mu.RUnlock()
-	return ok && until.After(r.cfg.Now()), nil
+	defer r.mu.RUnlock()
+	if p.ID != "" {
+		if e, ok := r.entries[revKey{name: p.ID}]; ok && e.until.After(now) {
+			return true, nil
+		}
+	}
+	if p.Subject != "" {
+		if e, ok := r.entries[revKey{name: p.Subject, subject: true}]; ok && e.until.After(now) && p.IssuedAt.Before(e.before) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Refresh is an in-process [port.RefreshStore].
@@ -131,6 +168,9 @@ type family struct {
 type token struct {
 	expires time.Time
 	used    bool
+	// sealed is what a replay gets until graceUntil (RotateParams).
+	sealed     []byte
+	graceUntil time.Time
 }
 
 var _ port.RefreshStore = (*Refresh)(nil)
@@ -157,6 +197,8 @@ func (s *Refresh) sweep(now time.Time, all bool) {
 			if !t.expires.After(now) {
 				delete(f.tokens, h)
 				s.tokens--
+			} else if t.sealed != nil && !t.graceUntil.After(now) {
+				t.sealed = nil
 			}
 		}
 	}
@@ -204,41 +246,75 @@ func (f *family) record(id string) port.RefreshRecord {
 	}
 }
 
+// find returns the family id and its unexpired token hash, if the family
+// is live; called with mu held.
+func (s *Refresh) find(id string, hash []byte, now time.Time) (*family, *token, error) {
+	f, ok := s.families[id]
+	if !ok || f.revoked || !f.expires.After(now) {
+		return nil, nil, fmt.Errorf("%w: unknown, expired or revoked", port.ErrInvalidRefresh)
+	}
+	// A map lookup by the SHA-256 of a 32-byte secret: its timing tells
+	// nothing about the secret.
+	t := f.tokens[string(hash)]
+	if t == nil || !t.expires.After(now) {
+		return nil, nil, fmt.Errorf("%w: unknown or expired", port.ErrInvalidRefresh)
+	}
+	return f, t, nil
+}
+
+// Lookup implements [port.RefreshStore].
+func (s *Refresh) Lookup(ctx context.Context, id string, hash []byte) (port.RefreshRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return port.RefreshRecord{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, t, err := s.find(id, hash, s.cfg.Now())
+	if err != nil {
+		return port.RefreshRecord{}, err
+	}
+	r := f.record(id)
+	r.Hash, r.ExpiresAt = append([]byte(nil), hash...), t.expires
+	return r, nil
+}
+
 // Rotate implements [port.RefreshStore].
-func (s *Refresh) Rotate(ctx context.Context, id string, hash []byte, next port.RefreshRecord) (port.RefreshRecord, error) {
+func (s *Refresh) Rotate(ctx context.Context, p port.RotateParams) (port.RefreshRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return port.RefreshRecord{}, err
 	}
 	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, ok := s.families[id]
-	if !ok || f.revoked || !f.expires.After(now) {
-		return port.RefreshRecord{}, fmt.Errorf("%w: unknown, expired or revoked", port.ErrInvalidRefresh)
-	}
-	// A map lookup by the SHA-256 of a 32-byte secret: its timing tells
-	// nothing about the secret.
-	t := f.tokens[string(hash)]
-	if t == nil || !t.expires.After(now) {
-		return port.RefreshRecord{}, fmt.Errorf("%w: unknown or expired", port.ErrInvalidRefresh)
+	f, t, err := s.find(p.Family, p.Hash, now)
+	if err != nil {
+		return port.RefreshRecord{}, err
 	}
 	if t.used {
+		if t.sealed != nil && now.Before(t.graceUntil) {
+			r := f.record(p.Family)
+			r.Hash, r.ExpiresAt, r.Sealed = append([]byte(nil), p.Hash...), t.expires, append([]byte(nil), t.sealed...)
+			return r, nil
+		}
 		f.revoked = true
-		return f.record(id), fmt.Errorf("%w: %w", port.ErrInvalidRefresh, port.ErrRefreshReused)
+		return f.record(p.Family), fmt.Errorf("%w: %w", port.ErrInvalidRefresh, port.ErrRefreshReused)
 	}
 	if err := s.room(now); err != nil {
 		return port.RefreshRecord{}, err
 	}
-	old := f.record(id)
-	old.Hash = append([]byte(nil), hash...)
+	old := f.record(p.Family)
+	old.Hash = append([]byte(nil), p.Hash...)
 	old.ExpiresAt = t.expires
 	t.used = true
-	f.tokens[string(next.Hash)] = &token{expires: next.ExpiresAt}
-	s.tokens++
-	if next.ExpiresAt.After(f.expires) {
-		f.expires = next.ExpiresAt
+	if p.Grace > 0 && len(p.Sealed) > 0 {
+		t.sealed, t.graceUntil = append([]byte(nil), p.Sealed...), now.Add(p.Grace)
 	}
-	f.accessID, f.accessExp = next.AccessID, next.AccessExpiresAt
+	f.tokens[string(p.Next.Hash)] = &token{expires: p.Next.ExpiresAt}
+	s.tokens++
+	if p.Next.ExpiresAt.After(f.expires) {
+		f.expires = p.Next.ExpiresAt
+	}
+	f.accessID, f.accessExp = p.Next.AccessID, p.Next.AccessExpiresAt
 	return old, nil
 }
 

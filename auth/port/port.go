@@ -26,10 +26,12 @@ var (
 	ErrStoreFull = errors.New("auth: store full")
 )
 
-// Revocations remembers revoked access-token IDs until the tokens would
-// be refused anyway. A Revoke is visible to the Revoked calls of every
-// instance sharing the backend, and at once in the instance that made
-// it. Implementations are safe for concurrent use by many goroutines.
+// Revocations remembers revoked access-token IDs, and per subject a
+// "not before" (every token and session of the subject issued earlier is
+// revoked), until the tokens would be refused anyway. A write is visible
+// to the Revoked calls of every instance sharing the backend, and at once
+// in the instance that made it. Implementations are safe for concurrent
+// use by many goroutines.
 type Revocations interface {
 	// Revoke records id as revoked until until: the last moment the
 	// verifier would accept the token (its exp plus the clock-skew
@@ -38,13 +40,33 @@ type Revocations interface {
 	// error. It honours ctx (a done ctx returns ctx.Err()); any other
 	// error is a backend failure.
 	Revoke(ctx context.Context, id string, until time.Time) error
-	// Revoked reports whether id is revoked. exp is the token's until
-	// (as given to Revoke): a backend may cache a "not revoked" answer
-	// locally up to then, provided a Revoke anywhere reaches that cache.
-	// It honours ctx (a done ctx returns ctx.Err(), even for an answer
-	// cached locally); any other error is a backend failure, never
-	// "not revoked".
-	Revoked(ctx context.Context, id string, exp time.Time) (bool, error)
+	// RevokeSubject revokes every token and session of subject issued
+	// before before (to the millisecond), remembered until until (after
+	// which every such token has expired). Of two calls for one subject
+	// the later before wins, whatever their order. An until in the past
+	// records nothing. Errors as for Revoke.
+	RevokeSubject(ctx context.Context, subject string, before, until time.Time) error
+	// Revoked reports whether the token p names is revoked: its ID was
+	// revoked, or its subject was revoked after p.IssuedAt. A backend may
+	// cache a "not revoked" answer locally up to p.Until, provided a
+	// write anywhere reaches that cache. It honours ctx (a done ctx
+	// returns ctx.Err(), even for an answer cached locally); any other
+	// error is a backend failure, never "not revoked".
+	Revoked(ctx context.Context, p RevokedParams) (bool, error)
+}
+
+// RevokedParams names what [Revocations.Revoked] checks.
+type RevokedParams struct {
+	// ID is the token's ID (jti); empty checks the subject only (a
+	// refresh-token family, say).
+	ID string
+	// Subject and IssuedAt are the token's subject and when it (or its
+	// session) was issued; an empty Subject checks the ID only.
+	Subject  string
+	IssuedAt time.Time
+	// Until is the last moment the token is accepted (its exp plus the
+	// leeway).
+	Until time.Time
 }
 
 // RefreshRecord is one stored refresh token: never the token itself, only
@@ -68,6 +90,25 @@ type RefreshRecord struct {
 	// Started is when the family was issued (the login). The store keeps
 	// the one given to Create; Rotate ignores next's and returns it.
 	Started time.Time
+	// Sealed is set only in what Rotate returns for a replay within the
+	// grace window: the RotateParams.Sealed of the rotation that spent
+	// the token. Opaque to the store.
+	Sealed []byte
+}
+
+// RotateParams says what [RefreshStore.Rotate] replaces.
+type RotateParams struct {
+	// Family and Hash name the presented token.
+	Family string
+	Hash   []byte
+	// Next is the token replacing it, of the same family.
+	Next RefreshRecord
+	// Sealed is kept with the spent token for Grace: what a replay of
+	// the token within Grace gets back (auth.JWT seals the new pair with
+	// a key only the presenter of the token can derive). Opaque to the
+	// store; with Grace 0 or Sealed empty there is no replay.
+	Sealed []byte
+	Grace  time.Duration
 }
 
 // RefreshStore keeps refresh-token families: the tokens that rotate from
@@ -79,16 +120,26 @@ type RefreshStore interface {
 	// Create stores r, the first token of a new family. It may return
 	// ErrStoreFull.
 	Create(ctx context.Context, r RefreshRecord) error
-	// Rotate atomically replaces the live token of family whose hash is
-	// hash with next (same family) and returns the replaced record, with
-	// the family's Subject, Data and Started as given to Create. It
-	// returns an error wrapping ErrInvalidRefresh when no token of the
-	// family has that hash, the token has expired or the family is
-	// revoked; and one wrapping ErrRefreshReused (and ErrInvalidRefresh)
-	// when the token was already rotated, after revoking the family, with
-	// the family's latest record so that the caller can revoke its access
-	// token. Of concurrent Rotates of one token, exactly one succeeds.
-	Rotate(ctx context.Context, family string, hash []byte, next RefreshRecord) (RefreshRecord, error)
+	// Lookup returns the record of family whose token has hash, live or
+	// spent, with the family's Subject, Data and Started: what the next
+	// access token is issued from. It returns an error wrapping
+	// ErrInvalidRefresh when no unexpired token of the family has that
+	// hash or the family is revoked. It changes nothing.
+	Lookup(ctx context.Context, family string, hash []byte) (RefreshRecord, error)
+	// Rotate atomically replaces the live token p.Family/p.Hash with
+	// p.Next and returns the replaced record, with the family's Subject,
+	// Data and Started as given to Create. For a token spent by a
+	// rotation with p.Grace and p.Sealed, within that Grace, it returns
+	// the record with Sealed set to that rotation's p.Sealed and changes
+	// nothing (a replay: two browser tabs refreshing at once). It returns
+	// an error wrapping ErrInvalidRefresh when no token of the family has
+	// that hash, the token has expired or the family is revoked; and one
+	// wrapping ErrRefreshReused (and ErrInvalidRefresh) for a spent token
+	// outside the grace, after revoking the family, with the family's
+	// latest record so that the caller can revoke its access token. Of
+	// concurrent Rotates of one token, exactly one rotates; the others
+	// are replays or reuse. It may return ErrStoreFull.
+	Rotate(ctx context.Context, p RotateParams) (RefreshRecord, error)
 	// RevokeFamily makes every token of family invalid, provided hash is
 	// nil or the hash of one of its unexpired tokens (live or spent): a
 	// family ID alone, without a token's secret, revokes nothing. An

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -77,32 +78,91 @@ func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) er
 	return nil
 }
 
-// Revoked implements [port.Revocations].
-func (r *Revocations) Revoked(ctx context.Context, id string, exp time.Time) (bool, error) {
-	if err := ctx.Err(); err != nil { // DoCache serves local copies without looking at ctx
-		return false, err
+// subjectKey holds a subject's "not before", in Unix milliseconds.
+func (r *Revocations) subjectKey(subject string) string { return r.cfg.Prefix + "sb:" + subject }
+
+// revokeSubjectScript sets KEYS[1] to ARGV[1] (ms), expiring at ARGV[2]
+// (ms), unless it holds a later time already.
+var revokeSubjectScript = rueidis.NewLuaScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+end
+return 1`)
+
+// RevokeSubject implements [port.Revocations].
+func (r *Revocations) RevokeSubject(ctx context.Context, subject string, before, until time.Time) error {
+	if !until.After(time.Now()) {
+		return ctx.Err()
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.CommandTimeout)
 	defer cancel()
-	var resp rueidis.RedisResult
-	if r.recent.Contains(r.key(id)) {
-		// Revoked here a moment ago: Redis's invalidation of the local
-		// copy may not have arrived yet.
-		resp = r.client.Do(ctx, r.client.B().Get().Key(r.key(id)).Build())
-	} else {
-		// Cache the answer locally until the token is refused anyway
-		// (exp: its expiry plus the leeway, as the port says); Redis
-		// invalidates it on a Revoke from any instance.
-		resp = r.client.DoCache(ctx, r.client.B().Get().Key(r.key(id)).Cache(), max(time.Until(exp), time.Second))
+	err := revokeSubjectScript.Exec(ctx, r.client, []string{r.subjectKey(subject)}, []string{ms(before), ms(until)}).Error()
+	r.recent.Add(r.subjectKey(subject)) // even on an error: the write may have happened
+	if err != nil {
+		return fmt.Errorf("auth/redis: revoke subject: %w", err)
 	}
-	err := resp.Error()
-	if rueidis.IsRedisNil(err) {
+	return nil
+}
+
+// Revoked implements [port.Revocations]: one round trip for the token's
+// ID and its subject, both answered from the local cache once seen.
+func (r *Revocations) Revoked(ctx context.Context, p port.RevokedParams) (bool, error) {
+	if err := ctx.Err(); err != nil { // DoCache serves local copies without looking at ctx
+		return false, err
+	}
+	var keys []string
+	if p.ID != "" {
+		keys = append(keys, r.key(p.ID))
+	}
+	if p.Subject != "" {
+		keys = append(keys, r.subjectKey(p.Subject))
+	}
+	if len(keys) == 0 {
 		return false, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("auth/redis: GET: %w", err)
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.CommandTimeout)
+	defer cancel()
+	var resps []rueidis.RedisResult
+	// This instance's own recent writes skip the local cache: Redis's
+	// invalidation of it may trail the write.
+	if slices.ContainsFunc(keys, r.recent.Contains) {
+		cmds := make(rueidis.Commands, len(keys))
+		for i, k := range keys {
+			cmds[i] = r.client.B().Get().Key(k).Build()
+		}
+		resps = r.client.DoMulti(ctx, cmds...)
+	} else {
+		// Cache the answers locally until the token is refused anyway
+		// (p.Until, as the port says); Redis invalidates them on a write
+		// from any instance.
+		ttl := max(time.Until(p.Until), time.Second)
+		cmds := make([]rueidis.CacheableTTL, len(keys))
+		for i, k := range keys {
+			cmds[i] = rueidis.CT(r.client.B().Get().Key(k).Cache(), ttl)
+		}
+		resps = r.client.DoMultiCache(ctx, cmds...)
 	}
-	return true, nil
+	revoked := false
+	for i, resp := range resps {
+		v, err := resp.ToString()
+		if rueidis.IsRedisNil(err) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("auth/redis: GET: %w", err)
+		}
+		if i == 0 && p.ID != "" {
+			revoked = true
+			continue
+		}
+		before, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return false, fmt.Errorf("auth/redis: subject %q: not before %q: %w", p.Subject, v, err)
+		}
+		revoked = revoked || p.IssuedAt.UnixMilli() < before
+	}
+	return revoked, nil
 }
 
 // Refresh is an [port.RefreshStore] in Redis. A family is a hash
@@ -153,22 +213,66 @@ func (s *Refresh) Create(ctx context.Context, r port.RefreshRecord) error {
 	return nil
 }
 
+// graceKey holds, for the grace window after the token hash was spent,
+// what a replay of it gets back.
+func (s *Refresh) graceKey(f string, hash []byte) string { return s.tokenKey(f, hash) + ":g" }
+
+// lookupScript returns {0} for an unknown, expired or revoked token and
+// {1, subject, data, start, the token's remaining ms} otherwise.
+var lookupScript = rueidis.NewLuaScript(`
+local f = redis.call('HMGET', KEYS[1], 'sub', 'data', 'rev', 'st')
+if not f[1] or f[3] == '1' then return {0} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {0} end
+return {1, f[1], f[2], f[4] or '0', redis.call('PTTL', KEYS[2])}`)
+
+// Lookup implements [port.RefreshStore].
+func (s *Refresh) Lookup(ctx context.Context, family string, hash []byte) (port.RefreshRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CommandTimeout)
+	defer cancel()
+	now := time.Now()
+	vs, err := lookupScript.Exec(ctx, s.client, []string{s.familyKey(family), s.tokenKey(family, hash)}, nil).ToArray()
+	if err != nil {
+		return port.RefreshRecord{}, fmt.Errorf("auth/redis: look up refresh token: %w", err)
+	}
+	if status, _ := vs[0].AsInt64(); status != 1 || len(vs) < 5 {
+		return port.RefreshRecord{}, fmt.Errorf("%w: unknown, expired or revoked", port.ErrInvalidRefresh)
+	}
+	rec := port.RefreshRecord{Family: family, Hash: append([]byte(nil), hash...)}
+	rec.Subject, _ = vs[1].ToString()
+	data, _ := vs[2].ToString()
+	rec.Data = []byte(data)
+	if st, _ := vs[3].AsInt64(); st > 0 {
+		rec.Started = time.Unix(0, st)
+	}
+	ttl, _ := vs[4].AsInt64()
+	rec.ExpiresAt = now.Add(time.Duration(ttl) * time.Millisecond)
+	return rec, nil
+}
+
 // rotateScript returns {0} for an invalid token, {2, family fields} for a
-// reused one (after revoking the family) and {1, family fields, the old
-// token's remaining ms} on success. The family fields are subject, data,
-// last access jti and expiry, start.
+// reused one (after revoking the family), {3, family fields, sealed} for
+// a replay within the grace window and {1, family fields, the old token's
+// remaining ms} on success. The family fields are subject, data, last
+// access jti and expiry, start. KEYS: family, token, next token, the
+// token's grace key; ARGV: next expiry, next access jti and expiry (ms),
+// sealed, grace (ms).
 var rotateScript = rueidis.NewLuaScript(`
 local f = redis.call('HMGET', KEYS[1], 'sub', 'data', 'rev', 'ajti', 'aexp', 'exp', 'st')
 if not f[1] or f[3] == '1' then return {0} end
 local t = redis.call('GET', KEYS[2])
 if not t then return {0} end
 if t == '1' then
+  local g = redis.call('GET', KEYS[4])
+  if g then return {3, f[1], f[2], f[4] or '', f[5] or '0', f[7] or '0', g} end
   redis.call('HSET', KEYS[1], 'rev', '1')
   return {2, f[1], f[2], f[4] or '', f[5] or '0', f[7] or '0'}
 end
 local ttl = redis.call('PTTL', KEYS[2])
 redis.call('SET', KEYS[2], '1', 'KEEPTTL')
 redis.call('SET', KEYS[3], '0', 'PXAT', ARGV[1])
+if ARGV[4] ~= '' and tonumber(ARGV[5]) > 0 then
+  redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[5])
+end
 redis.call('HSET', KEYS[1], 'ajti', ARGV[2], 'aexp', ARGV[3])
 if tonumber(ARGV[1]) > tonumber(f[6] or '0') then
   redis.call('HSET', KEYS[1], 'exp', ARGV[1])
@@ -177,13 +281,14 @@ end
 return {1, f[1], f[2], f[4] or '', f[5] or '0', f[7] or '0', ttl}`)
 
 // Rotate implements [port.RefreshStore].
-func (s *Refresh) Rotate(ctx context.Context, family string, hash []byte, next port.RefreshRecord) (port.RefreshRecord, error) {
+func (s *Refresh) Rotate(ctx context.Context, p port.RotateParams) (port.RefreshRecord, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CommandTimeout)
 	defer cancel()
 	now := time.Now()
+	next := p.Next
 	vs, err := rotateScript.Exec(ctx, s.client,
-		[]string{s.familyKey(family), s.tokenKey(family, hash), s.tokenKey(family, next.Hash)},
-		[]string{ms(next.ExpiresAt), next.AccessID, ms(next.AccessExpiresAt)}).ToArray()
+		[]string{s.familyKey(p.Family), s.tokenKey(p.Family, p.Hash), s.tokenKey(p.Family, next.Hash), s.graceKey(p.Family, p.Hash)},
+		[]string{ms(next.ExpiresAt), next.AccessID, ms(next.AccessExpiresAt), rueidis.BinaryString(p.Sealed), strconv.FormatInt(p.Grace.Milliseconds(), 10)}).ToArray()
 	if err != nil {
 		return port.RefreshRecord{}, fmt.Errorf("auth/redis: rotate refresh token: %w", err)
 	}
@@ -197,7 +302,7 @@ func (s *Refresh) Rotate(ctx context.Context, family string, hash []byte, next p
 	if len(vs) < 6 {
 		return port.RefreshRecord{}, fmt.Errorf("auth/redis: rotate refresh token: unexpected reply of %d elements", len(vs))
 	}
-	rec := port.RefreshRecord{Family: family}
+	rec := port.RefreshRecord{Family: p.Family}
 	rec.Subject, _ = vs[1].ToString()
 	data, _ := vs[2].ToString()
 	rec.Data = []byte(data)
@@ -207,14 +312,17 @@ func (s *Refresh) Rotate(ctx context.Context, family string, hash []byte, next p
 	if st, _ := vs[5].AsInt64(); st > 0 {
 		rec.Started = time.Unix(0, st) // nanoseconds: compared with other times by Reload
 	}
-	if status == 2 {
+	switch {
+	case status == 2:
 		return rec, fmt.Errorf("%w: %w", port.ErrInvalidRefresh, port.ErrRefreshReused)
-	}
-	rec.Hash = append([]byte(nil), hash...)
-	if len(vs) > 6 {
+	case status == 3 && len(vs) > 6:
+		sealed, _ := vs[6].ToString()
+		rec.Sealed = []byte(sealed)
+	case len(vs) > 6:
 		ttl, _ := vs[6].AsInt64()
 		rec.ExpiresAt = now.Add(time.Duration(ttl) * time.Millisecond)
 	}
+	rec.Hash = append([]byte(nil), p.Hash...)
 	return rec, nil
 }
 

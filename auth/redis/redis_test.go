@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func TestNilClient(t *testing.T) {
 	}
 }
 
-// counting is a client that counts the DoCache calls Redis answered (not
+// counting is a client that counts the cached reads Redis answered (not
 // the local cache).
 type counting struct {
 	rueidis.Client
@@ -133,7 +134,18 @@ func (c *counting) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.
 	return r
 }
 
-// A token that is not revoked is looked up in Redis once per instance.
+func (c *counting) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL) []rueidis.RedisResult {
+	rs := c.Client.DoMultiCache(ctx, multi...)
+	for _, r := range rs {
+		if !r.IsCacheHit() {
+			c.remote.Add(1)
+		}
+	}
+	return rs
+}
+
+// A token that is not revoked is looked up in Redis once per instance:
+// its ID and its subject, in one round trip.
 func TestRevokedAsksRedisOnce(t *testing.T) {
 	t.Parallel()
 	c := &counting{Client: connect(t, testservice.Need(t, testservice.Redis))}
@@ -141,14 +153,14 @@ func TestRevokedAsksRedisOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp := time.Now().Add(time.Minute)
+	p := auth.RevokedParams{ID: "jti-1", Subject: "user-1", IssuedAt: time.Now(), Until: time.Now().Add(time.Minute)}
 	for range 100 {
-		if revoked, err := rv.Revoked(t.Context(), "jti-1", exp); err != nil || revoked {
+		if revoked, err := rv.Revoked(t.Context(), p); err != nil || revoked {
 			t.Fatalf("Revoked = %v, %v", revoked, err)
 		}
 	}
-	if n := c.remote.Load(); n != 1 {
-		t.Fatalf("100 checks of one token asked Redis %d times, want 1", n)
+	if n := c.remote.Load(); n != 2 {
+		t.Fatalf("100 checks of one token read %d keys from Redis, want 2 (its ID and its subject, once)", n)
 	}
 }
 
@@ -188,6 +200,62 @@ func TestRevocationOutlivesExpiryByLeeway(t *testing.T) {
 	for name, j := range map[string]*auth.JWT{"revoking instance": ja, "other instance": jb} {
 		if _, err := j.Verify(t.Context(), pair.AccessToken); !errors.Is(err, auth.ErrRevoked) {
 			t.Errorf("%s, 1s past exp: Verify = %v, want ErrRevoked", name, err)
+		}
+	}
+}
+
+// What Redis holds for a family never contains a token: not the refresh
+// tokens (only hashes of their secrets), not the pair kept for the grace
+// window (sealed with a key derived from the spent token's secret).
+func TestStoreHoldsNoToken(t *testing.T) {
+	t.Parallel()
+	c := connect(t, testservice.Need(t, testservice.Redis))
+	p := prefix(t, c)
+	b := backend(t, c, p)
+	cfg := auth.DefaultConfig()
+	cfg.Issuer, cfg.Audience = "t", "t"
+	cfg.Secret = app.NewSecret("0123456789abcdef0123456789abcdef")
+	j, err := auth.New(auth.Params{Config: cfg, Revocations: b.Revocations, Refresh: b.Refresh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, err := j.Issue(t.Context(), auth.Principal{Subject: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := j.Refresh(t.Context(), p1.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := c.Do(t.Context(), c.B().Keys().Pattern(p+"*").Build()).AsStrSlice()
+	if err != nil || len(keys) < 4 {
+		t.Fatalf("keys under the prefix: %v, %v; want the family, two tokens and the grace key", keys, err)
+	}
+	var dump []byte
+	for _, k := range keys {
+		typ, err := c.Do(t.Context(), c.B().Type().Key(k).Build()).ToString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ == "hash" {
+			m, err := c.Do(t.Context(), c.B().Hgetall().Key(k).Build()).AsStrMap()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for f, v := range m {
+				dump = append(dump, f+"="+v+";"...)
+			}
+			continue
+		}
+		v, err := c.Do(t.Context(), c.B().Get().Key(k).Build()).ToString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dump = append(dump, v+";"...)
+	}
+	for _, secret := range []string{p1.RefreshToken, p2.RefreshToken, p2.AccessToken, strings.Split(p2.AccessToken, ".")[2], p2.RefreshToken[22:]} {
+		if strings.Contains(string(dump), secret) {
+			t.Fatalf("Redis holds a token (%.8s…)", secret)
 		}
 	}
 }

@@ -256,9 +256,12 @@ func (h *Handlers) logout(c echo.Context) error {
 }
 
 // changePassword checks the current password, stores the new one, and
-// ends every session: the caller's access token is revoked, other
-// sessions fail at their next refresh (the reloader sees the change;
-// their access tokens live out their minutes). The caller gets a new pair.
+// ends every session of the user at once, on every instance
+// (auth.RevokeParams.EverySessionOf): every access token issued before is
+// refused from now on and every refresh token fails. The reloader's
+// session generation ends the refresh tokens too, durably in the
+// database, should the revocation store forget (the memory store, on a
+// restart). The caller gets a new pair.
 func (h *Handlers) changePassword(c echo.Context) error {
 	var in struct {
 		Current string `json:"current_password" validate:"required,max=1024"`
@@ -286,7 +289,7 @@ func (h *Handlers) changePassword(c echo.Context) error {
 	if err := h.users.SetPasswordHash(ctx, u.ID, hash, time.Now().UTC()); err != nil {
 		return err
 	}
-	if err := h.tokens.Revoke(ctx, auth.RevokeParams{Access: id}); err != nil {
+	if err := h.tokens.Revoke(ctx, auth.RevokeParams{EverySessionOf: u.ID}); err != nil {
 		return err
 	}
 	if u, err = h.users.ByID(ctx, u.ID); err != nil { // the new session generation

@@ -22,7 +22,7 @@ var fastHashing = map[string]any{"auth.password.memory": 1024, "auth.password.it
 
 func start(t *testing.T, config map[string]any) *apptest.App {
 	t.Helper()
-	cfg := map[string]any{"accounts.admins": []string{"root@example.com"}}
+	cfg := map[string]any{"accounts.admins": []string{"root@example.com"}, "auth.refresh_grace": "200ms"}
 	for k, v := range fastHashing {
 		cfg[k] = v
 	}
@@ -127,6 +127,16 @@ func flow(t *testing.T, a *apptest.App) {
 	if r := a.Do(t, http.MethodGet, "/me", "", bearer(p2)...); r.StatusCode != 200 {
 		t.Fatalf("/me after refresh: %d", r.StatusCode)
 	}
+	// A second tab refreshing with the same token within
+	// auth.refresh_grace (200ms here) gets the same pair; past it, the
+	// token is reuse.
+	r = a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`)
+	var tab auth.Pair
+	r.JSON(t, &tab)
+	if r.StatusCode != 200 || tab != p2 {
+		t.Fatalf("the same refresh token within the grace: %d %s, want the same pair", r.StatusCode, r.Body)
+	}
+	time.Sleep(250 * time.Millisecond)
 	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`); r.StatusCode != 401 {
 		t.Fatalf("reused refresh token: %d %s", r.StatusCode, r.Body)
 	}
@@ -212,8 +222,8 @@ func deleteKeys(t *testing.T, addr, pattern string) {
 	}
 }
 
-// Changing the password ends every session: the caller's access token at
-// once, the others at their next refresh; the caller gets a new pair. On
+// Changing the password ends every session at once, access and refresh
+// tokens alike; the caller gets a new pair. On
 // every database: MySQL's TIMESTAMP keeps whole seconds, so a comparison
 // of times there both spared sessions started just before the change and
 // ended the new one.
@@ -250,6 +260,12 @@ func changePassword(t *testing.T, a *apptest.App) {
 	}
 	if r := a.Do(t, http.MethodGet, "/me", "", bearer(laptop)...); r.StatusCode != 401 {
 		t.Fatalf("the caller's old access token: %d, want 401", r.StatusCode)
+	}
+	if r := a.Do(t, http.MethodGet, "/me", "", bearer(phone)...); r.StatusCode != 401 {
+		t.Fatalf("another session's access token right after the change: %d, want 401", r.StatusCode)
+	}
+	if r := a.Do(t, http.MethodGet, "/me", "", bearer(fresh)...); r.StatusCode != 200 {
+		t.Fatalf("the new access token: %d %s", r.StatusCode, r.Body)
 	}
 	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+phone.RefreshToken+`"}`); r.StatusCode != 401 {
 		t.Fatalf("another session's refresh after the change: %d %s, want 401", r.StatusCode, r.Body)
