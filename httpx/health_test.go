@@ -29,28 +29,41 @@ func tcpCheck(name, addr string) httpx.HealthCheck {
 
 func TestCheckFuncConformance(t *testing.T) {
 	t.Parallel()
-	httpxtest.Run(t, func(t *testing.T) httpxtest.Harness {
-		up, err := net.Listen("tcp", "127.0.0.1:0")
+	httpxtest.Run(t, httpxtest.Features{Down: true}, func(t *testing.T, down bool) httpx.HealthCheck {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { up.Close() })
+		addr := l.Addr().String()
+		if down {
+			l.Close() // nothing listens there any more
+			return tcpCheck("tcp-down", addr)
+		}
+		t.Cleanup(func() { l.Close() })
 		go func() {
 			for {
-				c, err := up.Accept()
+				c, err := l.Accept()
 				if err != nil {
 					return
 				}
 				c.Close()
 			}
 		}()
-		down, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		downAddr := down.Addr().String()
-		down.Close()
-		return httpxtest.Harness{Healthy: tcpCheck("tcp-up", up.Addr().String()), Unhealthy: tcpCheck("tcp-down", downAddr)}
+		return tcpCheck("tcp-up", addr)
+	})
+}
+
+// A check whose dependency cannot be made to go down runs the suite
+// without the Down behaviours, and one behaviour can run on its own.
+func TestSuiteWithoutDown(t *testing.T) {
+	t.Parallel()
+	always := func(*testing.T, bool) httpx.HealthCheck {
+		return httpx.CheckFunc("always", func(ctx context.Context) error { return ctx.Err() })
+	}
+	httpxtest.Run(t, httpxtest.Features{}, always)
+	t.Run("HealthyPassesAlone", func(t *testing.T) {
+		t.Parallel()
+		httpxtest.HealthyPasses(t, httpxtest.Features{}, always)
 	})
 }
 
