@@ -3,6 +3,10 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,13 +32,74 @@ var Timeouts = fx.Options(
 
 type budget struct {
 	d        time.Duration
+	key      string // service.start_timeout or service.stop_timeout
 	once     sync.Once
 	deadline time.Time
 }
 
+// errBudget is the cause of a hook context that ended with its budget.
+var errBudget = errors.New("budget spent")
+
 func (b *budget) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	b.once.Do(func() { b.deadline = time.Now().Add(b.d) })
-	return context.WithDeadline(ctx, b.deadline)
+	return context.WithDeadlineCause(ctx, b.deadline, errBudget)
+}
+
+// run calls hook with the budget's context and names the hook in its
+// error, and the setting when the budget ran out.
+func (b *budget) run(ctx context.Context, stage, owner string, hook func(context.Context) error) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	err := hook(ctx)
+	if err == nil {
+		return nil
+	}
+	if context.Cause(ctx) == errBudget {
+		err = fmt.Errorf("%s (%s): the %s did not finish within %v: %w", b.key, EnvName(b.key), stage, b.d, err)
+	}
+	return &HookError{Stage: stage, Hook: owner, Err: err}
+}
+
+// HookError is the error of a lifecycle hook that failed under [Timeouts]:
+// it names the hook. When the start or stop budget ran out, Err says so
+// and names the setting (service.start_timeout, APP_SERVICE__START_TIMEOUT).
+type HookError struct {
+	// Stage is "start" or "stop".
+	Stage string
+	// Hook is the function that appended the hook, such as
+	// "github.com/apexgo/apex/httpx.newServer" (its package path tells
+	// the module), or the hook function itself when fx appended it; ""
+	// when neither is known.
+	Hook string
+	// Err is what the hook returned, wrapped when the budget ran out.
+	Err error
+}
+
+func (e *HookError) Error() string {
+	if e.Hook == "" {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("%s (%s hook of %s)", e.Err, e.Stage, e.Hook)
+}
+
+// Unwrap returns Err.
+func (e *HookError) Unwrap() error { return e.Err }
+
+// hookOwner names the function that called Append, skip frames up, or
+// else fn itself; fx's and reflect's own functions name nothing useful.
+func hookOwner(skip int, fn any) string {
+	internal := func(name string) bool {
+		return name == "" || strings.HasPrefix(name, "go.uber.org/fx") || strings.HasPrefix(name, "go.uber.org/dig") || strings.HasPrefix(name, "reflect.")
+	}
+	if pc, _, _, ok := runtime.Caller(skip + 1); ok {
+		if f := runtime.FuncForPC(pc); f != nil && !internal(f.Name()) {
+			return f.Name()
+		}
+	}
+	if f := runtime.FuncForPC(reflect.ValueOf(fn).Pointer()); f != nil && !internal(f.Name()) {
+		return f.Name()
+	}
+	return ""
 }
 
 // State follows the app through its lifecycle. [Module] provides it; with
@@ -88,16 +153,20 @@ type budgetLifecycle struct {
 }
 
 func newBudgetLifecycle(lc fx.Lifecycle, sc ServiceConfig, st *State) fx.Lifecycle {
-	return &budgetLifecycle{lc: lc, start: &budget{d: sc.StartTimeout}, stop: &budget{d: sc.StopTimeout}, state: st}
+	return &budgetLifecycle{
+		lc:    lc,
+		start: &budget{d: sc.StartTimeout, key: "service.start_timeout"},
+		stop:  &budget{d: sc.StopTimeout, key: "service.stop_timeout"},
+		state: st,
+	}
 }
 
 func (b *budgetLifecycle) Append(h fx.Hook) {
 	if f := h.OnStart; f != nil {
+		owner := hookOwner(1, f)
 		b.state.total.Add(1)
 		h.OnStart = func(ctx context.Context) error {
-			ctx, cancel := b.start.bound(ctx)
-			defer cancel()
-			if err := f(ctx); err != nil {
+			if err := b.start.run(ctx, "start", owner, f); err != nil {
 				return err
 			}
 			b.state.done.Add(1)
@@ -105,10 +174,11 @@ func (b *budgetLifecycle) Append(h fx.Hook) {
 		}
 	}
 	if f := h.OnStop; f != nil {
+		owner := hookOwner(1, f)
 		h.OnStop = func(ctx context.Context) error {
-			ctx, cancel := b.stop.bound(ctx)
-			defer cancel()
-			return errors.Join(b.state.Drain(ctx), f(ctx))
+			return b.stop.run(ctx, "stop", owner, func(ctx context.Context) error {
+				return errors.Join(b.state.Drain(ctx), f(ctx))
+			})
 		}
 	}
 	b.lc.Append(h)

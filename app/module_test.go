@@ -105,3 +105,58 @@ func TestTimeoutsBoundHooks(t *testing.T) {
 		t.Fatalf("deadlines not from config: start %v stop %v", startDeadline, stopDeadline)
 	}
 }
+
+// registerSlowStart appends a start hook that waits for its context.
+func registerSlowStart(lc fx.Lifecycle) {
+	lc.Append(fx.StartHook(func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}))
+}
+
+// A start that runs out of service.start_timeout names the hook that did
+// not finish and the setting, with its environment variable.
+func TestStartTimeoutNamesHookAndSetting(t *testing.T) {
+	t.Parallel()
+	fxa := fx.New(
+		fx.NopLogger,
+		fx.Supply(params(t, map[string]any{"service.start_timeout": "100ms"})),
+		app.Module,
+		app.Timeouts,
+		fx.Invoke(registerSlowStart),
+	)
+	err := fxa.Start(context.Background())
+	var he *app.HookError
+	if !errors.As(err, &he) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want an *app.HookError wrapping the deadline, got %v", err)
+	}
+	if he.Stage != "start" || !strings.HasSuffix(he.Hook, "app_test.registerSlowStart") {
+		t.Fatalf("hook not named: %+v", he)
+	}
+	for _, want := range []string{"service.start_timeout (APP_SERVICE__START_TIMEOUT)", "100ms", "registerSlowStart"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
+
+// A hook that fails on its own is named too, and its error is kept as is.
+func TestFailedHookNamed(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("widget.url: refused")
+	fxa := fx.New(
+		fx.NopLogger,
+		fx.Supply(params(t, nil)),
+		app.Module,
+		app.Timeouts,
+		fx.Invoke(func(lc fx.Lifecycle) {
+			lc.Append(fx.Hook{OnStart: func(context.Context) error { return boom }})
+		}),
+	)
+	err := fxa.Start(context.Background())
+	var he *app.HookError
+	if !errors.Is(err, boom) || !errors.As(err, &he) || !strings.Contains(he.Hook, "TestFailedHookNamed") ||
+		strings.Contains(err.Error(), "start_timeout") || !strings.HasPrefix(err.Error(), "widget.url: refused") {
+		t.Fatalf("got %v (%+v)", err, he)
+	}
+}

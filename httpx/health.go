@@ -1,7 +1,9 @@
 package httpx
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -62,7 +64,9 @@ var checkNameRE = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
 type Health struct {
 	checks     []HealthCheck
 	running    []atomic.Bool // one run of each check at a time
+	states     []checkState  // what each check last logged
 	timeout    time.Duration
+	logEvery   time.Duration
 	showErrors bool
 	log        *zap.Logger
 	draining   atomic.Bool
@@ -81,7 +85,46 @@ func NewHealth(cfg HealthConfig, log *zap.Logger, checks []HealthCheck) (*Health
 		}
 		seen[c.Name()] = true
 	}
-	return &Health{checks: checks, running: make([]atomic.Bool, len(checks)), timeout: cfg.Timeout, showErrors: cfg.ShowErrors, log: log, started: func() bool { return true }}, nil
+	return &Health{
+		checks: checks, running: make([]atomic.Bool, len(checks)), states: make([]checkState, len(checks)),
+		timeout: cmp.Or(cfg.Timeout, DefaultHealthTimeout), logEvery: cmp.Or(cfg.LogInterval, DefaultHealthLogInterval),
+		showErrors: cfg.ShowErrors, log: log, started: func() bool { return true },
+	}, nil
+}
+
+// checkState is what a check's log says so far: a probe logs when the
+// check starts or stops failing, and at most once per interval while it
+// keeps failing, so that a load balancer polling /readyz every 50 ms does
+// not write a WARN line each time.
+type checkState struct {
+	mu         sync.Mutex
+	failing    bool
+	since      time.Time // when the current failure began
+	logged     time.Time // last WARN line
+	suppressed int       // failed probes not logged since then
+}
+
+// observe logs err (nil: the check passed) if the state changed or the
+// interval has passed since the last line.
+func (s *checkState) observe(log *zap.Logger, name string, every time.Duration, err error) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err == nil && s.failing:
+		s.failing = false
+		log.Info("health check recovered", zap.String("check", name), zap.Duration("failed_for", now.Sub(s.since)))
+	case err == nil:
+	case !s.failing:
+		s.failing, s.since, s.logged, s.suppressed = true, now, now, 0
+		log.Warn("health check failed", zap.String("check", name), zap.Error(err))
+	case now.Sub(s.logged) >= every:
+		log.Warn("health check still failing", zap.String("check", name), zap.Error(err),
+			zap.Duration("failing_for", now.Sub(s.since)), zap.Int("failed_probes_not_logged", s.suppressed))
+		s.logged, s.suppressed = now, 0
+	default:
+		s.suppressed++
+	}
 }
 
 // WaitForStart makes the report say "starting" (and fail) until started
@@ -113,7 +156,7 @@ func (h *Health) Run(ctx context.Context) Report {
 	var wg sync.WaitGroup
 	for i, c := range h.checks {
 		wg.Go(func() {
-			res := h.runOne(ctx, c, &h.running[i])
+			res := h.runOne(ctx, c, &h.running[i], &h.states[i])
 			mu.Lock()
 			r.Checks[c.Name()] = res
 			if res.Status != "ok" {
@@ -132,13 +175,13 @@ func (h *Health) Run(ctx context.Context) Report {
 	return r
 }
 
-func (h *Health) runOne(ctx context.Context, c HealthCheck, running *atomic.Bool) (res CheckResult) {
+func (h *Health) runOne(ctx context.Context, c HealthCheck, running *atomic.Bool, state *checkState) (res CheckResult) {
 	// A check that ignores its context is abandoned at its timeout, not
 	// waited for; until it returns, probes fail without starting another
 	// copy, so a stuck check cannot pile up goroutines.
 	if !running.CompareAndSwap(false, true) {
-		h.log.Warn("health check still running from an earlier probe", zap.String("check", c.Name()))
-		return CheckResult{Status: "fail", Error: h.maybe("an earlier run has not returned")}
+		state.observe(h.log, c.Name(), h.logEvery, errStillRunning)
+		return CheckResult{Status: "fail", Error: h.maybe(errStillRunning.Error())}
 	}
 	timeout := h.timeout
 	if t, ok := c.(interface{ Timeout() time.Duration }); ok && t.Timeout() > 0 {
@@ -167,13 +210,15 @@ func (h *Health) runOne(ctx context.Context, c HealthCheck, running *atomic.Bool
 	}
 	res.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 	res.Status = "ok"
+	state.observe(h.log, c.Name(), h.logEvery, err)
 	if err != nil {
 		res.Status = "fail"
-		h.log.Warn("health check failed", zap.String("check", c.Name()), zap.Error(err))
 		res.Error = h.maybe(err.Error())
 	}
 	return res
 }
+
+var errStillRunning = errors.New("an earlier run has not returned")
 
 // maybe returns msg, shortened, when errors are shown, else "".
 func (h *Health) maybe(msg string) string {

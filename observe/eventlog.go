@@ -1,7 +1,9 @@
 package observe
 
 import (
+	"errors"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +13,8 @@ import (
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/apexgo/apex/app"
 )
 
 // EventLogger makes fx log its events through the app's zap logger. At
@@ -33,17 +37,16 @@ func newEventLogger() *eventLogger {
 	enc := zap.NewDevelopmentEncoderConfig()
 	enc.TimeKey, enc.CallerKey = "", ""
 	fallback := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.ErrorLevel))
-	return &eventLogger{log: fallback, created: time.Now(), printed: map[string]bool{}}
+	return &eventLogger{log: fallback, created: time.Now(), reported: map[string]bool{}}
 }
 
 type eventLogger struct {
-	mu          sync.Mutex
-	log         *zap.Logger
-	attached    bool
-	printed     map[string]bool
-	created     time.Time
-	stopBegan   time.Time
-	startFailed bool
+	mu        sync.Mutex
+	log       *zap.Logger
+	attached  bool
+	reported  map[string]bool // root causes already logged at ERROR
+	created   time.Time
+	stopBegan time.Time
 }
 
 func (l *eventLogger) attach(log *zap.Logger) {
@@ -59,41 +62,30 @@ func (l *eventLogger) logger() (*zap.Logger, bool) {
 	return l.log, l.attached
 }
 
-// failed logs an error event. Before the app's logger exists, only the
-// root cause is printed, once: an invalid config reads as a list of keys,
-// not as fx's chain of constructors.
-func (l *eventLogger) failed(msg string, err error, fields ...zap.Field) {
-	log, attached := l.logger()
-	if attached {
-		log.Error(msg, append(fields, zap.Error(err))...)
-		return
-	}
-	root := dig.RootCause(err)
-	l.mu.Lock()
-	seen := l.printed[root.Error()]
-	l.printed[root.Error()] = true
-	l.mu.Unlock()
-	if !seen {
-		log.Error("cannot start: " + root.Error())
-	}
-}
-
-func (l *eventLogger) markStop() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stopBegan.IsZero() {
-		l.stopBegan = time.Now()
-	}
-}
-
+// LogEvent implements fxevent.Logger: hooks, the stop, the start's outcome
+// and container failures each have their own method.
 func (l *eventLogger) LogEvent(event fxevent.Event) {
+	switch e := event.(type) {
+	case *fxevent.OnStartExecuted, *fxevent.OnStopExecuting, *fxevent.OnStopExecuted:
+		l.hookEvent(e)
+	case *fxevent.Stopping, *fxevent.Stopped:
+		l.stopEvent(e)
+	case *fxevent.RollingBack, *fxevent.RolledBack, *fxevent.Started:
+		l.startEvent(e)
+	default:
+		if err, where := containerFailure(event); err != nil {
+			l.failed("start failed", err, where...)
+		}
+	}
+}
+
+func (l *eventLogger) hookEvent(event fxevent.Event) {
 	log, _ := l.logger()
 	switch e := event.(type) {
 	case *fxevent.OnStartExecuted:
 		if e.Err != nil {
-			// Warn: the "start failed" error that follows carries the cause
-			// and raises the one alert.
-			log.Warn("start hook failed", hookFields(e.FunctionName, e.CallerName, zap.Error(e.Err))...)
+			// Debug: the one "start failed" ERROR follows with the cause.
+			log.Debug("start hook failed", hookFields(e.FunctionName, e.CallerName, zap.Error(e.Err))...)
 			return
 		}
 		log.Debug("start hook ran", hookFields(e.FunctionName, e.CallerName, zap.Duration("runtime", e.Runtime))...)
@@ -105,30 +97,12 @@ func (l *eventLogger) LogEvent(event fxevent.Event) {
 			return
 		}
 		log.Debug("stop hook ran", hookFields(e.FunctionName, e.CallerName, zap.Duration("runtime", e.Runtime))...)
-	case *fxevent.Provided:
-		if e.Err != nil {
-			l.failed("provide failed", e.Err, zap.String("constructor", e.ConstructorName), zap.String("module", e.ModuleName))
-		}
-	case *fxevent.Run:
-		if e.Err != nil {
-			l.failed("constructor failed", e.Err, zap.String("function", e.Name), zap.String("module", e.ModuleName))
-		}
-	case *fxevent.Supplied:
-		if e.Err != nil {
-			l.failed("supply failed", e.Err, zap.String("type", e.TypeName))
-		}
-	case *fxevent.Replaced:
-		if e.Err != nil {
-			l.failed("replace failed", e.Err, zap.Strings("types", e.OutputTypeNames))
-		}
-	case *fxevent.Decorated:
-		if e.Err != nil {
-			l.failed("decorate failed", e.Err, zap.String("decorator", e.DecoratorName))
-		}
-	case *fxevent.Invoked:
-		if e.Err != nil {
-			l.failed("invoke failed", e.Err, zap.String("function", e.FunctionName), zap.String("module", e.ModuleName))
-		}
+	}
+}
+
+func (l *eventLogger) stopEvent(event fxevent.Event) {
+	log, _ := l.logger()
+	switch e := event.(type) {
 	case *fxevent.Stopping:
 		l.markStop()
 		log.Info("stopping", zap.String("signal", e.Signal.String()))
@@ -145,32 +119,120 @@ func (l *eventLogger) LogEvent(event fxevent.Event) {
 			return
 		}
 		log.Info("stopped", zap.Duration("took", took))
+	}
+}
+
+func (l *eventLogger) startEvent(event fxevent.Event) {
+	switch e := event.(type) {
 	case *fxevent.RollingBack:
 		// Logged here, not at Started: by then the rollback has stopped
 		// the alert dispatcher, and the alert would never leave.
-		l.failed("start failed, rolling back", e.StartErr)
-		l.mu.Lock()
-		l.startFailed = true
-		l.mu.Unlock()
+		l.failed("start failed", e.StartErr)
 	case *fxevent.RolledBack:
 		if e.Err != nil {
 			l.failed("rollback failed", e.Err)
 		}
 	case *fxevent.Started:
 		if e.Err != nil {
-			l.mu.Lock()
-			told := l.startFailed
-			l.mu.Unlock()
-			if !told {
-				l.failed("start failed", e.Err)
-			}
+			l.failed("start failed", e.Err) // once: a hook's failure was told at RollingBack
 			return
 		}
+		log, _ := l.logger()
 		log.Info("started", zap.Duration("took", time.Since(l.created)))
+	}
+}
+
+// containerFailure returns the error of an event in which fx failed to
+// build the app, with fields saying where; nil for any other event.
+func containerFailure(event fxevent.Event) (error, []zap.Field) {
+	switch e := event.(type) {
+	case *fxevent.Provided:
+		return e.Err, where("constructor", e.ConstructorName, e.ModuleName)
+	case *fxevent.Run:
+		return e.Err, where("constructor", e.Name, e.ModuleName)
+	case *fxevent.Invoked:
+		return e.Err, where("function", e.FunctionName, e.ModuleName)
+	case *fxevent.Decorated:
+		return e.Err, where("decorator", e.DecoratorName, e.ModuleName)
+	case *fxevent.Supplied:
+		return e.Err, where("type", e.TypeName, e.ModuleName)
+	case *fxevent.Replaced:
+		return e.Err, where("types", strings.Join(e.OutputTypeNames, ", "), e.ModuleName)
 	case *fxevent.LoggerInitialized:
-		if e.Err != nil {
-			l.failed("custom logger failed", e.Err)
-		}
+		return e.Err, where("constructor", e.ConstructorName, "")
+	}
+	return nil, nil
+}
+
+// where names a function and its module, leaving out what says nothing:
+// fx.Annotate's wrappers all run as reflect.makeFuncStub.
+func where(kind, name, module string) []zap.Field {
+	var fields []zap.Field
+	if name != "" && !strings.HasPrefix(name, "reflect.") {
+		fields = append(fields, zap.String(kind, name))
+	}
+	if module != "" {
+		fields = append(fields, zap.String("module", module))
+	}
+	return fields
+}
+
+// failed logs a failure once per root cause, in one line: the root cause
+// (dig.RootCause: not fx's chain of constructors and source files), the
+// setting and its environment variable when the cause names one, the
+// hook when one failed, and where. fx reports one failure in several
+// events (constructor, invoke, start); the later ones go to DEBUG with the
+// whole chain. Before the app's logger exists (an invalid config, say)
+// the line goes to stderr.
+func (l *eventLogger) failed(msg string, err error, fields ...zap.Field) {
+	root := dig.RootCause(err)
+	log, attached := l.logger()
+	l.mu.Lock()
+	seen := l.reported[root.Error()]
+	l.reported[root.Error()] = true
+	l.mu.Unlock()
+	if seen {
+		log.Debug(msg+" (already reported)", zap.Error(err))
+		return
+	}
+	fields = append(fields, causeFields(root)...)
+	if !attached {
+		// The console line says the cause in its message.
+		log.Error("cannot start: "+root.Error(), fields...)
+		return
+	}
+	log.Error(msg, append(fields, zap.Error(plainError{root}))...)
+}
+
+// causeFields describe a root cause: the setting named by an "a.b: ..."
+// or "a.b (APP_A__B): ..." prefix with its environment variable, and the
+// failed hook.
+func causeFields(root error) []zap.Field {
+	var fields []zap.Field
+	if m := settingPrefix.FindStringSubmatch(root.Error()); m != nil {
+		fields = append(fields, zap.String("setting", m[1]), zap.String("env", app.EnvName(m[1])))
+	}
+	var he *app.HookError
+	if errors.As(root, &he) && he.Hook != "" {
+		fields = append(fields, zap.String("hook", he.Hook))
+	}
+	return fields
+}
+
+// settingPrefix matches the config key that apex's errors start with.
+var settingPrefix = regexp.MustCompile(`^([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)(?: \(APP_[A-Z0-9_]+\))?: `)
+
+// plainError logs as its text alone: zap would add an errorVerbose field
+// for an error that formats itself with %+v.
+type plainError struct{ err error }
+
+func (e plainError) Error() string { return e.err.Error() }
+
+func (l *eventLogger) markStop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopBegan.IsZero() {
+		l.stopBegan = time.Now()
 	}
 }
 

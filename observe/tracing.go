@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -13,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/internal/otlphttp"
 )
 
 // Tracing is the app's tracer provider and propagator.
@@ -36,9 +36,9 @@ func Recording(tp trace.TracerProvider) bool {
 }
 
 // NewTracing builds tracing from cfg: an SDK provider exporting over
-// OTLP/HTTP when cfg.Endpoint is set, also feeding any extra span
-// processors (tests add an in-memory exporter this way); a no-op provider
-// when there is neither. Spans follow a sampled parent and sample new
+// OTLP/HTTP (protobuf, to the endpoint's /v1/traces) when cfg.Endpoint is
+// set, also feeding any extra span processors (tests add an in-memory
+// exporter this way); a no-op provider when there is neither. Spans follow a sampled parent and sample new
 // traces at cfg.SampleRatio.
 func NewTracing(cfg TracingConfig, info app.Info, extra ...sdktrace.SpanProcessor) (*Tracing, error) {
 	t := &Tracing{
@@ -66,14 +66,9 @@ func NewTracing(cfg TracingConfig, info app.Info, extra ...sdktrace.SpanProcesso
 		for k, v := range cfg.Headers {
 			headers[k] = v.Reveal()
 		}
-		exp, err := otlptracehttp.New(context.Background(),
-			otlptracehttp.WithEndpointURL(cfg.Endpoint),
-			otlptracehttp.WithHeaders(headers),
-			otlptracehttp.WithTimeout(cfg.Timeout),
-			// Retrying would hold spans (and shutdown) while the collector
-			// is down; a lost batch is the lesser harm.
-			otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
-		)
+		// No retries: retrying would hold spans (and shutdown) while the
+		// collector is down; a lost batch is the lesser harm.
+		exp, err := otlphttp.New(otlphttp.Config{Endpoint: cfg.Endpoint, Headers: headers, Timeout: cfg.Timeout})
 		if err != nil {
 			return nil, fmt.Errorf("observe.tracing.endpoint: %w", err)
 		}

@@ -2,6 +2,7 @@ package observe_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -9,9 +10,11 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	coltracepb "go.opentelemetry.io/proto/slim/otlp/collector/trace/v1"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/observe"
@@ -115,5 +118,57 @@ func TestLoggerFromContext(t *testing.T) {
 	}
 	if observe.Logger(context.Background()) == nil {
 		t.Fatal("Logger without a logger in ctx must fall back to zap.L()")
+	}
+}
+
+// With observe.tracing.endpoint set to a collector's base URL, spans reach
+// its /v1/traces as OTLP protobuf, with the configured headers, by the
+// time the app stops.
+func TestTracingExportsToCollector(t *testing.T) {
+	t.Parallel()
+	type export struct {
+		path, auth string
+		req        coltracepb.ExportTraceServiceRequest
+	}
+	got := make(chan export, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e export
+		e.path, e.auth = r.URL.Path, r.Header.Get("Authorization")
+		body, _ := io.ReadAll(r.Body)
+		if err := proto.Unmarshal(body, &e.req); err != nil {
+			t.Errorf("collector: %v", err)
+		}
+		got <- e
+	}))
+	defer srv.Close()
+	cfg := observe.DefaultConfig().Tracing
+	cfg.Endpoint = srv.URL
+	cfg.Headers = map[string]app.Secret{"Authorization": app.NewSecret("Bearer k")}
+	tr, err := observe.NewTracing(cfg, app.Info{Name: "orders", Version: "v1", Env: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tr.Provider.Tracer("t").Start(context.Background(), "checkout")
+	span.End()
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-got:
+		rs := e.req.GetResourceSpans()
+		if e.path != "/v1/traces" || e.auth != "Bearer k" || len(rs) != 1 || rs[0].GetScopeSpans()[0].GetSpans()[0].GetName() != "checkout" {
+			t.Fatalf("path %q auth %q spans %v", e.path, e.auth, rs)
+		}
+		var service string
+		for _, kv := range rs[0].GetResource().GetAttributes() {
+			if kv.GetKey() == "service.name" {
+				service = kv.GetValue().GetStringValue()
+			}
+		}
+		if service != "orders" {
+			t.Fatalf("service.name %q", service)
+		}
+	default:
+		t.Fatal("no export reached the collector by the end of Shutdown")
 	}
 }

@@ -1,108 +1,70 @@
 // Package httpxtest is the conformance suite of the [httpx.HealthCheck]
-// port. Every module's health check runs it (a database ping, a Redis
-// ping), and so can a user's own.
+// port. Every health check apex registers runs it (httpx's CheckFunc,
+// the Redis ping, data's database pings), and so can a user's own:
+//
+//	func TestQueueCheck(t *testing.T) {
+//		httpxtest.Run(t, httpxtest.Features{Down: true}, func(t *testing.T, down bool) httpx.HealthCheck {
+//			addr := startBroker(t) // a real dependency, stopped when the test ends
+//			if down {
+//				addr = unusedAddr(t)
+//			}
+//			return newQueueCheck(addr)
+//		})
+//	}
+//
+// Each behaviour is also exported on its own (a test function of the same
+// shape as Run), one file per behaviour, for a check that must skip one.
 package httpxtest
 
 import (
-	"context"
-	"regexp"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/apexgo/apex/httpx"
 )
 
-// Harness is a check against a working dependency and, optionally, one
-// against a dependency that is down.
-type Harness struct {
-	// Healthy must pass.
-	Healthy httpx.HealthCheck
-	// Unhealthy, if not nil, must fail (an unreachable address, a stopped
-	// server) within a few seconds.
-	Unhealthy httpx.HealthCheck
+// Features says what the check under test can be made to do.
+type Features struct {
+	// Down says that newCheck can build the check against a dependency
+	// that is down (an unreachable address, a stopped server); the suite
+	// then checks that it fails, promptly. Without it those behaviours
+	// are skipped.
+	Down bool
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
+// NewCheck builds the check under test against a working dependency, or
+// against one that is down when down is true (only asked when
+// [Features].Down is set). It is called once per subtest and should
+// register its cleanups with t.
+type NewCheck func(t *testing.T, down bool) httpx.HealthCheck
 
-// Run checks the [httpx.HealthCheck] contract. newHarness is called once
-// per subtest.
-func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
-	t.Run("Name", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		for _, c := range []httpx.HealthCheck{h.Healthy, h.Unhealthy} {
-			if c != nil && !nameRE.MatchString(c.Name()) {
-				t.Fatalf("name %q must match %s", c.Name(), nameRE)
-			}
-		}
-		if h.Healthy.Name() != h.Healthy.Name() {
-			t.Fatal("name must be stable")
-		}
-	})
+// Run checks the [httpx.HealthCheck] contract: a valid, stable name; a
+// working dependency passes, also under concurrent calls; a canceled
+// context returns promptly; a dependency that is down fails within its
+// context. Every behaviour runs as a parallel subtest.
+func Run(t *testing.T, f Features, newCheck NewCheck) {
+	for _, b := range []struct {
+		name string
+		run  func(*testing.T, Features, NewCheck)
+	}{
+		{"Name", Name},
+		{"HealthyPasses", HealthyPasses},
+		{"ConcurrentCalls", ConcurrentCalls},
+		{"CanceledContextReturnsPromptly", CanceledContextReturnsPromptly},
+		{"DownFails", DownFails},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			b.run(t, f, newCheck)
+		})
+	}
+}
 
-	t.Run("HealthyPasses", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := h.Healthy.Check(ctx); err != nil {
-			t.Fatalf("healthy check failed: %v", err)
-		}
-	})
-
-	t.Run("ConcurrentCalls", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		var wg sync.WaitGroup
-		errs := make(chan error, 20)
-		for range 20 {
-			wg.Go(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				errs <- h.Healthy.Check(ctx)
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatalf("concurrent check failed: %v", err)
-			}
-		}
-	})
-
-	t.Run("CanceledContextReturnsPromptly", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		for _, c := range []httpx.HealthCheck{h.Healthy, h.Unhealthy} {
-			if c == nil {
-				continue
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			start := time.Now()
-			_ = c.Check(ctx)
-			if took := time.Since(start); took > time.Second {
-				t.Fatalf("%s: check with a canceled context took %v", c.Name(), took)
-			}
-		}
-	})
-
-	t.Run("UnhealthyFails", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		if h.Unhealthy == nil {
-			t.Skip("no unhealthy variant")
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		start := time.Now()
-		if err := h.Unhealthy.Check(ctx); err == nil {
-			t.Fatal("check against a dependency that is down passed")
-		}
-		if took := time.Since(start); took > 3*time.Second {
-			t.Fatalf("failing check took %v with a 2s context", took)
-		}
-	})
+// checks returns the check against a working dependency and, when the
+// features allow, the one against a dependency that is down.
+func checks(t *testing.T, f Features, newCheck NewCheck) []httpx.HealthCheck {
+	cs := []httpx.HealthCheck{newCheck(t, false)}
+	if f.Down {
+		cs = append(cs, newCheck(t, true))
+	}
+	return cs
 }
