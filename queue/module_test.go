@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -178,5 +179,59 @@ func (r *recorder) JobEvent(_ context.Context, e app.JobEvent) {
 	select {
 	case r.ch <- e:
 	default:
+	}
+}
+
+// The dead-letter admin routes answer only callers with
+// queue.http.admin_role, through the container's RoleMiddleware.
+func TestAdminRoutes(t *testing.T) {
+	t.Parallel()
+	var c *queue.Client
+	role := func(r string) echo.MiddlewareFunc {
+		return func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(ec echo.Context) error {
+				if ec.Request().Header.Get("X-Role") != r {
+					return httpx.NewProblem(http.StatusForbidden, "not an admin")
+				}
+				return next(ec)
+			}
+		}
+	}
+	a := apptest.New(t, modules(
+		fx.Provide(func() queue.RoleMiddleware { return role }),
+		fx.Invoke(func(cl *queue.Client) {
+			c = cl
+			queue.Handle(cl.Worker(), "bad", func(context.Context, queue.Job[int]) error { return queue.Permanent(errors.New("no")) })
+		})), apptest.Config(map[string]any{"queue.http.admin_role": "admin"}))
+	id, err := c.Enqueue(t.Context(), "bad", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if st, _ := c.Status(t.Context(), id); st.State == queue.Failed {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := a.Do(t, http.MethodGet, "/jobs/admin/default/dead", ""); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("without the role: %d %s", r.StatusCode, r.Body)
+	}
+	r := a.Do(t, http.MethodGet, "/jobs/admin/default/dead", "", "X-Role", "admin")
+	var list []queue.StatusView
+	r.JSON(t, &list)
+	if r.StatusCode != http.StatusOK || len(list) != 1 || list[0].ID != id || list[0].LastError != "permanent: no" {
+		t.Fatalf("list: %d %s", r.StatusCode, r.Body)
+	}
+	if r := a.Do(t, http.MethodPost, "/jobs/admin/default/dead/replay", `{"ids":["`+id+`"]}`, "X-Role", "admin", "Content-Type", "application/json"); r.StatusCode != http.StatusOK || !strings.Contains(string(r.Body), `"replayed":1`) {
+		t.Fatalf("replay: %d %s", r.StatusCode, r.Body)
+	}
+	for {
+		if st, _ := c.Status(t.Context(), id); st.State == queue.Failed {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := a.Do(t, http.MethodDelete, "/jobs/admin/default/dead", "", "X-Role", "admin"); r.StatusCode != http.StatusOK || !strings.Contains(string(r.Body), `"purged":1`) {
+		t.Fatalf("purge: %d %s", r.StatusCode, r.Body)
 	}
 }
