@@ -149,8 +149,12 @@ func (w *Worker) Start() error {
 		l.settle = make(chan port.Settlement, l.slots)
 		l.settled = make(chan struct{})
 		w.loops = append(w.loops, l)
-		w.fetchWG.Add(1)
-		go l.fetch(ctx)
+		// A few fetchers per queue keep a round trip in flight while
+		// another's jobs start: one per 5 slots, at most 4.
+		for range min(max(l.slots/5, 1), 4) {
+			w.fetchWG.Add(1)
+			go l.fetch(ctx)
+		}
 		go l.settler()
 	}
 	return nil
