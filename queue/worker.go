@@ -395,6 +395,9 @@ func (l *loop) run(d port.Delivery) {
 	if t := m.Meta[metaTenant]; t != "" {
 		base = app.WithTenant(base, t)
 	}
+	if s := m.Meta[metaSubject]; s != "" {
+		base = WithSubject(base, s) // jobs it enqueues belong to the same subject
+	}
 	link := trace.SpanContextFromContext(c.prop.Extract(context.Background(), propagation.MapCarrier(m.Meta)))
 	base, span := c.tracer.Start(base, "queue.process "+m.Kind, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithLinks(trace.Link{SpanContext: link}))
