@@ -149,8 +149,12 @@ func (w *Worker) Start() error {
 		l.settle = make(chan port.Settlement, l.slots)
 		l.settled = make(chan struct{})
 		w.loops = append(w.loops, l)
-		w.fetchWG.Add(1)
-		go l.fetch(ctx)
+		// A few fetchers per queue keep a round trip in flight while
+		// another's jobs start: one per 5 slots, at most 4.
+		for range min(max(l.slots/5, 1), 4) {
+			w.fetchWG.Add(1)
+			go l.fetch(ctx)
+		}
 		go l.settler()
 	}
 	return nil
@@ -390,6 +394,9 @@ func (l *loop) run(d port.Delivery) {
 	base := context.Background()
 	if t := m.Meta[metaTenant]; t != "" {
 		base = app.WithTenant(base, t)
+	}
+	if s := m.Meta[metaSubject]; s != "" {
+		base = WithSubject(base, s) // jobs it enqueues belong to the same subject
 	}
 	link := trace.SpanContextFromContext(c.prop.Extract(context.Background(), propagation.MapCarrier(m.Meta)))
 	base, span := c.tracer.Start(base, "queue.process "+m.Kind, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindConsumer),

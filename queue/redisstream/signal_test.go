@@ -1,0 +1,5 @@
+package redisstream_test
+
+import "syscall"
+
+const syscallTERM = syscall.SIGTERM
