@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,7 +60,8 @@ var errPanic = errors.New("httpx: handler panicked")
 // log, tracing, metrics, security headers, body limit, request timeout),
 // each only when enabled, for the price of one closure per request instead
 // of one per step. The server span is one of those steps ([serverSpans]);
-// CORS and gzip stay separate echo middleware after it.
+// gzip wraps the rest only for a request that accepts it. CORS stays a
+// separate echo middleware after the stack.
 type stack struct {
 	log       *zap.Logger
 	idHeader  string // canonical; "" when request IDs are off
@@ -72,6 +74,7 @@ type stack struct {
 	headers   []header
 	bodyMax   int64
 	timeout   time.Duration
+	gzip      echo.MiddlewareFunc // nil when off
 }
 
 type header struct {
@@ -143,9 +146,10 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 		ctx = s.propagate.Extract(ctx, propagation.HeaderCarrier(req.Header))
 	}
 	if s.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.timeout)
-		defer cancel()
+		if d := withDeadline(ctx, start.Add(s.timeout)); d != nil {
+			ctx = d
+			defer d.stop()
+		}
 	}
 	req = req.WithContext(ctx)
 	c.SetRequest(req)
@@ -187,6 +191,9 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 		}
 		req.Body = http.MaxBytesReader(res, req.Body, s.bodyMax)
 	}
+	if s.gzip != nil && strings.Contains(req.Header.Get(echo.HeaderAcceptEncoding), "gzip") {
+		next = s.gzip(next)
+	}
 	return markTimeout(c, next(c))
 }
 
@@ -219,7 +226,7 @@ func (s *stack) writeAccess(c echo.Context, start time.Time) {
 		return
 	}
 	req := c.Request()
-	fields := make([]zap.Field, 0, 8)
+	fields := make([]zap.Field, 0, 7)
 	fields = append(fields,
 		zap.String("method", req.Method),
 		zap.String("route", c.Path()),

@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -26,7 +28,8 @@ const TracerName = "github.com/apexgo/apex/httpx"
 // on), and is named and described by the stable HTTP semantic conventions:
 // "GET /items/:id" with http.request.method, http.route, url.scheme,
 // url.path (no query: it may carry tokens), server.address, server.port,
-// network.protocol.version, client.address, network.peer.address,
+// network.protocol.version, client.address, network.peer.address (when it
+// differs: behind a proxy),
 // user_agent.original, http.response.status_code, the request ID as
 // http.response.header.<header>, and for 5xx answers error.type, an
 // Error status and the handler's error as an exception event.
@@ -81,7 +84,16 @@ const maxSpanAttrs = 15
 // (measured: about a third of the span's cost). Samplers therefore see
 // the span's name ("GET /items/:id") and kind, not its attributes.
 func (s *serverSpans) end(span trace.Span, c echo.Context, req *http.Request, id string, status int, err error) {
-	var buf [maxSpanAttrs]attribute.KeyValue
+	// The SDK's spans copy what SetAttributes gets, so the array can serve
+	// the next request; another implementation might keep it, and gets
+	// its own.
+	_, sdk := span.(sdktrace.ReadWriteSpan)
+	var buf *[maxSpanAttrs]attribute.KeyValue
+	if sdk {
+		buf = attrPool.Get().(*[maxSpanAttrs]attribute.KeyValue)
+	} else {
+		buf = new([maxSpanAttrs]attribute.KeyValue)
+	}
 	method, known := spanMethod(req.Method)
 	a := append(buf[:0], semconv.HTTPRequestMethodKey.String(method))
 	if !known {
@@ -104,11 +116,14 @@ func (s *serverSpans) end(span trace.Span, c echo.Context, req *http.Request, id
 	if v := protocolVersion(req); v != "" {
 		a = append(a, semconv.NetworkProtocolVersion(v))
 	}
-	if peer, _ := splitHostPort(req.RemoteAddr); peer != "" {
-		a = append(a, semconv.NetworkPeerAddress(peer))
-	}
-	if client := c.RealIP(); client != "" {
+	peer, _ := splitHostPort(req.RemoteAddr)
+	client := c.RealIP()
+	if client != "" {
 		a = append(a, semconv.ClientAddress(client))
+	}
+	if peer != "" && peer != client {
+		// Only behind a proxy: otherwise client.address says it.
+		a = append(a, semconv.NetworkPeerAddress(peer))
 	}
 	if ua := req.UserAgent(); ua != "" {
 		a = append(a, semconv.UserAgentOriginal(ua))
@@ -130,7 +145,13 @@ func (s *serverSpans) end(span trace.Span, c echo.Context, req *http.Request, id
 	}
 	span.SetAttributes(a...)
 	span.End()
+	if sdk {
+		clear(a)
+		attrPool.Put(buf)
+	}
 }
+
+var attrPool = sync.Pool{New: func() any { return new([maxSpanAttrs]attribute.KeyValue) }}
 
 // spanMethod is the http.request.method value: the method when it is one
 // of the standard ones, else "_OTHER".

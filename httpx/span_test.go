@@ -93,6 +93,7 @@ func TestServerSpanDescribesRequest(t *testing.T) {
 	req.RemoteAddr = "10.1.2.3:5555"
 	req.Header.Set("User-Agent", "apex-test/1")
 	req.Header.Set("X-Request-ID", "req-123")
+	req.Header.Set("X-Forwarded-For", "203.0.113.9") // behind a proxy
 	if w := serveOne(s, req); w.Code != http.StatusOK {
 		t.Fatalf("status %d", w.Code)
 	}
@@ -113,7 +114,7 @@ func TestServerSpanDescribesRequest(t *testing.T) {
 		"server.port":                       int64(8443),
 		"network.protocol.version":          "1.1",
 		"network.peer.address":              "10.1.2.3",
-		"client.address":                    "10.1.2.3",
+		"client.address":                    "203.0.113.9",
 		"user_agent.original":               "apex-test/1",
 		"http.response.status_code":         int64(200),
 		"http.response.header.x-request-id": []string{"req-123"},
@@ -136,15 +137,25 @@ func TestServerSpanDescribesRequest(t *testing.T) {
 	}
 }
 
-// A generated request ID is the one in the response and in the span.
+// A generated request ID is the one in the response and in the span;
+// without a proxy the peer is the client.
 func TestServerSpanCarriesGeneratedRequestID(t *testing.T) {
 	t.Parallel()
 	s, rec := spanServer(t)
-	w := serveOne(s, httptest.NewRequest(http.MethodGet, "/items/1", nil))
+	req := httptest.NewRequest(http.MethodGet, "/items/1", nil)
+	req.RemoteAddr = "10.1.2.3:5555"
+	w := serveOne(s, req)
 	id := w.Header().Get("X-Request-ID")
-	got := attrs(onlySpan(t, rec))["http.response.header.x-request-id"].AsStringSlice()
-	if id == "" || len(got) != 1 || got[0] != id {
-		t.Fatalf("span request ID %v, response %q", got, id)
+	got := attrs(onlySpan(t, rec))
+	ids := got["http.response.header.x-request-id"].AsStringSlice()
+	if id == "" || len(ids) != 1 || ids[0] != id {
+		t.Fatalf("span request ID %v, response %q", ids, id)
+	}
+	if got["client.address"].AsString() != "10.1.2.3" {
+		t.Errorf("client.address %v", got["client.address"].AsInterface())
+	}
+	if _, ok := got["network.peer.address"]; ok {
+		t.Errorf("network.peer.address repeats client.address")
 	}
 }
 

@@ -9,22 +9,39 @@ import (
 
 type ctxKey struct{}
 
-// scope is what a context carries for observe: one value, so that a
-// request pays for one context.WithValue.
+// scope is what a context carries for observe.
 type scope struct {
 	log       *zap.Logger
 	requestID string
 }
 
+// scopeCtx carries a scope: one allocation per request, where
+// context.WithValue would take two (the context and the boxed value).
+type scopeCtx struct {
+	context.Context
+	scope scope
+}
+
+func (c *scopeCtx) Value(key any) any {
+	if key == (ctxKey{}) {
+		return &c.scope
+	}
+	return c.Context.Value(key)
+}
+
+func (c *scopeCtx) String() string { return "observe.scope" }
+
 func scopeOf(ctx context.Context) scope {
-	s, _ := ctx.Value(ctxKey{}).(scope)
-	return s
+	if s, ok := ctx.Value(ctxKey{}).(*scope); ok {
+		return *s
+	}
+	return scope{}
 }
 
 // ContextWith returns ctx carrying log and a request ID, for [Logger] and
 // [RequestID] to find; httpx calls it once per request.
 func ContextWith(ctx context.Context, log *zap.Logger, requestID string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, scope{log: log, requestID: requestID})
+	return &scopeCtx{Context: ctx, scope: scope{log: log, requestID: requestID}}
 }
 
 // ContextWithLogger returns ctx carrying log, keeping its request ID.

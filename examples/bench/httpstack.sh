@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# Throughput of GET /items/1 on apex's full default stack (A) and on bare
-# echo (B), side by side in one run, driven by wrk over loopback:
-# a warm-up of each, then A,B alternated ROUNDS times.
+# Throughput of GET /items/1 on apex's full default stack with its default
+# no-op tracer ("apex"), on the same stack with a recording tracer
+# ("tracing": every span sampled, batched and dropped), and on bare echo
+# ("bare"), side by side in one run, driven by wrk over loopback: a
+# warm-up of each, then apex, tracing, bare alternated ROUNDS times.
+# Every row records the 1-minute load average when its round started and
+# the server process's CPU time per request during the round (all three
+# stacks live in one process; only the one under load is busy).
 #
-#	bash examples/bench/httpstack.sh                # the measurement
-#	bash examples/bench/httpstack.sh profile        # CPU profile of apex under load
-#	bash examples/bench/httpstack.sh profile bare   # the same of bare echo
+#	bash examples/bench/httpstack.sh                  # the measurement
+#	bash examples/bench/httpstack.sh profile          # CPU profile of apex under load
+#	bash examples/bench/httpstack.sh profile tracing  # the same with the recording tracer
+#	bash examples/bench/httpstack.sh profile bare     # the same of bare echo
 #
 # Knobs (environment): DURATION (10s), THREADS (2), CONNS (64), ROUNDS (2),
 # WARMUP (3s), OUT (a new temporary directory; raw wrk output is kept there),
-# APEX_SET (space-separated KEY=VALUE config overrides for the apex app,
-# e.g. APEX_SET="http.tracing.enabled=false" to see what tracing costs).
-# Needs wrk (apt-get install -y wrk). Every server and every request stays
-# on 127.0.0.1, and the servers stop by themselves after 30 minutes at most.
+# APEX_SET (space-separated KEY=VALUE config overrides for both apex
+# stacks, e.g. APEX_SET="http.timeout.enabled=false" to see what one
+# middleware costs). Needs wrk (apt-get install -y wrk). Every server and
+# every request stays on 127.0.0.1, and the servers stop by themselves
+# after 30 minutes at most.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,7 +31,7 @@ WARMUP=${WARMUP:-3s}
 OUT=${OUT:-$(mktemp -d /tmp/httpstack.XXXXXX)}
 mode=${1:-measure}
 stack=${2:-apex}
-[[ $stack == apex || $stack == bare ]] || { echo "stack must be apex or bare" >&2; exit 2; }
+[[ $stack == apex || $stack == tracing || $stack == bare ]] || { echo "stack must be apex, tracing or bare" >&2; exit 2; }
 mkdir -p "$OUT"
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 1; }
@@ -33,31 +40,37 @@ go build -o "$OUT/httpstack" ./cmd/httpstack
 
 if [[ $mode == profile ]]; then
 	args=(-only "$stack" -pprof 127.0.0.1:0 -for 30m)
+	want=2 # the profiled stack and pprof
 else
 	args=(-for 30m)
+	want=3
 fi
 for kv in ${APEX_SET:-}; do args+=(-set "$kv"); done
 "$OUT/httpstack" "${args[@]}" >"$OUT/addrs" 2>"$OUT/server.log" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 
-want=2 # apex and bare, or the profiled stack and pprof
-for _ in $(seq 1 200); do
+for _ in $(seq 1 300); do
 	[[ $(wc -l <"$OUT/addrs") -ge $want ]] && break
 	kill -0 $server 2>/dev/null || { cat "$OUT/server.log" >&2; exit 1; }
 	sleep 0.05
 done
+[[ $(wc -l <"$OUT/addrs") -ge $want ]] || { echo "server did not start:" >&2; cat "$OUT/server.log" >&2; exit 1; }
 url() { awk -v k="$1" '$1 == k { print $2 }' "$OUT/addrs"; }
-apex=$(url apex)
-bare=$(url bare)
-[[ -n $apex || -n $bare ]] || { echo "server did not start:" >&2; cat "$OUT/server.log" >&2; exit 1; }
 
 rps() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
+requests() { awk '/requests in/ { print $1 }' "$1"; }
 field() { # LABEL FILE: the value after LABEL in wrk --latency output
 	awk -v k="$1" '$1 == k { print $2; exit }' "$2"
 }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+ticks() { # user + system CPU time of the server process, in clock ticks
+	awk '{ print $14 + $15 }' "/proc/$server/stat"
+}
+hz=$(getconf CLK_TCK)
 
-echo "machine: $(nproc) cores, $(go version | awk '{print $3}'), $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')"
+echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(go version | awk '{print $3}'), $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 [[ -n ${APEX_SET:-} ]] && echo "apex config overrides: $APEX_SET"
 echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency, warm-up $WARMUP each; raw output in $OUT"
 
@@ -80,24 +93,36 @@ if [[ $mode == profile ]]; then
 	exit 0
 fi
 
-for s in apex bare; do
+stacks=(apex tracing bare)
+for s in "${stacks[@]}"; do
 	wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "$(url $s)/items/1" >/dev/null
 done
 
-printf '\n| run | stack | requests/s | avg latency | p99 latency | non-2xx |\n|---|---|---:|---:|---:|---:|\n'
-declare -A sum=([apex]=0 [bare]=0)
+printf '\n| run | stack | load1 | requests/s | server CPU µs/request | avg latency | p99 latency | non-2xx |\n|---|---|---:|---:|---:|---:|---:|---:|\n'
+declare -A sum=() cpu=()
+for s in "${stacks[@]}"; do sum[$s]=0 cpu[$s]=0; done
 n=0
 for r in $(seq 1 "$ROUNDS"); do
-	for s in apex bare; do
+	for s in "${stacks[@]}"; do
 		n=$((n + 1))
 		f="$OUT/wrk-$r-$s.txt"
+		l=$(load1)
+		t0=$(ticks)
 		wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$(url $s)/items/1" >"$f"
+		t1=$(ticks)
+		us=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$(requests "$f")" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
 		bad=$(awk '/Non-2xx/ { print $NF }' "$f")
-		printf '| %d | %s | %s | %s | %s | %s |\n' "$n" "$s" "$(rps "$f")" "$(field Latency "$f")" "$(field 99% "$f")" "${bad:-0}"
+		printf '| %d | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$s" "$l" "$(rps "$f")" "$us" "$(field Latency "$f")" "$(field 99% "$f")" "${bad:-0}"
 		sum[$s]=$(awk -v a="${sum[$s]}" -v b="$(rps "$f")" 'BEGIN { printf "%.2f", a + b }')
+		cpu[$s]=$(awk -v a="${cpu[$s]}" -v b="$us" 'BEGIN { printf "%.2f", a + b }')
 	done
 done
-awk -v a="${sum[apex]}" -v b="${sum[bare]}" -v n="$ROUNDS" 'BEGIN {
-	printf "\nmean requests/s: apex %.0f, bare echo %.0f; apex/bare = %.1f%% (target >= 70%%: %s)\n",
-		a / n, b / n, 100 * a / b, (a / b >= 0.70 ? "PASS" : "FAIL")
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+awk -v a="${sum[apex]}" -v t="${sum[tracing]}" -v b="${sum[bare]}" -v n="$ROUNDS" \
+	-v ca="${cpu[apex]}" -v ct="${cpu[tracing]}" -v cb="${cpu[bare]}" 'BEGIN {
+	printf "\nmean requests/s: apex %.0f, apex with tracing %.0f, bare echo %.0f\n", a / n, t / n, b / n
+	printf "apex/bare = %.1f%% (target >= 80%%: %s)\n", 100 * a / b, (a / b >= 0.80 ? "PASS" : "FAIL")
+	printf "apex with tracing/bare = %.1f%% (target >= 60%%: %s)\n", 100 * t / b, (t / b >= 0.60 ? "PASS" : "FAIL")
+	printf "mean server CPU per request: apex %.1f µs, with tracing %.1f µs, bare %.1f µs; the span costs %.1f µs (target <= 8: %s)\n",
+		ca / n, ct / n, cb / n, (ct - ca) / n, ((ct - ca) / n <= 8 ? "PASS" : "FAIL")
 }'

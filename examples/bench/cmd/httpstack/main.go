@@ -1,17 +1,21 @@
-// Command httpstack serves examples/minimal's GET /items/:id handler on two
-// ephemeral loopback ports, one behind apex's full default middleware
-// stack and one on bare echo, prints both base URLs, and serves until
-// interrupted or until -for has passed. A load generator such as wrk is
-// then pointed at each (see examples/bench/httpstack.sh):
+// Command httpstack serves examples/minimal's GET /items/:id handler on
+// three ephemeral loopback ports: behind apex's full default middleware
+// stack with its default no-op tracer ("apex"), the same with a recording
+// tracer ("tracing": an SDK provider that samples every span and batches
+// them to an exporter that drops them, bench.WithRecordingTracer), and on
+// bare echo ("bare"). It prints the base URLs and serves until interrupted
+// or until -for has passed. A load generator such as wrk is then pointed
+// at each (see examples/bench/httpstack.sh):
 //
 //	go run ./cmd/httpstack -for 5m
 //	apex http://127.0.0.1:41023
+//	tracing http://127.0.0.1:40211
 //	bare http://127.0.0.1:36119
 //
 // With -pprof ADDR (a loopback address) it also serves net/http/pprof
 // there, to take a CPU profile of the process under load. -set KEY=VALUE
 // (repeatable) overrides a config key of the apex app, to measure what
-// one middleware costs: -set http.tracing.enabled=false.
+// one middleware costs: -set http.timeout.enabled=false (both apex stacks).
 package main
 
 import (
@@ -29,11 +33,13 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/fx"
+
 	"github.com/apexgo/apex/examples/bench"
 )
 
 func main() {
-	only := flag.String("only", "both", "which stacks to serve: both, apex or bare")
+	only := flag.String("only", "all", "which stacks to serve: all, apex, tracing or bare")
 	limit := flag.Duration("for", 10*time.Minute, "stop by itself after this long (at most 1h)")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:0")
 	set := map[string]any{}
@@ -52,8 +58,8 @@ func main() {
 }
 
 func run(only string, limit time.Duration, pprofAddr string, set map[string]any) error {
-	if only != "both" && only != "apex" && only != "bare" {
-		return fmt.Errorf("-only must be both, apex or bare, not %q", only)
+	if only != "all" && only != "apex" && only != "tracing" && only != "bare" {
+		return fmt.Errorf("-only must be all, apex, tracing or bare, not %q", only)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -61,15 +67,27 @@ func run(only string, limit time.Duration, pprofAddr string, set map[string]any)
 	defer cancel()
 
 	var stops []func(context.Context) error
-	if only != "bare" {
-		a, err := bench.StartApex(ctx, set)
-		if err != nil {
-			return err
+	defer func() {
+		// On a start error, stop what did start.
+		if stops != nil {
+			_ = stopAll(stops)
 		}
-		fmt.Printf("apex http://%s\n", a.Addr)
+	}()
+	for _, s := range []struct {
+		name string
+		opts []fx.Option
+	}{{"apex", nil}, {"tracing", []fx.Option{bench.WithRecordingTracer()}}} {
+		if only != "all" && only != s.name {
+			continue
+		}
+		a, err := bench.StartApex(ctx, set, s.opts...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		fmt.Printf("%s http://%s\n", s.name, a.Addr)
 		stops = append(stops, a.Stop)
 	}
-	if only != "apex" {
+	if only == "all" || only == "bare" {
 		addr, stopBare, err := bench.Serve(bench.Bare(bench.NewStore()))
 		if err != nil {
 			return err
@@ -87,11 +105,17 @@ func run(only string, limit time.Duration, pprofAddr string, set map[string]any)
 	}
 
 	<-ctx.Done()
-	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer scancel()
+	err := stopAll(stops)
+	stops = nil
+	return err
+}
+
+func stopAll(stops []func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
 	var errs []error
 	for _, s := range stops {
-		errs = append(errs, s(sctx))
+		errs = append(errs, s(ctx))
 	}
 	return errors.Join(errs...)
 }
