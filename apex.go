@@ -1,7 +1,7 @@
 // Package apex assembles a service from go.uber.org/fx modules: config,
-// observability, HTTP, cache and rate limits, data and auth and, in later
-// releases, jobs and realtime. Every module runs on embedded defaults with nothing installed,
-// and on Postgres and Redis by configuration alone.
+// observability, HTTP, cache and rate limits, data, auth and realtime
+// and, in a later release, jobs. Every module runs on embedded defaults
+// with nothing installed, and on Postgres and Redis by configuration alone.
 //
 //	func main() {
 //		fx.New(apex.Modules...).Run()
@@ -21,6 +21,7 @@ import (
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/observe"
+	"github.com/apexgo/apex/realtime"
 )
 
 // Capability names a module that an app can leave out with [Without].
@@ -43,6 +44,10 @@ const (
 	// Auth is JWT access tokens, refresh tokens, revocation, RBAC
 	// middleware and password hashing (package auth).
 	Auth
+	// Realtime is the WebSocket and SSE hub (package realtime): channels,
+	// presence, history, fan-out across instances on Redis, in-memory
+	// without it.
+	Realtime
 )
 
 func (c Capability) String() string {
@@ -55,6 +60,8 @@ func (c Capability) String() string {
 		return "Data"
 	case Auth:
 		return "Auth"
+	case Realtime:
+		return "Realtime"
 	}
 	return fmt.Sprintf("Capability(%d)", int(c))
 }
@@ -76,6 +83,7 @@ var capabilities = []struct {
 	{Cache, cache.Module},
 	{Data, data.Module},
 	{Auth, auth.Module},
+	{Realtime, realtime.Module},
 }
 
 // Modules is every apex module with its embedded defaults:
