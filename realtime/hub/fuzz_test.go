@@ -64,4 +64,3 @@ func FuzzFrame(f *testing.F) {
 		}
 	})
 }
-

@@ -77,7 +77,10 @@ func TestHostileFrames(t *testing.T) {
 // a client that reads keeps receiving everything.
 func TestSlowClientDropped(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, func(c *hub.Config) { c.Limits.ClientQueueBytes = 64 << 10; c.Limits.WriteTimeout = 500 * time.Millisecond })
+	s := newServer(t, func(c *hub.Config) {
+		c.Limits.ClientQueueBytes = 64 << 10
+		c.Limits.WriteTimeout = 500 * time.Millisecond
+	})
 	slow := s.connect(t, "ok:slow")
 	slow.SetReadBuffer(4096)
 	fast := s.connect(t, "ok:fast")
