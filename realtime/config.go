@@ -57,6 +57,12 @@ type Config struct {
 	// revoked token or a logged-out subject is disconnected within it.
 	// Default 30s.
 	RecheckInterval time.Duration `koanf:"recheck_interval" validate:"gt=0"`
+	// PositionCheckInterval is how often a subscription to a channel with
+	// history compares its position with the broker's: publications lost
+	// while Redis was restarting or failing over make the client recover
+	// from history, or tell it that it cannot, within about this bound.
+	// Default 40s (centrifuge's).
+	PositionCheckInterval time.Duration `koanf:"position_check_interval" validate:"gt=0"`
 	// PresenceTTL keeps a Redis presence entry alive without refresh.
 	// Default 1m.
 	PresenceTTL time.Duration `koanf:"presence_ttl" validate:"gt=0"`
@@ -150,10 +156,11 @@ func DefaultConfig() Config {
 			WebSocket: DefaultWebSocketPath, SSE: DefaultSSEPath,
 			HTTPStream: DefaultHTTPStreamPath, Emulation: DefaultEmulationPath,
 		},
-		UserNamespace:   hub.DefaultUserNamespace,
-		Namespaces:      map[string]NamespaceConfig{hub.DefaultUserNamespace: {Presence: true}},
-		RecheckInterval: hub.DefaultRecheckInterval,
-		PresenceTTL:     redis.DefaultPresenceTTL,
+		UserNamespace:         hub.DefaultUserNamespace,
+		Namespaces:            map[string]NamespaceConfig{hub.DefaultUserNamespace: {Presence: true}},
+		RecheckInterval:       hub.DefaultRecheckInterval,
+		PositionCheckInterval: hub.DefaultPositionCheckInterval,
+		PresenceTTL:           redis.DefaultPresenceTTL,
 		Limits: LimitsConfig{
 			MessageSize: hub.DefaultMessageSizeLimit, ClientQueue: hub.DefaultClientQueueBytes,
 			WriteTimeout: hub.DefaultWriteTimeout, PingInterval: hub.DefaultPingInterval, PongTimeout: hub.DefaultPongTimeout,

@@ -78,17 +78,18 @@ func newHub(in hubIn) (*hub.Hub, error) {
 			zap.String("env", app.EnvName("realtime.allow_anonymous")))
 	}
 	cfg := hub.Config{
-		Name:            in.Info.Name,
-		Namespaces:      in.Config.namespaces(),
-		UserNamespace:   in.Config.UserNamespace,
-		AllowAnonymous:  in.Config.AllowAnonymous,
-		Authorize:       in.Authorizer,
-		Limiter:         in.Limiter,
-		Limits:          in.Config.limits(),
-		RecheckInterval: in.Config.RecheckInterval,
-		CommandTimeout:  in.Redis.CommandTimeout,
-		Log:             in.Log,
-		Registry:        in.Registry,
+		Name:                  in.Info.Name,
+		Namespaces:            in.Config.namespaces(),
+		UserNamespace:         in.Config.UserNamespace,
+		AllowAnonymous:        in.Config.AllowAnonymous,
+		Authorize:             in.Authorizer,
+		Limiter:               in.Limiter,
+		Limits:                in.Config.limits(),
+		RecheckInterval:       in.Config.RecheckInterval,
+		PositionCheckInterval: in.Config.PositionCheckInterval,
+		CommandTimeout:        in.Redis.CommandTimeout,
+		Log:                   in.Log,
+		Registry:              in.Registry,
 	}
 	if in.Tokens != nil {
 		cfg.Authenticate = Authenticate(in.Tokens)

@@ -33,6 +33,7 @@ const (
 	DefaultPresenceUpdatePeriod  = 25 * time.Second
 	DefaultCommandTimeout        = 3 * time.Second
 	DefaultSubscriptionQueueSize = 1024
+	DefaultPositionCheckInterval = 40 * time.Second
 )
 
 // Namespace is how the channels "<namespace>:..." behave.
@@ -131,6 +132,12 @@ type Config struct {
 	// RecheckInterval re-verifies every connection's token so that a
 	// revoked one is closed within it. Negative disables.
 	RecheckInterval time.Duration
+	// PositionCheckInterval is how often each subscription in a channel
+	// with history compares its position with the broker's, so that
+	// publications lost while the broker's PUB/SUB connection was down
+	// (Redis restarted or failed over) make the client recover from
+	// history or learn that it cannot. Default 40s.
+	PositionCheckInterval time.Duration
 	// CommandTimeout bounds each broker call made by the Hub methods
 	// when ctx has no deadline.
 	CommandTimeout time.Duration

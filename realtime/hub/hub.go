@@ -122,6 +122,7 @@ func withDefaults(c Config) Config {
 	c.MetricsNamespace = cmp.Or(c.MetricsNamespace, "realtime_centrifuge")
 	c.RecheckInterval = cmp.Or(c.RecheckInterval, DefaultRecheckInterval)
 	c.CommandTimeout = cmp.Or(c.CommandTimeout, DefaultCommandTimeout)
+	c.PositionCheckInterval = cmp.Or(c.PositionCheckInterval, DefaultPositionCheckInterval)
 	l := &c.Limits
 	l.MaxChannelLength = cmp.Or(l.MaxChannelLength, DefaultMaxChannelLength)
 	l.MaxChannelsPerClient = cmp.Or(l.MaxChannelsPerClient, DefaultMaxChannelsPerClient)

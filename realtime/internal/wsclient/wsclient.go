@@ -83,7 +83,11 @@ type Msg struct {
 				User string `json:"user"`
 			} `json:"info"`
 		} `json:"leave"`
-		Disconnect *Close `json:"disconnect"`
+		Disconnect  *Close `json:"disconnect"`
+		Unsubscribe *struct {
+			Code   int    `json:"code"`
+			Reason string `json:"reason"`
+		} `json:"unsubscribe"`
 	} `json:"push"`
 	Raw json.RawMessage `json:"-"`
 }
