@@ -1,7 +1,7 @@
 // Package apex assembles a service from go.uber.org/fx modules: config,
-// observability, HTTP, cache and rate limits, data, auth and background
-// jobs and, in a later release, realtime. Every module runs on embedded defaults with nothing installed,
-// and on Postgres and Redis by configuration alone.
+// observability, HTTP, cache and rate limits, data, auth, background
+// jobs and realtime. Every module runs on embedded defaults with nothing
+// installed, and on Postgres and Redis by configuration alone.
 //
 //	func main() {
 //		fx.New(apex.Modules...).Run()
@@ -22,6 +22,7 @@ import (
 	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/observe"
 	"github.com/apexgo/apex/queue"
+	"github.com/apexgo/apex/realtime"
 )
 
 // Capability names a module that an app can leave out with [Without].
@@ -48,6 +49,10 @@ const (
 	// (package queue): Redis Streams when Redis is configured, in process
 	// otherwise.
 	Queue
+	// Realtime is the WebSocket and SSE hub (package realtime): channels,
+	// presence, history, fan-out across instances on Redis, in-memory
+	// without it.
+	Realtime
 )
 
 func (c Capability) String() string {
@@ -62,6 +67,8 @@ func (c Capability) String() string {
 		return "Auth"
 	case Queue:
 		return "Queue"
+	case Realtime:
+		return "Realtime"
 	}
 	return fmt.Sprintf("Capability(%d)", int(c))
 }
@@ -84,6 +91,7 @@ var capabilities = []struct {
 	{Data, data.Module},
 	{Auth, auth.Module},
 	{Queue, queue.Module},
+	{Realtime, realtime.Module},
 }
 
 // Modules is every apex module with its embedded defaults:

@@ -37,7 +37,7 @@ func TestWithoutUnknownCapabilityFails(t *testing.T) {
 // still starts and serves its health endpoints (or, without HTTP, runs).
 func TestWithoutEachCapabilityStarts(t *testing.T) {
 	t.Parallel()
-	all := []apex.Capability{apex.HTTP, apex.Cache, apex.Data, apex.Auth, apex.Queue}
+	all := []apex.Capability{apex.HTTP, apex.Cache, apex.Data, apex.Auth, apex.Queue, apex.Realtime}
 	cases := [][]apex.Capability{all}
 	for _, c := range all {
 		cases = append(cases, []apex.Capability{c})
@@ -57,7 +57,7 @@ func TestWithoutEachCapabilityStarts(t *testing.T) {
 
 func TestCapabilityNames(t *testing.T) {
 	t.Parallel()
-	for c, want := range map[apex.Capability]string{apex.HTTP: "HTTP", apex.Cache: "Cache", apex.Data: "Data", apex.Auth: "Auth", apex.Queue: "Queue"} {
+	for c, want := range map[apex.Capability]string{apex.HTTP: "HTTP", apex.Cache: "Cache", apex.Data: "Data", apex.Auth: "Auth", apex.Queue: "Queue", apex.Realtime: "Realtime"} {
 		if c.String() != want {
 			t.Errorf("%d.String() = %q, want %q", int(c), c.String(), want)
 		}

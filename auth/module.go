@@ -2,8 +2,11 @@ package auth
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/redis/rueidis"
 	"go.uber.org/fx"
@@ -38,6 +41,7 @@ var Module = fx.Module("auth",
 		newGuard,
 		func(c Config) (*Passwords, error) { return NewPasswords(c.Password) },
 		subjectFunc,
+		tokenVerifier,
 	),
 	// Build everything at start even if nothing asks for it yet, so that
 	// a bad key or driver stops the app before it serves.
@@ -149,5 +153,24 @@ func subjectFunc() httpx.SubjectFunc {
 	return func(c echo.Context) string {
 		id, _ := FromContext(c.Request().Context())
 		return id.Subject
+	}
+}
+
+// tokenVerifier lets other modules (realtime's connections) verify access
+// tokens without importing auth: an expired token is
+// httpx.ErrTokenExpired (refresh and retry), a store outage
+// httpx.ErrTokenUnavailable, anything else httpx.ErrTokenInvalid.
+func tokenVerifier(tokens Tokens) httpx.TokenVerifier {
+	return func(ctx context.Context, token string) (httpx.VerifiedToken, error) {
+		id, err := tokens.Verify(ctx, token)
+		switch {
+		case err == nil:
+			return httpx.VerifiedToken{Subject: id.Subject, Tenant: id.Tenant, ExpiresAt: id.ExpiresAt}, nil
+		case errors.Is(err, ErrUnavailable):
+			return httpx.VerifiedToken{}, fmt.Errorf("%w: %w", httpx.ErrTokenUnavailable, err)
+		case errors.Is(err, jwt.ErrTokenExpired) && !errors.Is(err, ErrRevoked):
+			return httpx.VerifiedToken{}, fmt.Errorf("%w: %w", httpx.ErrTokenExpired, err)
+		}
+		return httpx.VerifiedToken{}, fmt.Errorf("%w: %w", httpx.ErrTokenInvalid, err)
 	}
 }

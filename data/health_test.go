@@ -43,9 +43,11 @@ func TestHealthChecksConformance(t *testing.T) {
 		for i, check := range []string{"primary", "named"} {
 			t.Run(name+"/"+check, func(t *testing.T) {
 				t.Parallel()
-				httpxtest.Run(t, func(t *testing.T) httpxtest.Harness {
-					down := healthChecks(t, "postgres://apex@127.0.0.1:1/down?sslmode=disable", false)[0]
-					return httpxtest.Harness{Healthy: healthChecks(t, dsn(t), true)[i], Unhealthy: down}
+				httpxtest.Run(t, httpxtest.Features{Down: true}, func(t *testing.T, down bool) httpx.HealthCheck {
+					if down {
+						return healthChecks(t, "postgres://apex@127.0.0.1:1/down?sslmode=disable", false)[0]
+					}
+					return healthChecks(t, dsn(t), true)[i]
 				})
 			})
 		}

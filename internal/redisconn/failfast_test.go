@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/rueidis"
 
+	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/httpx/httpxtest"
 	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/internal/testservice"
@@ -294,8 +295,12 @@ func TestCheckConformance(t *testing.T) {
 	s := startServer(t)
 	dead := newClient(t, s.addr, time.Second, nil)
 	s.kill()
-	h := httpxtest.Harness{Healthy: redisconn.Check{Client: live}, Unhealthy: redisconn.Check{Client: dead}}
-	httpxtest.Run(t, func(*testing.T) httpxtest.Harness { return h })
+	httpxtest.Run(t, httpxtest.Features{Down: true}, func(_ *testing.T, down bool) httpx.HealthCheck {
+		if down {
+			return redisconn.Check{Client: dead}
+		}
+		return redisconn.Check{Client: live}
+	})
 }
 
 // TestFailFastCloseEndsProbes: closing the client while it probes a
