@@ -214,13 +214,18 @@ func TestModuleConfigErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "auth.secret") || strings.Contains(err.Error(), "short") {
 		t.Fatalf("a short secret: %v, want an error naming auth.secret without its value", err)
 	}
+	_, err = apptest.Start(t, modules(), apptest.Config(map[string]any{"auth.refresh_grace": "2m"}))
+	if err == nil || !strings.Contains(err.Error(), "auth.refresh_grace") {
+		t.Fatalf("auth.refresh_grace over 1m: %v, want an error naming it", err)
+	}
 	// Development and test without a secret: a random one, with a WARN.
 	a := apptest.New(t, modules())
 	a.WaitForLog(t, "auth.secret is not set: signing with a random per-process secret; tokens end with the process and other instances reject them. Set APP_AUTH__SECRET (32+ random bytes) outside development", time.Second)
 }
 
-// Two instances sharing Redis: a logout on one is a 401 on the other, and
-// a refresh token spent on one is reuse on the other.
+// Two instances sharing Redis: a logout on one is a 401 on the other; a
+// refresh token spent on one gets the same pair on the other within
+// auth.refresh_grace, and is reuse there past it.
 func TestModuleTwoInstancesOnRedis(t *testing.T) {
 	t.Parallel()
 	addr := testservice.Need(t, testservice.Redis)
@@ -304,13 +309,18 @@ func TestModuleConfigFromEnv(t *testing.T) {
 		g    *auth.Guard
 		j    auth.Tokens
 		info app.Info
+		cfg  auth.Config
 	)
 	apptest.New(t, modules(), apptest.Env(
 		"APP_AUTH__SECRET="+testSecret,
+		"APP_AUTH__REFRESH_GRACE=2s",
 		"APP_AUTH__PERMISSIONS__AUDITOR=reports:read,audit:read",
 		"APP_AUTH__VERIFY_KEYS__OLD2025__ALGORITHM=HS256",
 		"APP_AUTH__VERIFY_KEYS__OLD2025__SECRET=another-secret-of-at-least-32-bytes!!",
-	), apptest.With(fx.Populate(&g, &j, &info)))
+	), apptest.With(fx.Populate(&g, &j, &info, &cfg)))
+	if cfg.RefreshGrace != 2*time.Second {
+		t.Fatalf("APP_AUTH__REFRESH_GRACE=2s gave auth.refresh_grace %v", cfg.RefreshGrace)
+	}
 	auditor := auth.Identity{Principal: auth.Principal{Roles: []string{"auditor"}}}
 	if !g.Can(auditor, "audit:read") || !g.Can(auditor, "reports:read") {
 		t.Fatal("APP_AUTH__PERMISSIONS__AUDITOR was not applied")
