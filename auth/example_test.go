@@ -63,6 +63,31 @@ func ExampleJWT() {
 	// true
 }
 
+// End every session of a user at once, after a password change: every
+// access token issued before is refused, every refresh token fails; a
+// session started afterwards lives.
+func ExampleRevokeParams_everySessionOf() {
+	ctx := context.Background()
+	tokens := exampleTokens()
+	laptop, _ := tokens.Issue(ctx, auth.Principal{Subject: "user-1"})
+	phone, _ := tokens.Issue(ctx, auth.Principal{Subject: "user-1"})
+	time.Sleep(2 * time.Millisecond) // tokens are stamped to the millisecond
+
+	_ = tokens.Revoke(ctx, auth.RevokeParams{EverySessionOf: "user-1"})
+	fresh, _ := tokens.Issue(ctx, auth.Principal{Subject: "user-1"})
+
+	_, err := tokens.Verify(ctx, laptop.AccessToken)
+	fmt.Println("laptop:", errors.Is(err, auth.ErrRevoked))
+	_, err = tokens.Refresh(ctx, phone.RefreshToken)
+	fmt.Println("phone:", errors.Is(err, auth.ErrInvalidRefresh))
+	_, err = tokens.Verify(ctx, fresh.AccessToken)
+	fmt.Println("new session:", err)
+	// Output:
+	// laptop: true
+	// phone: true
+	// new session: <nil>
+}
+
 // The Guard protects routes: a missing token is a 401 with a Bearer
 // challenge, a missing role a 403.
 func ExampleGuard() {

@@ -48,11 +48,7 @@ var Module = fx.Module("auth",
 	fx.Invoke(func(Tokens, *Guard, *Passwords) {}),
 	// A bad refresh token is a 401 with code invalid_token, the same for
 	// every cause (see invalidRefresh).
-	fx.Provide(fx.Annotate(
-		func() httpx.ErrorMapping {
-			return httpx.ErrorMapping{Err: ErrInvalidRefresh, Status: http.StatusUnauthorized, Code: httpx.CodeInvalidToken}
-		},
-		fx.ResultTags(`group:"httpx.error_mappings"`))),
+	httpx.MapErrorCode(ErrInvalidRefresh, http.StatusUnauthorized, httpx.CodeInvalidToken),
 	httpx.MapError(ErrPasswordTooLong, http.StatusBadRequest),
 	httpx.MapError(ErrStoreFull, http.StatusServiceUnavailable),
 	httpx.MapError(ErrUnavailable, http.StatusServiceUnavailable),

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -214,13 +215,18 @@ func TestModuleConfigErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "auth.secret") || strings.Contains(err.Error(), "short") {
 		t.Fatalf("a short secret: %v, want an error naming auth.secret without its value", err)
 	}
+	_, err = apptest.Start(t, modules(), apptest.Config(map[string]any{"auth.refresh_grace": "2m"}))
+	if err == nil || !strings.Contains(err.Error(), "auth.refresh_grace") {
+		t.Fatalf("auth.refresh_grace over 1m: %v, want an error naming it", err)
+	}
 	// Development and test without a secret: a random one, with a WARN.
 	a := apptest.New(t, modules())
 	a.WaitForLog(t, "auth.secret is not set: signing with a random per-process secret; tokens end with the process and other instances reject them. Set APP_AUTH__SECRET (32+ random bytes) outside development", time.Second)
 }
 
-// Two instances sharing Redis: a logout on one is a 401 on the other, and
-// a refresh token spent on one is reuse on the other.
+// Two instances sharing Redis: a logout on one is a 401 on the other; a
+// refresh token spent on one gets the same pair on the other within
+// auth.refresh_grace, and is reuse there past it.
 func TestModuleTwoInstancesOnRedis(t *testing.T) {
 	t.Parallel()
 	addr := testservice.Need(t, testservice.Redis)
@@ -304,13 +310,18 @@ func TestModuleConfigFromEnv(t *testing.T) {
 		g    *auth.Guard
 		j    auth.Tokens
 		info app.Info
+		cfg  auth.Config
 	)
 	apptest.New(t, modules(), apptest.Env(
 		"APP_AUTH__SECRET="+testSecret,
+		"APP_AUTH__REFRESH_GRACE=2s",
 		"APP_AUTH__PERMISSIONS__AUDITOR=reports:read,audit:read",
 		"APP_AUTH__VERIFY_KEYS__OLD2025__ALGORITHM=HS256",
 		"APP_AUTH__VERIFY_KEYS__OLD2025__SECRET=another-secret-of-at-least-32-bytes!!",
-	), apptest.With(fx.Populate(&g, &j, &info)))
+	), apptest.With(fx.Populate(&g, &j, &info, &cfg)))
+	if cfg.RefreshGrace != 2*time.Second {
+		t.Fatalf("APP_AUTH__REFRESH_GRACE=2s gave auth.refresh_grace %v", cfg.RefreshGrace)
+	}
 	auditor := auth.Identity{Principal: auth.Principal{Roles: []string{"auditor"}}}
 	if !g.Can(auditor, "audit:read") || !g.Can(auditor, "reports:read") {
 		t.Fatal("APP_AUTH__PERMISSIONS__AUDITOR was not applied")
@@ -394,5 +405,47 @@ func TestKeyRotationThroughEnv(t *testing.T) {
 	), apptest.With(fx.Populate(&j)))
 	if _, err := j.Verify(t.Context(), tok); err != nil {
 		t.Fatalf("a token of the previous key, configured as %s: %v", env, err)
+	}
+}
+
+// The module's httpx.TokenVerifier (for modules that take tokens outside
+// the Guard, such as realtime) sorts tokens into valid, expired (refresh
+// and retry), revoked and invalid.
+func TestTokenVerifierForOtherModules(t *testing.T) {
+	t.Parallel()
+	var (
+		verify httpx.TokenVerifier
+		tokens auth.Tokens
+	)
+	apptest.New(t, modules(), apptest.Config(map[string]any{"auth.access_ttl": "1s", "auth.leeway": "0s"}),
+		apptest.With(fx.Populate(&verify, &tokens)))
+	pair, err := tokens.Issue(t.Context(), auth.Principal{Subject: "ada", Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := verify(t.Context(), pair.AccessToken)
+	if err != nil || got.Subject != "ada" || got.Tenant != "acme" || got.ExpiresAt.IsZero() {
+		t.Fatalf("valid token: %+v, %v", got, err)
+	}
+	if _, err := verify(t.Context(), "not.a.token"); !errors.Is(err, httpx.ErrTokenInvalid) {
+		t.Fatalf("garbage: %v, want ErrTokenInvalid", err)
+	}
+	revoked, err := tokens.Issue(t.Context(), auth.Principal{Subject: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := tokens.Verify(t.Context(), revoked.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tokens.Revoke(t.Context(), auth.RevokeParams{Access: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify(t.Context(), revoked.AccessToken); !errors.Is(err, httpx.ErrTokenInvalid) {
+		t.Fatalf("revoked: %v, want ErrTokenInvalid", err)
+	}
+	time.Sleep(2100 * time.Millisecond) // the access TTL is whole seconds
+	if _, err := verify(t.Context(), pair.AccessToken); !errors.Is(err, httpx.ErrTokenExpired) {
+		t.Fatalf("expired: %v, want ErrTokenExpired", err)
 	}
 }

@@ -96,7 +96,14 @@ const errorMappingGroup = "httpx.error_mappings"
 // and the status it becomes: httpx.MapError(data.ErrNotFound, 404). For a
 // 4xx status the error's text is the problem's detail; a 5xx never shows it.
 func MapError(err error, status int) fx.Option {
-	m := ErrorMapping{Err: err, Status: status}
+	return MapErrorCode(err, status, "")
+}
+
+// MapErrorCode is [MapError] with the problem's [Problem.Code] chosen
+// ("" for [CodeFor] of status): httpx.MapErrorCode(auth.ErrInvalidRefresh,
+// 401, httpx.CodeInvalidToken).
+func MapErrorCode(err error, status int, code string) fx.Option {
+	m := ErrorMapping{Err: err, Status: status, Code: code}
 	return fx.Provide(fx.Annotate(func() ErrorMapping { return m }, fx.ResultTags(`group:"`+errorMappingGroup+`"`)))
 }
 

@@ -1,7 +1,8 @@
 // Package memory is the in-process backend of the auth stores: revoked
-// token IDs and refresh-token families in maps, for a single instance or
-// tests. A restart forgets everything (every refresh token and every
-// revocation); instances do not share them. Both stores are bounded:
+// token IDs, subjects' "not before" times and refresh-token families in
+// maps, for a single instance or tests. A restart forgets everything
+// (every refresh token and every revocation); instances do not share
+// them. Both stores are bounded:
 // expired entries are swept as new ones arrive, and past MaxEntries live
 // entries a write fails with port.ErrStoreFull rather than grow.
 package memory

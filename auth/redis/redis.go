@@ -1,16 +1,20 @@
 // Package redis is the Redis backend of the auth stores, on the process's
-// rueidis client: revoked token IDs as keys that expire with the token,
-// and refresh-token families rotated by Lua scripts, so that instances
-// sharing a Redis share both.
+// rueidis client: revoked token IDs and subjects' "not before" times as
+// keys that expire when no token they could refuse is left, and
+// refresh-token families looked up and rotated by Lua scripts (the pair
+// kept for the grace window in a key that expires with it), so that
+// instances sharing a Redis share all of it.
 //
-// Revocation checks are cheap: Revoked reads its key with rueidis
-// client-side caching (DoCache), so a token that is not revoked costs one
-// round trip per instance and is then answered from process memory until
-// it expires; a Revoke anywhere makes Redis invalidate that local copy in
-// every instance. The instance that revoked sees it at once, without
-// waiting for the invalidation: for redisconn.RecentWindow after a
-// Revoke it reads that ID from Redis directly. With client-side caching off
-// (redis.client_cache_size 0), every check is a GET.
+// Revocation checks are cheap: Revoked reads the token's ID key and its
+// subject's key in one round trip with rueidis client-side caching
+// (DoMultiCache), so a token that is not revoked costs one round trip per
+// instance and is then answered from process memory until it expires; a
+// write anywhere makes Redis invalidate those local copies in every
+// instance. The instance that wrote sees it at once, without waiting for
+// the invalidation: for redisconn.RecentWindow after a write it reads
+// those keys from Redis directly. With client-side caching off (redis.client_cache_size
+// 0), every check is a round trip of two GETs. A refresh costs two
+// scripts (look up, rotate).
 package redis
 
 import (
