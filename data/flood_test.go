@@ -74,6 +74,8 @@ func floodUnknownIDs(t *testing.T, s floodSetup, catalog bool) {
 	cfg := data.DefaultConfig()
 	cfg.DSN = app.NewSecret(s.primary)
 	cfg.Tenancy.Enabled, cfg.Tenancy.MaxOpen, cfg.Tenancy.MaxOpening = true, real, maxOpening
+	// Small pools: the servers are shared with other tests.
+	cfg.Pool.MaxOpen, cfg.Tenancy.Pool.MaxOpen, cfg.Tenancy.Pool.MaxIdle = 2, 1, 1
 	if v, ok := s.tenancy["dsn_template"]; ok {
 		cfg.Tenancy.DSNTemplate = app.NewSecret(v.(string))
 	}
