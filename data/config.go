@@ -115,8 +115,9 @@ type PoolConfig struct {
 	// ([DefaultConnMaxIdleTime]).
 	ConnMaxIdleTime time.Duration `koanf:"conn_max_idle_time" validate:"gte=0"`
 	// ConnectTimeout bounds one connection attempt and each start-time
-	// ping; the start hook retries with backoff within the start budget.
-	// Default 5s ([DefaultConnectTimeout]).
+	// ping; the start hook retries with backoff within the start budget,
+	// a tenant's first open within this one timeout. Default 5s
+	// ([DefaultConnectTimeout]).
 	ConnectTimeout time.Duration `koanf:"connect_timeout" validate:"gte=0"`
 }
 

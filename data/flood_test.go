@@ -74,6 +74,8 @@ func floodUnknownIDs(t *testing.T, s floodSetup, catalog bool) {
 	cfg := data.DefaultConfig()
 	cfg.DSN = app.NewSecret(s.primary)
 	cfg.Tenancy.Enabled, cfg.Tenancy.MaxOpen, cfg.Tenancy.MaxOpening = true, real, maxOpening
+	// Small pools: the servers are shared with other tests.
+	cfg.Pool.MaxOpen, cfg.Tenancy.Pool.MaxOpen, cfg.Tenancy.Pool.MaxIdle = 2, 1, 1
 	if v, ok := s.tenancy["dsn_template"]; ok {
 		cfg.Tenancy.DSNTemplate = app.NewSecret(v.(string))
 	}
@@ -87,16 +89,19 @@ func floodUnknownIDs(t *testing.T, s floodSetup, catalog bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	start, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := d.Start(ctx); err != nil {
+	if err := d.Start(start); err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
 
 	// The real tenants' pools open, then stay busy, each request pinning
-	// its tenant as the middleware does.
+	// its tenant as the middleware does, within a generous request
+	// deadline (the machine may be loaded).
 	use := func(id string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
 		tctx := app.WithTenant(ctx, id)
 		release, err := d.Pin(tctx)
 		if err != nil {

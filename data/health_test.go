@@ -18,7 +18,7 @@ func healthChecks(t *testing.T, dsn string, start bool) []httpx.HealthCheck {
 	cfg := data.DefaultConfig()
 	cfg.DSN = app.NewSecret(dsn)
 	cfg.Databases = map[string]data.DBConfig{"audit": {DSN: app.NewSecret(datatest.SQLiteDSN(t))}}
-	cfg.Pool.ConnectTimeout = data.DefaultConnectTimeout
+	cfg.Pool.MaxOpen = 4 // the suite's 20 concurrent checks share them
 	d, err := data.New(cfg, data.Params{})
 	if err != nil {
 		t.Fatal(err)

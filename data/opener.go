@@ -165,7 +165,12 @@ func (o *opener) connect(ctx context.Context, id string, td TenantDB) (*gorm.DB,
 		return nil, nil, err
 	}
 	release := o.counted(db)
-	err = Ping(ctx, db, pool.ConnectTimeout, op.Setting)
+	// One connect timeout in all, retries included: an open holds one of
+	// max_opening turns, and a tenant whose server is down must not hold
+	// it for the whole open budget.
+	pctx, cancel := context.WithTimeout(ctx, pool.ConnectTimeout)
+	err = Ping(pctx, db, pool.ConnectTimeout, op.Setting)
+	cancel()
 	if err == nil && td.Schema != "" {
 		err = schemaExists(ctx, db, id, td.Schema)
 	}

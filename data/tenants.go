@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 	"gorm.io/gorm"
 )
@@ -19,7 +18,6 @@ import (
 // remembered for a while.
 type tenants struct {
 	cfg    TenancyConfig
-	log    *zap.Logger
 	idRoom int // longest ID not listed in cfg.Tenants, see TenantIDPattern
 
 	pools   *poolSet
@@ -43,7 +41,7 @@ func newTenants(d *Databases, r TenantResolver) (*tenants, error) {
 	}
 	log := d.p.Log.Named("data.tenancy")
 	t := &tenants{
-		cfg: cfg, log: log, idRoom: maxIdent,
+		cfg: cfg, idRoom: maxIdent,
 		pools:   newPoolSet(cfg.MaxOpen, log),
 		opener:  newOpener(d, cfg, r, log),
 		unknown: unknown,

@@ -74,31 +74,36 @@ func MySQLDSN(t testing.TB) string {
 	return MySQLWithDatabase(base, name)
 }
 
-// scratch runs create now and drop when the test ends.
+// scratch runs create now and drop when the test ends, each on a
+// connection of its own that it closes at once: a test creating many
+// schemas holds no connection for them meanwhile.
 func scratch(t testing.TB, driver, dsn, create, drop string) {
 	t.Helper()
 	if driver == "mysql" && strings.HasPrefix(dsn, "mysql://") {
 		t.Fatalf("datatest: APEX_TEST_MYSQL_DSN must be in the go-sql-driver form user@tcp(host:port)/db")
 	}
-	admin, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatalf("datatest: %v", err)
-	}
-	admin.SetMaxOpenConns(1)
-	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := admin.ExecContext(cctx, create); err != nil {
-		_ = admin.Close()
+	if err := execOnce(driver, dsn, create); err != nil {
 		t.Fatalf("datatest: %s: %v", create, err)
 	}
 	t.Cleanup(func() {
-		defer admin.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, drop); err != nil {
+		if err := execOnce(driver, dsn, drop); err != nil {
 			t.Errorf("datatest: %s: %v", drop, err)
 		}
 	})
+}
+
+// execOnce runs one statement on a connection opened for it.
+func execOnce(driver, dsn, stmt string) error {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = db.ExecContext(ctx, stmt)
+	return err
 }
 
 // MySQLWithDatabase returns a go-sql-driver DSN naming database db.
