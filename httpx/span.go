@@ -33,6 +33,7 @@ const TracerName = "github.com/apexgo/apex/httpx"
 // Error status and the handler's error as an exception event.
 type serverSpans struct {
 	tracer trace.Tracer
+	opts   []trace.SpanStartOption       // made once: a variadic argument would be a new slice per span
 	prop   propagation.TextMapPropagator // nil: no incoming context is read
 	idKey  attribute.Key                 // "" when request IDs are off
 }
@@ -40,6 +41,7 @@ type serverSpans struct {
 func newServerSpans(tp trace.TracerProvider, prop propagation.TextMapPropagator, idHeader string) *serverSpans {
 	s := &serverSpans{
 		tracer: tp.Tracer(TracerName, trace.WithSchemaURL(semconv.SchemaURL)),
+		opts:   []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)},
 		prop:   prop,
 	}
 	if idHeader != "" {
@@ -67,7 +69,7 @@ func (s *serverSpans) start(ctx context.Context, c echo.Context, req *http.Reque
 	if route := c.Path(); route != "" {
 		name += " " + route
 	}
-	return s.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
+	return s.tracer.Start(ctx, name, s.opts...)
 }
 
 // maxSpanAttrs is the most attributes end sets.
