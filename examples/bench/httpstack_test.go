@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 )
 
@@ -31,10 +33,16 @@ func startApex(tb testing.TB, extra map[string]any, opts ...fx.Option) *Apex {
 	return a
 }
 
-// Both stacks answer the measured request alike, over the handler and
-// over a loopback listener. Runs in well under a second.
+// The three stacks answer the measured request alike, over the handler
+// and over a loopback listener, and the tracing one really records spans.
+// Runs in well under a second.
 func TestStacksServeItem(t *testing.T) {
 	a := startApex(t, nil)
+	var tp trace.TracerProvider
+	tr := startApex(t, nil, WithRecordingTracer(), fx.Populate(&tp))
+	if _, ok := tp.(*sdktrace.TracerProvider); !ok {
+		t.Fatalf("tracing stack's tracer provider is %T, not the SDK's", tp)
+	}
 	bare := Bare(NewStore())
 	bareAddr, stop, err := Serve(bare)
 	if err != nil {
@@ -43,7 +51,7 @@ func TestStacksServeItem(t *testing.T) {
 	t.Cleanup(func() { _ = stop(context.Background()) })
 
 	var bodies []string
-	for name, h := range map[string]http.Handler{"apex": a.Echo, "bare": bare} {
+	for name, h := range map[string]http.Handler{"apex": a.Echo, "tracing": tr.Echo, "bare": bare} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, Path, nil))
 		if w.Code != http.StatusOK {
@@ -51,11 +59,13 @@ func TestStacksServeItem(t *testing.T) {
 		}
 		bodies = append(bodies, w.Body.String())
 	}
-	if bodies[0] != bodies[1] {
-		t.Fatalf("bodies differ: %q vs %q", bodies[0], bodies[1])
+	for _, b := range bodies[1:] {
+		if b != bodies[0] {
+			t.Fatalf("bodies differ: %q", bodies)
+		}
 	}
 	c := &http.Client{Timeout: 5 * time.Second}
-	for name, addr := range map[string]string{"apex": a.Addr, "bare": bareAddr} {
+	for name, addr := range map[string]string{"apex": a.Addr, "tracing": tr.Addr, "bare": bareAddr} {
 		resp, err := c.Get("http://" + addr + Path)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
