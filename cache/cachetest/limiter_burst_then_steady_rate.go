@@ -20,6 +20,7 @@ func TestLimiterBurstThenSteadyRate(t *testing.T, f LimiterFeatures, newLimiter 
 	t.Parallel()
 	l := openLimiter(t, newLimiter)
 	tol := tolerance(f)
+	lim := realTimeLimit
 	interval := lim.Interval()
 	// near checks got against want, where the server may have
 	// seen up to elapsed more time pass than want assumes.
