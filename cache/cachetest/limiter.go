@@ -83,8 +83,13 @@ func RunLimiter(t *testing.T, f LimiterFeatures, newLimiter NewLimiter) {
 }
 
 // lim is 10 events per second in bursts of 5: one event's allowance
-// every 100ms.
+// every 100ms, on a controllable clock.
 var lim = port.Limit{Rate: 10, Period: time.Second, Burst: 5}
+
+// realTimeLimit is lim's shape for real time, slower so that a burst of
+// calls fits in one interval on a loaded machine: one event's allowance
+// every 250ms.
+var realTimeLimit = port.Limit{Rate: 4, Period: time.Second, Burst: 5}
 
 const ms = time.Millisecond
 

@@ -20,6 +20,7 @@ func TestLimiterBurstThenSteadyRate(t *testing.T, f LimiterFeatures, newLimiter 
 	t.Parallel()
 	l := openLimiter(t, newLimiter)
 	tol := tolerance(f)
+	lim := realTimeLimit
 	interval := lim.Interval()
 	// near checks got against want, where the server may have
 	// seen up to elapsed more time pass than want assumes.
@@ -29,8 +30,12 @@ func TestLimiterBurstThenSteadyRate(t *testing.T, f LimiterFeatures, newLimiter 
 			t.Fatalf("%s = %v, want %v (-%v elapsed, ±%v)", what, got, want, elapsed, tol)
 		}
 	}
+	// sent is when the last Allow was sent: the backend computed its
+	// result at some time after it.
+	var sent time.Time
 	allow := func() port.Result {
 		t.Helper()
+		sent = time.Now()
 		r, err := l.Allow(t.Context(), "k", lim)
 		if err != nil {
 			t.Fatalf("Allow: %v", err)
@@ -64,9 +69,11 @@ func TestLimiterBurstThenSteadyRate(t *testing.T, f LimiterFeatures, newLimiter 
 	near("refusal: ResetAfter", r.ResetAfter, time.Duration(lim.Burst)*interval, elapsed)
 	full := time.Duration(lim.Burst) * interval
 	for i := range 3 {
-		// Sleeping RetryAfter must be enough; whatever passes
-		// beyond it (over) comes off the next results.
-		before, sleep := time.Now(), r.RetryAfter
+		// Sleeping RetryAfter must be enough; whatever passes beyond
+		// it (over, counted from when the call that returned it was
+		// sent, so that its way back counts too) comes off the next
+		// results.
+		before, sleep := sent, r.RetryAfter
 		time.Sleep(sleep)
 		if r = allow(); !r.Allowed || r.Remaining != 0 {
 			t.Fatalf("steady event %d, after sleeping RetryAfter: got %+v, want allowed with 0 remaining", i+1, r)

@@ -16,16 +16,22 @@ func TestLimiterResetWhenIdle(t *testing.T, f LimiterFeatures, newLimiter NewLim
 	}
 	t.Parallel()
 	l := openLimiter(t, newLimiter)
-	small := port.Limit{Rate: 10, Period: time.Second, Burst: 3}
+	small := port.Limit{Rate: 4, Period: time.Second, Burst: 3}
+	full := time.Duration(small.Burst) * small.Interval()
+	// Use the burst up until refused: on a loaded machine an interval
+	// may pass during the calls and give one back.
 	var last port.Result
-	for range small.Burst + 1 {
+	for i := 0; i == 0 || last.Allowed; i++ {
+		if i > 3*small.Burst {
+			t.Fatalf("%d events in a row admitted with a burst of %d", i, small.Burst)
+		}
 		var err error
 		if last, err = l.Allow(t.Context(), "k", small); err != nil {
 			t.Fatalf("Allow: %v", err)
 		}
 	}
-	if last.Allowed || last.ResetAfter <= 0 || last.ResetAfter > 300*ms+tolerance(f) {
-		t.Fatalf("past the burst: got %+v, want refused with ResetAfter about 300ms", last)
+	if last.ResetAfter <= 0 || last.ResetAfter > full+tolerance(f) {
+		t.Fatalf("past the burst: got %+v, want refused with ResetAfter at most %v", last, full)
 	}
 	time.Sleep(last.ResetAfter)
 	r, err := l.Allow(t.Context(), "k", small)

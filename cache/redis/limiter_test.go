@@ -50,9 +50,16 @@ func TestLimiterKeysExpire(t *testing.T) {
 			t.Fatalf("after event %d: PTTL %v, want in (0, %v] (ResetAfter %v)", i+1, got, window, r.ResetAfter)
 		}
 	}
-	// A refusal does not extend the key's life.
-	if r, err := l.Allow(t.Context(), "k", lim); err != nil || r.Allowed {
-		t.Fatalf("past the burst: %+v, %v", r, err)
+	// A refusal does not extend the key's life. (On a loaded machine an
+	// interval may have passed and given an event back: use it up.)
+	for i := 0; ; i++ {
+		r, err := l.Allow(t.Context(), "k", lim)
+		if err != nil || i > 3*lim.Burst {
+			t.Fatalf("past the burst: %+v, %v after %d more events", r, err, i)
+		}
+		if !r.Allowed {
+			break
+		}
 	}
 	deadline := time.Now().Add(window + 2*time.Second)
 	for {

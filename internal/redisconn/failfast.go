@@ -219,12 +219,14 @@ func (b *breaker) probeLoop() {
 	}
 }
 
-func (b *breaker) close() {
+// stop starts no more probes and ends the one under way as far as its
+// context can; closing the connections (which rueidis needs to give up a
+// read on some paths) ends it for good, and then wait returns.
+func (b *breaker) stop() {
 	b.mu.Lock()
 	b.closed = true
 	b.mu.Unlock()
 	b.cancel()
-	b.wg.Wait()
 }
 
 // client is the rueidis.Client that the container provides: the
@@ -314,8 +316,9 @@ func (c *client) Dedicated(fn func(rueidis.DedicatedClient) error) error {
 
 // Close stops the probes and closes the connections.
 func (c *client) Close() {
-	c.b.close()
+	c.b.stop()
 	c.Client.Close()
+	c.b.wg.Wait()
 }
 
 func (c *client) result(r rueidis.RedisResult) rueidis.RedisResult {

@@ -330,3 +330,43 @@ func TestFailFastCloseEndsProbes(t *testing.T) {
 		t.Fatalf("Close took %v while a probe waited on a frozen Redis; want it to end the probe", took)
 	}
 }
+
+// TestFailFastFrozenCachedRead: a read through the client-side cache,
+// which the client does not bound (a local hit must stay cheap), still
+// ends against a frozen Redis on a request's long deadline (rueidis
+// bounds a lone command by the command timeout; under traffic, its
+// keep-alive check (every 1s; it PINGs a connection that received
+// nothing since the last check) closes the connection that does not
+// answer within the command timeout, within two checks), and the
+// client then fails fast.
+func TestFailFastFrozenCachedRead(t *testing.T) {
+	t.Parallel()
+	const timeout = 300 * time.Millisecond
+	s := startServer(t)
+	c := newClient(t, s.addr, timeout, nil)
+	if err := read(c, false); err != nil {
+		t.Fatal(err)
+	}
+	s.signal(syscall.SIGSTOP)
+	start := time.Now()
+	err := read(c, true) // a 20s deadline
+	took := time.Since(start)
+	t.Logf("cached read against a frozen Redis: %v after %v", err, took)
+	if err == nil || took > 2*rueidis.DefaultTCPKeepAlive+timeout+time.Second {
+		t.Fatalf("cached read against a frozen Redis: %v after %v; want an error within two keep-alive checks (%v) plus the command timeout %v",
+			err, took, 2*rueidis.DefaultTCPKeepAlive, timeout)
+	}
+	// A timeout starts a PING, which gets no answer either: from then on
+	// the client fails fast.
+	deadline := time.Now().Add(3*timeout + time.Second)
+	for err := read(c, true); !errors.Is(err, redisconn.ErrUnavailable); err = read(c, true) {
+		if time.Now().After(deadline) {
+			t.Fatalf("cached reads against a frozen Redis still wait for it: %v", err)
+		}
+	}
+	failFast(t, c)
+	s.signal(syscall.SIGCONT)
+	if d := recovers(t, c); d > time.Second {
+		t.Fatalf("reads work again %v after Redis went on; want under 1s", d)
+	}
+}

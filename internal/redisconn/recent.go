@@ -1,6 +1,7 @@
 package redisconn
 
 import (
+	"cmp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +34,9 @@ type RecentWrites struct {
 	all   atomic.Int64 // until when every key skips the local copy; 0: none
 	keys  sync.Map     // prefixed key → int64 until when it skips the local copy
 
-	mu sync.Mutex
-	n  atomic.Int64 // len(keys); changed under mu
+	mu  sync.Mutex
+	n   atomic.Int64 // len(keys); changed under mu
+	max int64        // keys remembered one by one; 0 means recentMax (tests set less)
 }
 
 // epoch is the origin of clock, so that RecentWrites needs no setup.
@@ -47,12 +49,13 @@ func (w *RecentWrites) Add(key string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := clock()
-	if w.n.Load() >= recentMax {
+	limit := cmp.Or(w.max, recentMax)
+	if w.n.Load() >= limit {
 		w.prune(now)
-		// Keep the set if pruning left room for recentMax/2 more keys,
-		// so that a prune is paid for by as many adds; otherwise cover
-		// every key for RecentWindow and start again.
-		if w.n.Load() > recentMax/2 {
+		// Keep the set if pruning left room for limit/2 more keys, so
+		// that a prune is paid for by as many adds; otherwise cover every
+		// key for RecentWindow and start again.
+		if w.n.Load() > limit/2 {
 			w.all.Store(now + int64(RecentWindow))
 			w.keys.Clear()
 			w.n.Store(0)
