@@ -4,24 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
 // claims is the JWT claim set: the registered claims, roles, tenant and
-// custom claims at the top level.
-//
-// Decoding is the hot path of Verify. UnmarshalJSON reads the usual shape
-// (known claims as strings, numbers and string arrays, custom claims of
-// any shape) with a small scanner, and falls back to slowDecode for
-// anything else (escapes in strings, invalid UTF-8, null, a known claim of
-// another type); FuzzClaimsDecode checks the two agree. Both match claim
-// names exactly: "Sub" or "EXP" is a custom claim, never the subject or
-// the expiry (encoding/json's struct decoding would match it
+// custom claims at the top level. It is decoded with encoding/json, claim
+// names matched exactly: "Sub" or "EXP" is a custom claim, never the
+// subject or the expiry (encoding/json's struct decoding would match it
 // case-insensitively, the last one winning).
 type claims struct {
 	Issuer    string   `json:"iss,omitempty"`
@@ -81,69 +73,74 @@ func (c *claims) MarshalJSON() ([]byte, error) {
 	return append(b, x[1:]...), nil
 }
 
+// UnmarshalJSON decodes b into c, matching claim names exactly: one
+// encoding/json pass into a map, then each known claim checked for its
+// type (null is as if absent); the rest are the custom claims.
 func (c *claims) UnmarshalJSON(b []byte) error {
-	if c.fastDecode(b) {
-		return nil
-	}
 	*c = claims{}
-	return c.slowDecode(b)
-}
-
-// slowDecode is encoding/json's reading of b, with claim names matched
-// exactly.
-func (c *claims) slowDecode(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
+	var all map[string]any
+	if err := json.Unmarshal(b, &all); err != nil {
 		return err
 	}
-	for k, v := range raw {
-		var err error
+	for k, v := range all {
+		if v == nil && knownClaims[k] {
+			continue
+		}
+		var ok bool
 		switch k {
 		case "iss":
-			err = json.Unmarshal(v, &c.Issuer)
+			c.Issuer, ok = v.(string)
 		case "sub":
-			err = json.Unmarshal(v, &c.Subject)
-		case "aud":
-			err = json.Unmarshal(v, &c.Audience)
-		case "exp":
-			err = json.Unmarshal(v, &c.ExpiresAt)
-		case "nbf":
-			err = json.Unmarshal(v, &c.NotBefore)
-		case "iat":
-			err = json.Unmarshal(v, &c.IssuedAt)
+			c.Subject, ok = v.(string)
 		case "jti":
-			err = json.Unmarshal(v, &c.ID)
-		case "roles":
-			err = json.Unmarshal(v, &c.Roles)
+			c.ID, ok = v.(string)
 		case "tenant":
-			err = json.Unmarshal(v, &c.Tenant)
+			c.Tenant, ok = v.(string)
+		case "exp":
+			c.ExpiresAt, ok = number(v)
+		case "nbf":
+			c.NotBefore, ok = number(v)
+		case "iat":
+			c.IssuedAt, ok = number(v)
+		case "roles":
+			c.Roles, ok = stringsOf(v)
+		case "aud":
+			if s, isString := v.(string); isString {
+				c.Audience, ok = audience{s}, true
+			} else {
+				c.Audience, ok = stringsOf(v)
+			}
 		default:
+			if c.extra == nil {
+				c.extra = make(map[string]any, len(all))
+			}
+			c.extra[k] = v
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("claim %q: %w", k, err)
+		if !ok {
+			return fmt.Errorf("claim %q: unexpected JSON type %T", k, v)
 		}
-	}
-	return c.decodeExtra(raw)
-}
-
-// decodeExtra fills c.extra with the top-level claims of raw that are not
-// known claims.
-func (c *claims) decodeExtra(raw map[string]json.RawMessage) error {
-	for k, v := range raw {
-		if knownClaims[k] {
-			continue
-		}
-		var x any
-		if err := json.Unmarshal(v, &x); err != nil {
-			return fmt.Errorf("claim %q: %w", k, err)
-		}
-		if c.extra == nil {
-			c.extra = make(map[string]any, len(raw))
-		}
-		c.extra[k] = x
 	}
 	return nil
+}
+
+func number(v any) (*float64, bool) {
+	f, ok := v.(float64)
+	return &f, ok
+}
+
+func stringsOf(v any) ([]string, bool) {
+	a, ok := v.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, len(a))
+	for i, x := range a {
+		if out[i], ok = x.(string); !ok {
+			return nil, false
+		}
+	}
+	return out, true
 }
 
 // knownClaims are decoded into [claims]; Principal.Claims cannot use them
@@ -161,239 +158,6 @@ func reservedClaim(k string) bool {
 	return false
 }
 
-// fastDecode decodes the usual shape of b (a valid JSON object) into c and
-// reports whether it could; on false, c is to be reset and decoded slowly.
-func (c *claims) fastDecode(b []byte) bool {
-	s := scanner{b: b}
-	s.ws()
-	if !s.eat('{') {
-		return false
-	}
-	extra := false
-	for {
-		s.ws()
-		if s.eat('}') {
-			break
-		}
-		key, ok := s.raw()
-		if !ok {
-			return false
-		}
-		s.ws()
-		if !s.eat(':') {
-			return false
-		}
-		s.ws()
-		switch string(key) { // no allocation: the compiler compares the bytes
-		case "iss":
-			c.Issuer, ok = s.str()
-		case "sub":
-			c.Subject, ok = s.str()
-		case "jti":
-			c.ID, ok = s.str()
-		case "tenant":
-			c.Tenant, ok = s.str()
-		case "exp":
-			c.ExpiresAt, ok = s.num()
-		case "nbf":
-			c.NotBefore, ok = s.num()
-		case "iat":
-			c.IssuedAt, ok = s.num()
-		case "roles":
-			c.Roles, ok = s.strs()
-		case "aud":
-			if s.peek() == '[' {
-				var a []string
-				a, ok = s.strs()
-				c.Audience = a
-			} else {
-				var a string
-				a, ok = s.str()
-				c.Audience = audience{a}
-			}
-		default:
-			extra = true
-			ok = s.skip()
-		}
-		if !ok {
-			return false
-		}
-		s.ws()
-		if s.eat(',') {
-			continue
-		}
-		if s.eat('}') {
-			break
-		}
-		return false
-	}
-	s.ws()
-	if s.i != len(b) {
-		return false
-	}
-	if extra {
-		var raw map[string]json.RawMessage
-		if err := json.Unmarshal(b, &raw); err != nil {
-			return false
-		}
-		return c.decodeExtra(raw) == nil
-	}
-	return true
-}
-
-// scanner reads the JSON of one claim set.
-type scanner struct {
-	b []byte
-	i int
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-func (s *scanner) peek() byte {
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-func (s *scanner) eat(ch byte) bool {
-	if s.peek() == ch {
-		s.i++
-		return true
-	}
-	return false
-}
-
-// str reads a string without escapes, of valid UTF-8.
-func (s *scanner) str() (string, bool) {
-	v, ok := s.raw()
-	return string(v), ok
-}
-
-// raw is str without the copy: the string's bytes within b.
-func (s *scanner) raw() ([]byte, bool) {
-	if !s.eat('"') {
-		return nil, false
-	}
-	start := s.i
-	for ; s.i < len(s.b); s.i++ {
-		switch ch := s.b[s.i]; {
-		case ch == '"':
-			v := s.b[start:s.i]
-			s.i++
-			return v, utf8.Valid(v)
-		case ch == '\\' || ch < 0x20:
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
-func (s *scanner) num() (*float64, bool) {
-	start := s.i
-	for s.i < len(s.b) && strings.IndexByte("+-0123456789.eE", s.b[s.i]) >= 0 {
-		s.i++
-	}
-	if s.i == start {
-		return nil, false
-	}
-	f, err := strconv.ParseFloat(string(s.b[start:s.i]), 64)
-	if err != nil {
-		return nil, false
-	}
-	return &f, true
-}
-
-// strs reads an array of strings.
-func (s *scanner) strs() ([]string, bool) {
-	if !s.eat('[') {
-		return nil, false
-	}
-	out := []string{}
-	s.ws()
-	if s.eat(']') {
-		return out, true
-	}
-	for {
-		s.ws()
-		v, ok := s.str()
-		if !ok {
-			return nil, false
-		}
-		out = append(out, v)
-		s.ws()
-		if s.eat(']') {
-			return out, true
-		}
-		if !s.eat(',') {
-			return nil, false
-		}
-	}
-}
-
-// skip passes over one value of any kind, stopping before the comma or
-// brace that ends it.
-func (s *scanner) skip() bool {
-	depth := 0
-	for s.i < len(s.b) {
-		switch ch := s.b[s.i]; ch {
-		case '"':
-			for s.i++; s.i < len(s.b) && s.b[s.i] != '"'; s.i++ {
-				if s.b[s.i] == '\\' {
-					s.i++
-				}
-			}
-			s.i++
-		case '{', '[':
-			depth++
-			s.i++
-		case '}', ']':
-			if depth == 0 {
-				return true
-			}
-			depth--
-			s.i++
-		case ',':
-			if depth == 0 {
-				return true
-			}
-			s.i++
-		default:
-			s.i++
-		}
-	}
-	return depth == 0
-}
-
-// audience is "aud": a string or an array of strings.
+// audience is "aud": a string or an array of strings (decoded by
+// claims.UnmarshalJSON).
 type audience []string
-
-func (a *audience) UnmarshalJSON(raw []byte) error {
-	if string(raw) == "null" {
-		*a = nil
-		return nil
-	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return err
-		}
-		*a = audience{s}
-		return nil
-	}
-	var ss []string
-	if err := json.Unmarshal(raw, &ss); err != nil {
-		return err
-	}
-	*a = ss
-	return nil
-}

@@ -6,24 +6,26 @@ import (
 	"time"
 
 	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/auth/memory"
 )
 
 // Config is the "auth" section.
 type Config struct {
 	// Driver picks the revocation and refresh-token stores: auto (Redis
 	// when redis.addr/addrs is set, else memory), redis or memory.
-	// Default auto.
+	// Default [DefaultDriver] (auto).
 	Driver string `koanf:"driver" validate:"oneof=auto redis memory"`
-	// Prefix starts every Redis key. Default: the service name and
-	// ":auth:".
+	// Prefix starts every Redis key, so services can share a Redis.
+	// Default: the service name and ":auth:".
 	Prefix string `koanf:"prefix"`
-	// Issuer is the "iss" claim set and required. Default: the service name.
+	// Issuer is the "iss" claim set and required. Default: the service
+	// name (app.name).
 	Issuer string `koanf:"issuer"`
 	// Audience is the "aud" claim set and required. Default: the service
-	// name.
+	// name (app.name).
 	Audience string `koanf:"audience"`
 	// Algorithm signs new tokens: HS256, RS256, ES256 or EdDSA. Default
-	// HS256.
+	// [DefaultAlgorithm] (HS256).
 	Algorithm string `koanf:"algorithm" validate:"oneof=HS256 RS256 ES256 EdDSA"`
 	// KeyID is the "kid" of the signing key. Default: derived from the key
 	// (8 bytes of a SHA-256, 16 lower-case hex digits). Keep it lower-case:
@@ -32,50 +34,54 @@ type Config struct {
 	KeyID string `koanf:"key_id"`
 	// Secret is the HS256 key, at least 32 bytes. Unset in development
 	// and test, a random per-process secret is used (with a WARN);
-	// unset in production, the app does not start.
+	// unset in production, the app does not start. Default none.
 	Secret app.Secret `koanf:"secret"`
 	// PrivateKey is the PEM private key for RS256, ES256 or EdDSA (PKCS#1,
-	// SEC 1 or PKCS#8); or PrivateKeyFile, a path to one.
+	// SEC 1 or PKCS#8); or PrivateKeyFile, a path to one. Required for
+	// those algorithms; default none.
 	PrivateKey     app.Secret `koanf:"private_key"`
 	PrivateKeyFile string     `koanf:"private_key_file"`
 	// VerifyKeys are further keys that verify (never sign) tokens, by
 	// kid: the previous key during a rotation, or another service's.
+	// Default none.
 	VerifyKeys map[string]VerifyKey `koanf:"verify_keys" validate:"dive"`
-	// AccessTTL is an access token's lifetime. Default 15m.
+	// AccessTTL is an access token's lifetime. Default
+	// [DefaultAccessTTL] (15m).
 	AccessTTL time.Duration `koanf:"access_ttl" validate:"gt=0"`
 	// RefreshTTL is a refresh token's lifetime; each refresh starts a new
-	// one. Default 720h (30 days).
+	// one. Default [DefaultRefreshTTL] (720h, 30 days).
 	RefreshTTL time.Duration `koanf:"refresh_ttl" validate:"gt=0"`
-	// Leeway is the clock skew tolerated on exp, nbf and iat. Default 30s.
+	// Leeway is the clock skew tolerated on exp, nbf and iat, at most 5m.
+	// Default [DefaultLeeway] (30s).
 	Leeway time.Duration `koanf:"leeway" validate:"gte=0,lte=5m"`
-	// MaxTokenBytes rejects longer tokens before parsing. Default 8192.
+	// MaxTokenBytes rejects longer tokens before parsing, at least 256.
+	// Default [DefaultMaxTokenBytes] (8192).
 	MaxTokenBytes int `koanf:"max_token_bytes" validate:"gte=256"`
 	// VerifyCacheSize is how many verified access tokens each instance
 	// remembers, so that the next request with one skips parsing and the
 	// signature check (never the expiry and revocation checks). 0
-	// disables it. Default 10000.
+	// disables it. Default [DefaultVerifyCacheSize] (10000).
 	VerifyCacheSize int `koanf:"verify_cache_size" validate:"gte=0"`
-	// HTTP configures the middleware.
+	// HTTP configures the Guard (auth.http).
 	HTTP HTTPConfig `koanf:"http"`
 	// Permissions maps a role to the permissions it grants, for
-	// Guard.RequirePermission.
+	// Guard.RequirePermission and Guard.Can. Default none.
 	Permissions map[string][]string `koanf:"permissions"`
-	// Password configures password hashing.
+	// Password configures password hashing (auth.password).
 	Password PasswordConfig `koanf:"password"`
-	// Memory bounds the in-process stores.
+	// Memory bounds the in-process stores (auth.memory).
 	Memory MemoryConfig `koanf:"memory"`
-	// CommandTimeout bounds each Redis call. Default 3s.
-	CommandTimeout time.Duration `koanf:"command_timeout" validate:"gt=0"`
 }
 
 // VerifyKey is one entry of auth.verify_keys.
 type VerifyKey struct {
-	// Algorithm is HS256, RS256, ES256 or EdDSA.
+	// Algorithm is HS256, RS256, ES256 or EdDSA. Required.
 	Algorithm string `koanf:"algorithm" validate:"oneof=HS256 RS256 ES256 EdDSA"`
-	// Secret is the HS256 key.
+	// Secret is the HS256 key, at least 32 bytes. Required for HS256.
 	Secret app.Secret `koanf:"secret"`
 	// PublicKey is a PEM public key (PKIX, PKCS#1 or a certificate), or
-	// PublicKeyFile a path to one.
+	// PublicKeyFile a path to one. Exactly one is required for RS256,
+	// ES256 and EdDSA.
 	PublicKey     string `koanf:"public_key"`
 	PublicKeyFile string `koanf:"public_key_file"`
 }
@@ -99,49 +105,79 @@ type HTTPConfig struct {
 // PasswordConfig is auth.password: argon2id parameters (OWASP defaults)
 // and the hashing concurrency limit.
 type PasswordConfig struct {
-	// Memory is argon2id's m in KiB. Default 19456 (19 MiB).
+	// Memory is argon2id's m in KiB, at least 1024. Default
+	// [DefaultPasswordMemory] (19456, 19 MiB).
 	Memory uint32 `koanf:"memory" validate:"gte=1024"`
-	// Iterations is t. Default 2.
+	// Iterations is argon2id's t. Default [DefaultPasswordIterations] (2).
 	Iterations uint32 `koanf:"iterations" validate:"gte=1"`
-	// Parallelism is p. Default 1.
+	// Parallelism is argon2id's p. Default [DefaultPasswordParallelism] (1).
 	Parallelism uint8 `koanf:"parallelism" validate:"gte=1"`
-	// SaltLength in bytes. Default 16.
+	// SaltLength in bytes, 8 to 64. Default [DefaultSaltLength] (16).
 	SaltLength uint32 `koanf:"salt_length" validate:"gte=8,lte=64"`
-	// KeyLength is the hash length in bytes. Default 32.
+	// KeyLength is the hash length in bytes, 16 to 64. Default
+	// [DefaultKeyLength] (32).
 	KeyLength uint32 `koanf:"key_length" validate:"gte=16,lte=64"`
 	// MaxConcurrent hashes run at once, others wait (with their context).
 	// Default 0: the number of CPUs.
 	MaxConcurrent int `koanf:"max_concurrent" validate:"gte=0"`
-	// MaxLength refuses longer passwords (bytes) before hashing. Default 1024.
+	// MaxLength refuses longer passwords (bytes) before hashing
+	// ([ErrPasswordTooLong]). Default [DefaultPasswordMaxLength] (1024).
 	MaxLength int `koanf:"max_length" validate:"gte=8"`
 }
 
 // MemoryConfig is auth.memory.
 type MemoryConfig struct {
 	// MaxEntries bounds each in-process store (revoked IDs, refresh
-	// tokens); past it, revoking and issuing fail. Default 1000000.
+	// tokens); past it, revoking and issuing fail with [ErrStoreFull].
+	// Default [DefaultMemoryMaxEntries] (1000000).
 	MaxEntries int `koanf:"max_entries" validate:"gte=1"`
 }
+
+// Defaults of [Config], used by [DefaultConfig] and, for zero fields, by
+// [New], [NewPasswords] and the backends.
+const (
+	DefaultDriver          = "auto"
+	DefaultAlgorithm       = "HS256"
+	DefaultAccessTTL       = 15 * time.Minute
+	DefaultRefreshTTL      = 30 * 24 * time.Hour
+	DefaultLeeway          = 30 * time.Second
+	DefaultMaxTokenBytes   = 8192
+	DefaultVerifyCacheSize = 10_000
+	// DefaultMemoryMaxEntries is auth/memory's own default.
+	DefaultMemoryMaxEntries = memory.DefaultMaxEntries
+)
+
+// Defaults of [PasswordConfig]: OWASP's argon2id parameters.
+const (
+	DefaultPasswordMemory      = 19 * 1024
+	DefaultPasswordIterations  = 2
+	DefaultPasswordParallelism = 1
+	DefaultSaltLength          = 16
+	DefaultKeyLength           = 32
+	DefaultPasswordMaxLength   = 1024
+)
 
 // DefaultConfig returns the built-in defaults.
 func DefaultConfig() Config {
 	return Config{
-		Driver:          "auto",
-		Algorithm:       "HS256",
-		AccessTTL:       15 * time.Minute,
-		RefreshTTL:      30 * 24 * time.Hour,
-		Leeway:          30 * time.Second,
-		MaxTokenBytes:   8192,
-		VerifyCacheSize: 10_000,
+		Driver:          DefaultDriver,
+		Algorithm:       DefaultAlgorithm,
+		AccessTTL:       DefaultAccessTTL,
+		RefreshTTL:      DefaultRefreshTTL,
+		Leeway:          DefaultLeeway,
+		MaxTokenBytes:   DefaultMaxTokenBytes,
+		VerifyCacheSize: DefaultVerifyCacheSize,
 		Password:        DefaultPasswordConfig(),
-		Memory:          MemoryConfig{MaxEntries: 1_000_000},
-		CommandTimeout:  3 * time.Second,
+		Memory:          MemoryConfig{MaxEntries: DefaultMemoryMaxEntries},
 	}
 }
 
 // DefaultPasswordConfig returns the OWASP argon2id parameters.
 func DefaultPasswordConfig() PasswordConfig {
-	return PasswordConfig{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32, MaxLength: 1024}
+	return PasswordConfig{
+		Memory: DefaultPasswordMemory, Iterations: DefaultPasswordIterations, Parallelism: DefaultPasswordParallelism,
+		SaltLength: DefaultSaltLength, KeyLength: DefaultKeyLength, MaxLength: DefaultPasswordMaxLength,
+	}
 }
 
 func (c PasswordConfig) concurrency() int {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/maypok86/otter/v2"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/apexgo/apex/app"
 )
@@ -25,7 +27,8 @@ type Params struct {
 	// revocation list and Issue returns no refresh token.
 	Revocations Revocations
 	Refresh     RefreshStore
-	// Log receives the reuse-detection WARN. Default: no logging.
+	// Log receives the reuse-detection ERROR (which reaches the alerter)
+	// and a DEBUG line per refused refresh token. Default: no logging.
 	Log *zap.Logger
 	// RandomSecret lets New make up a per-process HS256 secret when
 	// auth.secret is unset (the module allows it in development and
@@ -61,6 +64,11 @@ type JWT struct {
 	cfg     Config
 	signing key
 	keys    map[string]key
+	// only is the verification key when there is exactly one: it checks
+	// tokens without a kid. noKid logs, at most once a minute, why such
+	// tokens are refused when there are several.
+	only    *key
+	noKid   rate.Sometimes
 	parser  *jwt.Parser
 	rev     Revocations
 	refresh RefreshStore
@@ -84,9 +92,7 @@ func New(p Params) (*JWT, error) {
 	if c.Issuer == "" || c.Audience == "" {
 		return nil, errors.New("auth.issuer and auth.audience: are required")
 	}
-	if c.MaxTokenBytes <= 0 {
-		c.MaxTokenBytes = DefaultConfig().MaxTokenBytes
-	}
+	c.MaxTokenBytes = cmp.Or(max(c.MaxTokenBytes, 0), DefaultMaxTokenBytes)
 	if c.AccessTTL <= 0 || c.RefreshTTL <= 0 {
 		return nil, errors.New("auth.access_ttl and auth.refresh_ttl: must be positive")
 	}
@@ -121,6 +127,10 @@ func New(p Params) (*JWT, error) {
 		j.keys[kid] = k
 		methods = append(methods, k.method.Alg())
 	}
+	if len(j.keys) == 1 {
+		j.only = &signing
+	}
+	j.noKid = rate.Sometimes{Interval: time.Minute}
 	j.parser = jwt.NewParser(
 		jwt.WithValidMethods(methods),
 		jwt.WithIssuer(c.Issuer),
@@ -205,9 +215,19 @@ func (j *JWT) sign(p Principal, jti string, now time.Time) (string, time.Time, e
 }
 
 func (j *JWT) keyFunc(t *jwt.Token) (any, error) {
-	kid, _ := t.Header["kid"].(string)
+	kid, hasKid := t.Header["kid"].(string)
 	k, ok := j.keys[kid]
-	if !ok {
+	switch {
+	case !hasKid && j.only != nil:
+		// What issuers with a single key usually make: with one key
+		// configured there is nothing to choose.
+		k, ok = *j.only, true
+	case !hasKid:
+		j.noKid.Do(func() {
+			j.log.Warn("auth: refusing access tokens without a kid: several verification keys are configured (auth.key_id and auth.verify_keys) and a token must name its key; have the issuer set the kid header")
+		})
+		return nil, errNoKid
+	case !ok:
 		return nil, errUnknownKey
 	}
 	if t.Method.Alg() != k.method.Alg() {
@@ -218,6 +238,7 @@ func (j *JWT) keyFunc(t *jwt.Token) (any, error) {
 
 var (
 	errUnknownKey = errors.New("unknown kid")
+	errNoKid      = errors.New("no kid, and several verification keys are configured")
 	errWrongAlg   = errors.New("algorithm does not match the key")
 	errTooLarge   = errors.New("token too large")
 	errNoID       = errors.New("token without jti or sub")
@@ -272,8 +293,27 @@ func (j *JWT) checkRevoked(ctx context.Context, id *Identity) (Identity, error) 
 	return *id, nil
 }
 
-// Refresh implements [Tokens].
+// Refresh implements [Tokens]. Every bad refresh token gets an error
+// with the same text (see [invalidRefresh]); the reason is in the log.
 func (j *JWT) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+	pair, err := j.rotate(ctx, refreshToken)
+	if err != nil && errors.Is(err, ErrInvalidRefresh) {
+		j.log.Debug("auth: refresh token refused", zap.Error(err))
+		return Pair{}, invalidRefresh{err}
+	}
+	return pair, err
+}
+
+// invalidRefresh is the error of Refresh for any bad refresh token: its
+// text is ErrInvalidRefresh's whatever the cause, so that the 401 a
+// client sees (the module maps the error's text to the problem's detail)
+// never says "reused" to a thief; errors.Is still finds the cause.
+type invalidRefresh struct{ cause error }
+
+func (e invalidRefresh) Error() string { return ErrInvalidRefresh.Error() }
+func (e invalidRefresh) Unwrap() error { return e.cause }
+
+func (j *JWT) rotate(ctx context.Context, refreshToken string) (Pair, error) {
 	if j.refresh == nil {
 		return Pair{}, fmt.Errorf("%w: no refresh store", ErrInvalidRefresh)
 	}
@@ -288,7 +328,7 @@ func (j *JWT) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	old, err := j.refresh.Rotate(ctx, family, hash, rec)
 	if err != nil {
 		if errors.Is(err, ErrRefreshReused) {
-			j.log.Warn("auth: refresh token reused; its family is revoked",
+			j.log.Error("auth: refresh token reused; its family is revoked",
 				zap.String("subject", old.Subject), zap.String("family", fingerprint(family)))
 			if old.AccessID != "" && j.rev != nil {
 				if rerr := j.rev.Revoke(ctx, old.AccessID, j.acceptedUntil(old.AccessExpiresAt)); rerr != nil {

@@ -14,6 +14,7 @@ import (
 	authredis "github.com/apexgo/apex/auth/redis"
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/internal/driver"
+	"github.com/apexgo/apex/internal/redisconn"
 )
 
 // Module provides the "auth" section, the [Tokens] port (a *[JWT]), the
@@ -41,7 +42,13 @@ var Module = fx.Module("auth",
 	// Build everything at start even if nothing asks for it yet, so that
 	// a bad key or driver stops the app before it serves.
 	fx.Invoke(func(Tokens, *Guard, *Passwords) {}),
-	httpx.MapError(ErrInvalidRefresh, http.StatusUnauthorized),
+	// A bad refresh token is a 401 with code invalid_token, the same for
+	// every cause (see invalidRefresh).
+	fx.Provide(fx.Annotate(
+		func() httpx.ErrorMapping {
+			return httpx.ErrorMapping{Err: ErrInvalidRefresh, Status: http.StatusUnauthorized, Code: httpx.CodeInvalidToken}
+		},
+		fx.ResultTags(`group:"httpx.error_mappings"`))),
 	httpx.MapError(ErrStoreFull, http.StatusServiceUnavailable),
 	httpx.MapError(ErrUnavailable, http.StatusServiceUnavailable),
 )
@@ -51,6 +58,8 @@ type storesIn struct {
 	Config Config
 	Info   app.Info
 	Redis  rueidis.Client `optional:"true"`
+	// RedisConfig gives the Redis stores redis.command_timeout.
+	RedisConfig redisconn.Config `optional:"true"`
 }
 
 type storesOut struct {
@@ -68,7 +77,7 @@ func newStores(in storesIn) (storesOut, error) {
 		mc := memory.Config{MaxEntries: in.Config.Memory.MaxEntries}
 		return storesOut{Revocations: memory.NewRevocations(mc), Refresh: memory.NewRefresh(mc)}, nil
 	}
-	rc := authredis.Config{Prefix: in.Config.Prefix, CommandTimeout: in.Config.CommandTimeout}
+	rc := authredis.Config{Prefix: in.Config.Prefix, CommandTimeout: in.RedisConfig.CommandTimeout}
 	if rc.Prefix == "" {
 		rc.Prefix = in.Info.Name + ":auth:"
 	}

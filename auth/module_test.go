@@ -136,17 +136,27 @@ func TestModuleFlowAndNoSecretsInLogs(t *testing.T) {
 	if r.StatusCode != 200 || p2.RefreshToken == "" {
 		t.Fatalf("refresh: %d %s", r.StatusCode, r.Body)
 	}
-	// Reuse of the first refresh token: 401, the family and its access
-	// token revoked, a WARN logged.
-	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p1.RefreshToken+`"}`); r.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("reused refresh token: %d %s", r.StatusCode, r.Body)
+	// Reuse of the first refresh token: the same 401 as any bad refresh
+	// token (nothing tells a thief the theft was seen), the family and
+	// its access token revoked, an ERROR logged (it reaches the alerter).
+	reused := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p1.RefreshToken+`"}`)
+	unknown := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+strings.Repeat("A", 64)+`"}`)
+	var reusedBody, unknownBody httpx.Problem
+	reused.JSON(t, &reusedBody)
+	unknown.JSON(t, &unknownBody)
+	if reused.StatusCode != http.StatusUnauthorized || reusedBody.Detail != unknownBody.Detail || reusedBody.Code != unknownBody.Code ||
+		strings.Contains(strings.ToLower(string(reused.Body)), "reuse") {
+		t.Fatalf("reused refresh token: %d %s; an unknown one: %d %s; want the same 401", reused.StatusCode, reused.Body, unknown.StatusCode, unknown.Body)
+	}
+	if reusedBody.Code != httpx.CodeInvalidToken {
+		t.Fatalf("a bad refresh token's problem code is %q, want %q", reusedBody.Code, httpx.CodeInvalidToken)
 	}
 	if r := a.Do(t, http.MethodGet, "/auth/me", "", "Authorization", "Bearer "+p2.AccessToken); r.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("/me with the access token of a reused family: %d", r.StatusCode)
 	}
-	warn := a.WaitForLog(t, "auth: refresh token reused; its family is revoked", time.Second)
-	if warn.Level.String() != "warn" {
-		t.Fatalf("reuse logged at %v, want WARN", warn.Level)
+	alert := a.WaitForLog(t, "auth: refresh token reused; its family is revoked", time.Second)
+	if alert.Level.String() != "error" {
+		t.Fatalf("reuse logged at %v, want ERROR", alert.Level)
 	}
 	// A fresh session, then logout.
 	p3, _ := login(t, a, password)

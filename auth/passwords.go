@@ -68,9 +68,6 @@ func (p *Passwords) acquire(ctx context.Context) error {
 
 func (p *Passwords) release() { <-p.sem }
 
-// ErrPasswordTooLong is returned by Hash for a password over MaxLength bytes.
-var ErrPasswordTooLong = errors.New("auth: password too long")
-
 // Hash returns the PHC-formatted argon2id hash of password with a fresh
 // random salt.
 func (p *Passwords) Hash(ctx context.Context, password string) (string, error) {

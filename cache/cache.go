@@ -1,19 +1,19 @@
 // Package cache is apex's key/value cache and rate limiter: two small
-// ports, [Cache] and [Limiter], with Redis backends (cache/redis, through
-// the process's rueidis client from internal/redisconn, optionally with
-// server-assisted client-side caching) and in-process fallbacks
-// (cache/memory), plus an echo rate-limit middleware. [Module] picks the
-// backends from config.
+// ports, [Cache] and [Limiter], with Redis backends (cache/redis, on the
+// process's one rueidis client, optionally with server-assisted
+// client-side caching) and in-process fallbacks (cache/memory), a typed
+// view ([Typed]) and an echo rate-limit middleware ([RateLimits]).
+// [Module] picks the backends from the "cache" config section.
 //
-// The port types are defined in the leaf package cache/port so that
-// backends can implement them without importing this package; the names
-// here are aliases of those, so both spellings are the same types.
+// The port types live in the leaf package cache/port so that backends
+// can implement them without importing this package; the names here are
+// aliases of those, so both spellings are the same types. Every backend
+// passes the conformance suites in cache/cachetest, and so can a user's
+// own.
 package cache
 
 import (
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/apexgo/apex/cache/port"
 )
@@ -31,46 +31,28 @@ type Limit = port.Limit
 // Result is the outcome of one Limiter.Allow; see [port.Result].
 type Result = port.Result
 
-// Codec encodes values for [Typed]; see [port.Codec].
-type Codec = port.Codec
-
-// JSON is the default [Codec]; see [port.JSON].
-type JSON = port.JSON
-
-// Typed stores Go values of type T in a Cache; see [port.Typed].
-type Typed[T any] = port.Typed[T]
-
-// Metrics counts what a cache backend does; see [port.Metrics].
-type Metrics = port.Metrics
-
-// Sentinel errors, for use with errors.Is.
+// Sentinel errors, for use with errors.Is; see [port] for each one's
+// meaning.
 var (
 	// ErrMiss is returned by Get for an absent or expired key.
 	ErrMiss = port.ErrMiss
 	// ErrInvalidTTL is returned for a negative TTL.
 	ErrInvalidTTL = port.ErrInvalidTTL
+	// ErrLoaderPanic is returned by GetOrLoad when the loader panicked.
+	ErrLoaderPanic = port.ErrLoaderPanic
 	// ErrInvalidLimit is returned by Allow for an unenforceable Limit.
 	ErrInvalidLimit = port.ErrInvalidLimit
+	// ErrUnavailable is returned when the backend (Redis) cannot be
+	// reached; the error also matches the shared Redis client's own
+	// sentinel.
+	ErrUnavailable = port.ErrUnavailable
 )
 
-// PerSecond builds a Limit of rate events per second, burst rate.
-func PerSecond(rate int) Limit { return port.PerSecond(rate) }
+// PerSecond is a Limit of rate events per second, in bursts of up to rate.
+func PerSecond(rate int) Limit { return Limit{Rate: rate, Period: time.Second, Burst: rate} }
 
-// PerMinute builds a Limit of rate events per minute, burst rate.
-func PerMinute(rate int) Limit { return port.PerMinute(rate) }
+// PerMinute is a Limit of rate events per minute, in bursts of up to rate.
+func PerMinute(rate int) Limit { return Limit{Rate: rate, Period: time.Minute, Burst: rate} }
 
-// PerHour builds a Limit of rate events per hour, burst rate.
-func PerHour(rate int) Limit { return port.PerHour(rate) }
-
-// NewTyped returns a [Typed] over c using codec (JSON when nil).
-func NewTyped[T any](c Cache, codec Codec) *Typed[T] { return port.NewTyped[T](c, codec) }
-
-// GCRA applies one event to the stored theoretical arrival time tat; see
-// [port.GCRA].
-func GCRA(now, tat time.Time, l Limit) (r Result, newTAT time.Time) { return port.GCRA(now, tat, l) }
-
-// NewMetrics returns backend counters registered with reg (when not nil);
-// see [port.NewMetrics].
-func NewMetrics(reg prometheus.Registerer, backend string) (*Metrics, error) {
-	return port.NewMetrics(reg, backend)
-}
+// PerHour is a Limit of rate events per hour, in bursts of up to rate.
+func PerHour(rate int) Limit { return Limit{Rate: rate, Period: time.Hour, Burst: rate} }

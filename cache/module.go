@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/apexgo/apex/app"
+	"github.com/apexgo/apex/cache/internal/backend"
 	"github.com/apexgo/apex/cache/memory"
 	"github.com/apexgo/apex/cache/redis"
 	"github.com/apexgo/apex/httpx"
@@ -65,11 +66,11 @@ func newCache(in backendIn) (Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	backend := "memory"
+	name := "memory"
 	if r {
-		backend = "redis"
+		name = "redis"
 	}
-	m, err := NewMetrics(in.Registerer, backend)
+	m, err := backend.NewMetrics(in.Registerer, name)
 	if err != nil {
 		return nil, err
 	}

@@ -140,7 +140,7 @@ func RateLimit(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
 		cfg.Log = zap.NewNop()
 	}
 	if cfg.ErrorLogInterval <= 0 {
-		cfg.ErrorLogInterval = time.Minute
+		cfg.ErrorLogInterval = DefaultErrorLogInterval
 	}
 	down := cfg.Unavailable
 	if down == nil {

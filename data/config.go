@@ -11,30 +11,77 @@ import (
 	"github.com/apexgo/apex/app"
 )
 
-// Config is the "data" section.
+// Defaults of the "data" section, used by [DefaultConfig] and, where a
+// field is left zero, by [Open], [New] and [Databases.Middleware].
+const (
+	// DefaultDriver is data.driver: pick the driver from the DSN.
+	DefaultDriver = "auto"
+	// DefaultSQLitePath is data.sqlite_path.
+	DefaultSQLitePath = "var/apex.db"
+	// DefaultMaxOpen is data.pool.max_open.
+	DefaultMaxOpen = 20
+	// DefaultMaxIdle is data.pool.max_idle.
+	DefaultMaxIdle = 10
+	// DefaultConnMaxLifetime is data.pool.conn_max_lifetime.
+	DefaultConnMaxLifetime = 30 * time.Minute
+	// DefaultConnMaxIdleTime is data.pool.conn_max_idle_time.
+	DefaultConnMaxIdleTime = 5 * time.Minute
+	// DefaultConnectTimeout is data.pool.connect_timeout, and what [Ping]
+	// uses for a timeout of 0.
+	DefaultConnectTimeout = 5 * time.Second
+	// DefaultSlowQueryThreshold is data.slow_query_threshold.
+	DefaultSlowQueryThreshold = 200 * time.Millisecond
+	// DefaultTenantHeader is data.tenancy.header.
+	DefaultTenantHeader = "X-Tenant-ID"
+	// DefaultTenantMaxOpen is data.tenancy.max_open.
+	DefaultTenantMaxOpen = 50
+	// DefaultTenantIdleTTL is data.tenancy.idle_ttl.
+	DefaultTenantIdleTTL = 10 * time.Minute
+	// DefaultTenantMaxOpening is data.tenancy.max_opening.
+	DefaultTenantMaxOpening = 4
+	// DefaultCatalogTTL is data.tenancy.catalog_ttl.
+	DefaultCatalogTTL = time.Second
+	// DefaultUnknownCacheSize is data.tenancy.unknown_cache_size.
+	DefaultUnknownCacheSize = 10_000
+	// DefaultUnknownTTL is data.tenancy.unknown_ttl.
+	DefaultUnknownTTL = 30 * time.Second
+	// DefaultTenantPoolMaxOpen is data.tenancy.pool.max_open.
+	DefaultTenantPoolMaxOpen = 5
+	// DefaultTenantPoolMaxIdle is data.tenancy.pool.max_idle.
+	DefaultTenantPoolMaxIdle = 2
+	// DefaultMigrateTable is data.migrate.table and [MigratorParams].Table.
+	DefaultMigrateTable = "goose_db_version"
+)
+
+// Config is the "data" section. Every key can be set from the
+// environment as APP_DATA__<KEY> (APP_DATA__TENANCY__MAX_OPEN).
 type Config struct {
-	// Driver is auto, postgres, mysql or sqlite. auto (the default) picks
-	// the driver named by the DSN's scheme when DSN is set, SQLite otherwise.
+	// Driver is auto, postgres, mysql or sqlite. auto picks the driver
+	// named by the DSN's scheme when DSN is set, SQLite otherwise.
+	// Default auto ([DefaultDriver]).
 	Driver string `koanf:"driver" validate:"oneof=auto postgres mysql sqlite"`
 	// DSN is the primary database: postgres://user:pass@host:5432/db,
 	// mysql://user:pass@host:3306/db (or the go-sql-driver form
 	// user:pass@tcp(host:3306)/db), sqlite:path/to/file.db or
-	// sqlite::memory:. Empty: SQLite at SQLitePath.
+	// sqlite::memory:. Default empty: SQLite at SQLitePath.
 	DSN app.Secret `koanf:"dsn"`
 	// SQLitePath is the SQLite file used when DSN is empty; its directory
-	// is created. Relative to the working directory. Default var/apex.db.
+	// is created. Relative to the working directory. Default var/apex.db
+	// ([DefaultSQLitePath]).
 	SQLitePath string `koanf:"sqlite_path" validate:"required"`
 	// Pool sizes the primary's connection pool (and, key by key, the named
-	// databases' pools unless they set their own).
+	// databases' pools unless they set their own). Defaults: see
+	// [PoolConfig].
 	Pool PoolConfig `koanf:"pool"`
 	// SlowQueryThreshold logs statements slower than this at WARN with the
-	// SQL and duration; 0 disables. Default 200ms.
+	// SQL and duration; 0 disables. Default 200ms
+	// ([DefaultSlowQueryThreshold]).
 	SlowQueryThreshold time.Duration `koanf:"slow_query_threshold" validate:"gte=0"`
 	// Databases are named secondary databases (analytics, audit), opened
 	// at start and closed at stop, each with its own readiness check.
-	// Names are lower-case letters, digits, _ and -.
+	// Names are lower-case letters, digits, _ and -. Default none.
 	Databases map[string]DBConfig `koanf:"databases" validate:"dive"`
-	// Tenancy configures a database (or schema) per tenant.
+	// Tenancy configures a database (or schema) per tenant. Default off.
 	Tenancy TenancyConfig `koanf:"tenancy"`
 	// Migrate configures migrations of the primary database.
 	Migrate MigrateConfig `koanf:"migrate"`
@@ -42,27 +89,34 @@ type Config struct {
 
 // DBConfig is one database: data.databases.<name>.
 type DBConfig struct {
-	// Driver is auto, postgres, mysql or sqlite, as data.driver.
+	// Driver is auto, postgres, mysql or sqlite, as data.driver. Default
+	// auto.
 	Driver string `koanf:"driver" validate:"omitempty,oneof=auto postgres mysql sqlite"`
-	// DSN is required for a named database.
+	// DSN is required for a named database; no default.
 	DSN app.Secret `koanf:"dsn"`
-	// Pool: zero values take the primary's.
+	// Pool: zero values take the primary's (data.pool).
 	Pool PoolConfig `koanf:"pool"`
 }
 
-// PoolConfig sizes a connection pool.
+// PoolConfig sizes a connection pool. The defaults are those of the
+// primary (data.pool); named databases and tenants inherit each zero
+// field from it.
 type PoolConfig struct {
-	// MaxOpen bounds open connections; 0 is unlimited. Default 20.
+	// MaxOpen bounds open connections; 0 is unlimited. Default 20
+	// ([DefaultMaxOpen]); 5 for a tenant ([DefaultTenantPoolMaxOpen]).
 	MaxOpen int `koanf:"max_open" validate:"gte=0"`
-	// MaxIdle bounds idle connections kept. Default 10.
+	// MaxIdle bounds idle connections kept. Default 10 ([DefaultMaxIdle]);
+	// 2 for a tenant ([DefaultTenantPoolMaxIdle]).
 	MaxIdle int `koanf:"max_idle" validate:"gte=0"`
-	// ConnMaxLifetime recycles connections older than this. Default 30m.
+	// ConnMaxLifetime recycles connections older than this. Default 30m
+	// ([DefaultConnMaxLifetime]).
 	ConnMaxLifetime time.Duration `koanf:"conn_max_lifetime" validate:"gte=0"`
-	// ConnMaxIdleTime closes connections idle longer. Default 5m.
+	// ConnMaxIdleTime closes connections idle longer. Default 5m
+	// ([DefaultConnMaxIdleTime]).
 	ConnMaxIdleTime time.Duration `koanf:"conn_max_idle_time" validate:"gte=0"`
 	// ConnectTimeout bounds one connection attempt and each start-time
 	// ping; the start hook retries with backoff within the start budget.
-	// Default 5s.
+	// Default 5s ([DefaultConnectTimeout]).
 	ConnectTimeout time.Duration `koanf:"connect_timeout" validate:"gte=0"`
 }
 
@@ -72,39 +126,60 @@ type TenancyConfig struct {
 	// route but SkipPaths, and Registry.DB serves the tenant's database.
 	// Default false.
 	Enabled bool `koanf:"enabled"`
-	// Header carries the tenant ID. Default X-Tenant-ID.
+	// Header carries the tenant ID. Default X-Tenant-ID
+	// ([DefaultTenantHeader]).
 	Header string `koanf:"header" validate:"required"`
 	// MaxOpen bounds the tenant pools kept open; the least recently used
-	// is closed first. Default 50.
+	// is closed first. A tenant takes a place only once its pool is open
+	// (a failed open evicts nothing), so up to MaxOpening more pools exist
+	// for a moment while being opened. Default 50 ([DefaultTenantMaxOpen]).
 	MaxOpen int `koanf:"max_open" validate:"gte=1"`
-	// IdleTTL closes a tenant pool unused this long. Default 10m.
+	// MaxOpening bounds the tenant pools being opened (connected, pinged)
+	// at once; further first requests wait for a turn. It bounds what a
+	// flood of made-up tenant IDs can cost the database servers. Default
+	// 4 ([DefaultTenantMaxOpening]).
+	MaxOpening int `koanf:"max_opening" validate:"gte=1"`
+	// IdleTTL closes a tenant pool unused this long. Default 10m
+	// ([DefaultTenantIdleTTL]).
 	IdleTTL time.Duration `koanf:"idle_ttl" validate:"gt=0"`
+	// CatalogTTL is how long a list of the databases (database per
+	// tenant) or schemas (schema per tenant) read from the server's
+	// catalog is trusted: a tenant whose database or schema is not in the
+	// list is unknown without a connection of its own. The list is read
+	// on the primary's pool, so only for tenants on the primary's server
+	// (same driver, host, port and user; for schemas, same database); the
+	// others are checked by connecting. A tenant created meanwhile is
+	// reachable after it at the latest. 0 turns the check off. Default 1s
+	// ([DefaultCatalogTTL]).
+	CatalogTTL time.Duration `koanf:"catalog_ttl" validate:"gte=0"`
 	// UnknownCacheSize bounds the tenant IDs remembered as unknown (the
 	// resolver said so, or their database or schema does not exist), so
-	// that requests naming them cost no resolve or connect; the oldest is
-	// forgotten first. Resolver failures are not remembered. 0 turns the
-	// cache off. Default 10000.
+	// that requests naming them cost no resolve or connect; the least
+	// likely to be asked again is forgotten first. Resolver failures are
+	// not remembered. 0 turns the cache off. Default 10000
+	// ([DefaultUnknownCacheSize]).
 	UnknownCacheSize int `koanf:"unknown_cache_size" validate:"gte=0"`
 	// UnknownTTL is how long an ID stays remembered as unknown: a tenant
 	// created meanwhile is reachable after it at the latest. 0 turns the
-	// cache off. Default 30s.
+	// cache off. Default 30s ([DefaultUnknownTTL]).
 	UnknownTTL time.Duration `koanf:"unknown_ttl" validate:"gte=0"`
 	// Pool sizes each tenant's pool. Default max_open 5, max_idle 2, and
 	// the primary's timeouts.
 	Pool PoolConfig `koanf:"pool"`
 	// Tenants lists tenants and where each lives; with DSNTemplate and
-	// SchemaTemplate empty, only these exist.
+	// SchemaTemplate empty, only these exist. Default none.
 	Tenants map[string]TenantConfig `koanf:"tenants" validate:"dive"`
 	// DSNTemplate is a DSN with {tenant} in it: a database per tenant.
+	// Default empty.
 	DSNTemplate app.Secret `koanf:"dsn_template"`
 	// SchemaTemplate is a Postgres schema name with {tenant} in it
 	// ("tenant_{tenant}"): a schema per tenant in the primary database,
 	// each tenant on a pool of its own whose search_path is the schema
-	// (quoted: the case of the ID is kept).
+	// (quoted: the case of the ID is kept). Default empty.
 	SchemaTemplate string `koanf:"schema_template"`
 	// SkipPaths are request paths served without a tenant: exact, or a
 	// prefix when ending in "/". The health and metrics endpoints are
-	// always skipped.
+	// always skipped. Default none.
 	SkipPaths []string `koanf:"skip_paths"`
 	// MigrateOnOpen runs the migrations on a tenant's database when its
 	// pool is first opened. Default false.
@@ -113,9 +188,14 @@ type TenancyConfig struct {
 
 // TenantConfig is data.tenancy.tenants.<id>.
 type TenantConfig struct {
-	Driver string     `koanf:"driver" validate:"omitempty,oneof=auto postgres mysql sqlite"`
-	DSN    app.Secret `koanf:"dsn"`
-	Schema string     `koanf:"schema"`
+	// Driver is auto, postgres, mysql or sqlite, as data.driver. Default
+	// auto.
+	Driver string `koanf:"driver" validate:"omitempty,oneof=auto postgres mysql sqlite"`
+	// DSN is the tenant's database. Default empty: the primary's.
+	DSN app.Secret `koanf:"dsn"`
+	// Schema puts the tenant in this Postgres schema of DSN's database
+	// (see [TenantDB].Schema). Default empty: the database itself.
+	Schema string `koanf:"schema"`
 }
 
 // MigrateConfig is data.migrate.
@@ -123,26 +203,29 @@ type MigrateConfig struct {
 	// OnStart applies pending migrations to the primary at start, under a
 	// lock so that instances starting together run each once. Default false.
 	OnStart bool `koanf:"on_start"`
-	// Table records applied versions. Default goose_db_version.
+	// Table records applied versions. Default goose_db_version
+	// ([DefaultMigrateTable]).
 	Table string `koanf:"table" validate:"required"`
 }
 
-// DefaultConfig returns the built-in defaults: SQLite at var/apex.db.
+// DefaultConfig returns the built-in defaults (the Default* constants):
+// SQLite at var/apex.db, tenancy off.
 func DefaultConfig() Config {
 	return Config{
-		Driver:     "auto",
-		SQLitePath: "var/apex.db",
+		Driver:     DefaultDriver,
+		SQLitePath: DefaultSQLitePath,
 		Pool: PoolConfig{
-			MaxOpen: 20, MaxIdle: 10, ConnMaxLifetime: 30 * time.Minute,
-			ConnMaxIdleTime: 5 * time.Minute, ConnectTimeout: 5 * time.Second,
+			MaxOpen: DefaultMaxOpen, MaxIdle: DefaultMaxIdle, ConnMaxLifetime: DefaultConnMaxLifetime,
+			ConnMaxIdleTime: DefaultConnMaxIdleTime, ConnectTimeout: DefaultConnectTimeout,
 		},
-		SlowQueryThreshold: 200 * time.Millisecond,
+		SlowQueryThreshold: DefaultSlowQueryThreshold,
 		Tenancy: TenancyConfig{
-			Header: "X-Tenant-ID", MaxOpen: 50, IdleTTL: 10 * time.Minute,
-			UnknownCacheSize: 10000, UnknownTTL: 30 * time.Second,
-			Pool: PoolConfig{MaxOpen: 5, MaxIdle: 2},
+			Header: DefaultTenantHeader, MaxOpen: DefaultTenantMaxOpen, MaxOpening: DefaultTenantMaxOpening,
+			IdleTTL: DefaultTenantIdleTTL, CatalogTTL: DefaultCatalogTTL,
+			UnknownCacheSize: DefaultUnknownCacheSize, UnknownTTL: DefaultUnknownTTL,
+			Pool: PoolConfig{MaxOpen: DefaultTenantPoolMaxOpen, MaxIdle: DefaultTenantPoolMaxIdle},
 		},
-		Migrate: MigrateConfig{Table: "goose_db_version"},
+		Migrate: MigrateConfig{Table: DefaultMigrateTable},
 	}
 }
 

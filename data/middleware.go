@@ -14,7 +14,8 @@ import (
 
 // MiddlewareConfig configures [Databases.Middleware].
 type MiddlewareConfig struct {
-	// Header carries the tenant ID. Default X-Tenant-ID.
+	// Header carries the tenant ID. Default X-Tenant-ID
+	// ([DefaultTenantHeader]).
 	Header string
 	// SkipPaths are served without a tenant: exact request paths, or
 	// prefixes when they end in "/".
@@ -30,7 +31,7 @@ type MiddlewareConfig struct {
 // untouched. With tenancy off it passes every request.
 func (d *Databases) Middleware(cfg MiddlewareConfig) echo.MiddlewareFunc {
 	if cfg.Header == "" {
-		cfg.Header = "X-Tenant-ID"
+		cfg.Header = DefaultTenantHeader
 	}
 	exact := map[string]bool{}
 	var prefixes []string

@@ -36,7 +36,8 @@ type Migrations struct {
 
 // MigratorParams are the optional parts of [NewMigrator].
 type MigratorParams struct {
-	// Table records applied versions. Default goose_db_version.
+	// Table records applied versions. Default goose_db_version
+	// ([DefaultMigrateTable]).
 	Table string
 	// Schema runs the migrations in this Postgres schema (a tenant's):
 	// unqualified names in them, and the version table, live there.
@@ -104,7 +105,7 @@ type MigrationStatus struct {
 // in fsys. Call Close when done if p.Schema is set.
 func NewMigrator(db *gorm.DB, fsys fs.FS, p MigratorParams) (*Migrator, error) {
 	if p.Table == "" {
-		p.Table = "goose_db_version"
+		p.Table = DefaultMigrateTable
 	}
 	if p.Log == nil {
 		p.Log = zap.NewNop()
@@ -328,3 +329,24 @@ func withSearchPath(dsn, schema string) string {
 
 // quoteIdent quotes a Postgres identifier.
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// MigrateTenants applies the migrations to the databases (or schemas) of
+// the tenants ids, one after another, each under the migration lock, as a
+// command-line "migrate up" for every tenant does. Pools opened for it are
+// closed before it returns. It stops at the first failure, naming the
+// tenant.
+func (d *Databases) MigrateTenants(ctx context.Context, fsys fs.FS, ids []string) error {
+	if d.tenants == nil {
+		return errors.New("data: MigrateTenants: data.tenancy.enabled is off")
+	}
+	t := d.tenants
+	for _, id := range ids {
+		if !t.validID(id) {
+			return fmt.Errorf("%w: %q", ErrInvalidTenant, id)
+		}
+		if err := t.opener.migrateTenant(ctx, id, fsys); err != nil {
+			return fmt.Errorf("tenant %s: %w", id, err)
+		}
+	}
+	return nil
+}

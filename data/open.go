@@ -254,6 +254,9 @@ func newGorm(dialector gorm.Dialector, driver string, p OpenParams) (*gorm.DB, e
 	if err := db.Use(translator{driver: driver}); err != nil {
 		return nil, err
 	}
+	if err := db.Use(placeholders{}); err != nil {
+		return nil, err
+	}
 	if p.TracerProvider != nil {
 		if err := db.Use(tracing.NewPlugin(tracing.WithTracerProvider(p.TracerProvider),
 			tracing.WithDBName(p.Name), tracing.WithoutQueryVariables(), tracing.WithoutMetrics())); err != nil {
@@ -291,7 +294,7 @@ func Ping(ctx context.Context, db *gorm.DB, timeout time.Duration, setting strin
 		return fmt.Errorf("%s: cannot connect to %s: %w", setting, Describe(db), Translate(err))
 	}
 	if timeout <= 0 {
-		timeout = 5 * time.Second // as pingSQL
+		timeout = DefaultConnectTimeout
 	}
 	vctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -303,7 +306,7 @@ func Ping(ctx context.Context, db *gorm.DB, timeout time.Duration, setting strin
 
 func pingSQL(ctx context.Context, sqlDB *sql.DB, timeout time.Duration) error {
 	if timeout <= 0 {
-		timeout = 5 * time.Second
+		timeout = DefaultConnectTimeout
 	}
 	backoff := 50 * time.Millisecond
 	for {

@@ -84,7 +84,10 @@ func New(cfg Config, p Params) (*Databases, error) {
 			}
 			p.Resolver = ConfigResolver(cfg)
 		}
-		d.tenants = newTenants(d, p.Resolver)
+		if d.tenants, err = newTenants(d, p.Resolver); err != nil {
+			d.closeAll()
+			return nil, err
+		}
 	}
 	return d, nil
 }
@@ -255,11 +258,14 @@ type TenantStats struct {
 	Open int
 	// Opens, Evictions (least recently used or idle), Resolves (resolver
 	// calls), ResolveFailures (errors other than unknown tenant), Unknown
-	// (resolves or opens that found the tenant unknown) and
-	// UnknownCacheHits (requests for a tenant found unknown less than
-	// data.tenancy.unknown_ttl ago, answered without a resolve) count
-	// since start.
-	Opens, Evictions, Resolves, ResolveFailures, Unknown, UnknownCacheHits int64
+	// (resolves, catalog checks or connects that found the tenant
+	// unknown), UnknownCacheHits (requests for a tenant found unknown less
+	// than data.tenancy.unknown_ttl ago, answered without a resolve),
+	// Connects (connection attempts for tenant pools: the only way an
+	// unknown tenant can cost the servers a connection) and CatalogReads
+	// (reads of the primary server's list of databases or schemas, see
+	// data.tenancy.catalog_ttl) count since start.
+	Opens, Evictions, Resolves, ResolveFailures, Unknown, UnknownCacheHits, Connects, CatalogReads int64
 }
 
 // TenantStats returns the tenant pool counts; zero with tenancy off.

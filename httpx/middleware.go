@@ -56,17 +56,18 @@ var errPanic = errors.New("httpx: handler panicked")
 
 // stack is apex's default middleware fused into one echo middleware: the
 // steps run in the documented order (request ID, panic recovery, access
-// log, tracing context, metrics, security headers, body limit, request
-// timeout), each only when enabled, for the price of one closure per
-// request instead of one per step. Recording spans (otelecho), CORS and
-// gzip stay separate echo middleware after it.
+// log, tracing, metrics, security headers, body limit, request timeout),
+// each only when enabled, for the price of one closure per request instead
+// of one per step. The server span is one of those steps ([serverSpans]);
+// CORS and gzip stay separate echo middleware after it.
 type stack struct {
 	log       *zap.Logger
 	idHeader  string // canonical; "" when request IDs are off
 	recover   bool
 	access    *zap.Logger // nil when the access log is off
 	skip      []string
-	propagate propagation.TextMapPropagator // set when spans are not recorded
+	spans     *serverSpans                  // set when spans are recorded
+	propagate propagation.TextMapPropagator // set when they are not: logs still get the incoming trace_id
 	metrics   *metrics
 	headers   []header
 	bodyMax   int64
@@ -78,8 +79,8 @@ type header struct {
 	value []string
 }
 
-func newStack(cfg Config, log *zap.Logger, m *metrics, prop propagation.TextMapPropagator) (*stack, error) {
-	s := &stack{log: log, recover: cfg.Recover.Enabled, metrics: m, propagate: prop}
+func newStack(cfg Config, log *zap.Logger, m *metrics, spans *serverSpans, prop propagation.TextMapPropagator) (*stack, error) {
+	s := &stack{log: log, recover: cfg.Recover.Enabled, metrics: m, spans: spans, propagate: prop}
 	if cfg.RequestID.Enabled {
 		s.idHeader = http.CanonicalHeaderKey(cfg.RequestID.Header)
 	}
@@ -135,7 +136,10 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 		res.Header()[s.idHeader] = []string{id}
 	}
 	ctx := observe.ContextWith(req.Context(), s.log, id)
-	if s.propagate != nil && req.Header.Get("Traceparent") != "" {
+	var span trace.Span
+	if s.spans != nil {
+		ctx, span = s.spans.start(ctx, c, req)
+	} else if s.propagate != nil && hasTraceContext(req.Header) {
 		ctx = s.propagate.Extract(ctx, propagation.HeaderCarrier(req.Header))
 	}
 	if s.timeout > 0 {
@@ -153,6 +157,9 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 				// net/http ends the connection; record the request as the
 				// failure it is, then let the panic go on.
 				res.Status = http.StatusInternalServerError
+				if span != nil {
+					s.spans.end(span, c, req, id, res.Status, fmt.Errorf("%w: %v", errPanic, v))
+				}
 				s.record(c, req, start)
 				panic(v)
 			}
@@ -163,6 +170,9 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 		}
 		if err != nil && !res.Committed {
 			c.Error(err)
+		}
+		if span != nil {
+			s.spans.end(span, c, req, id, res.Status, err)
 		}
 		err = nil // answered
 		s.record(c, req, start)
@@ -199,12 +209,6 @@ func markTimeout(c echo.Context, err error) error {
 	return err
 }
 
-// timeoutMark runs markTimeout inside otelecho, which answers errors
-// itself before the stack would see them.
-func timeoutMark(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error { return markTimeout(c, next(c)) }
-}
-
 // writeAccess writes one INFO line: method, route, status, bytes,
 // latency, request_id and trace_id. Headers (so Authorization and cookies)
 // and paths (which may carry tokens) are never logged: the route template
@@ -224,11 +228,7 @@ func (s *stack) writeAccess(c echo.Context, start time.Time) {
 		zap.Duration("latency", time.Since(start)),
 		zap.String("request_id", observe.RequestID(req.Context())),
 	)
-	sc := trace.SpanContextFromContext(req.Context())
-	if kept, ok := c.Get(spanContextKey).(trace.SpanContext); ok {
-		sc = kept
-	}
-	if sc.IsValid() {
+	if sc := trace.SpanContextFromContext(req.Context()); sc.IsValid() {
 		fields = append(fields, zap.String("trace_id", sc.TraceID().String()))
 	}
 	ce.Write(fields...)

@@ -13,7 +13,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
@@ -24,6 +23,10 @@ import (
 
 // Params are what [New] builds a server from. Only Config and Log are
 // required; a nil Registerer disables metrics, a nil TracerProvider tracing.
+// With a recording TracerProvider every request gets a server span, the
+// child of the trace context Propagator reads from the request (W3C trace
+// context and baggage when Propagator is nil); with a no-op one, Propagator
+// (if set) still reads an incoming trace context for the logs.
 type Params struct {
 	Config         Config
 	Info           app.Info
@@ -79,27 +82,30 @@ func New(p Params) (*Server, error) {
 			return nil, err
 		}
 	}
-	recording := cfg.Tracing.Enabled && p.TracerProvider != nil
+	var spans *serverSpans
 	var prop propagation.TextMapPropagator
-	if recording {
-		if !observe.Recording(p.TracerProvider) {
+	if cfg.Tracing.Enabled && p.TracerProvider != nil {
+		if observe.Recording(p.TracerProvider) {
+			pr := p.Propagator
+			if pr == nil {
+				pr = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+			}
+			var idHeader string
+			if cfg.RequestID.Enabled {
+				idHeader = cfg.RequestID.Header
+			}
+			spans = newServerSpans(p.TracerProvider, pr, idHeader)
+		} else {
 			// Nothing records spans: the stack only carries an incoming
 			// trace context, so that logs still show its trace_id.
-			recording, prop = false, p.Propagator
+			prop = p.Propagator
 		}
 	}
-	st, err := newStack(cfg, log, metrics, prop)
+	st, err := newStack(cfg, log, metrics, spans, prop)
 	if err != nil {
 		return nil, err
 	}
 	e.Use(st.middleware)
-	if recording {
-		opts := []otelecho.Option{otelecho.WithTracerProvider(p.TracerProvider)}
-		if p.Propagator != nil {
-			opts = append(opts, otelecho.WithPropagators(p.Propagator))
-		}
-		e.Use(otelecho.Middleware(p.Info.Name, opts...), keepSpanContext, timeoutMark)
-	}
 	if c := cfg.CORS; len(c.AllowOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:     c.AllowOrigins,
@@ -135,21 +141,10 @@ func New(p Params) (*Server, error) {
 	return s, nil
 }
 
-// spanContextKey holds the server span's context in the echo context, for
-// the access log, which runs outside the tracing middleware.
-const spanContextKey = "apex.span_context"
-
-func keepSpanContext(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if sc := trace.SpanContextFromContext(c.Request().Context()); sc.IsValid() {
-			c.Set(spanContextKey, sc)
-		}
-		return next(c)
-	}
-}
-
 // Start binds http.addr, returning an error that names it when the
-// address is in use or invalid, then serves in the background.
+// address is in use or invalid, then serves in the background. The bound
+// listener is also Echo.Listener, so Echo.ListenerAddr() reports the
+// address (useful with port 0) to code that holds only the *echo.Echo.
 func (s *Server) Start(ctx context.Context) error {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
@@ -158,6 +153,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
+	s.Echo.Listener = ln
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -10,18 +10,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/apexgo/apex/app"
-	"github.com/apexgo/apex/observe/alert"
 )
-
-// Alert and Alerter are the alert port, defined in package alert so that
-// backends can import it; see [alert.Alerter] for the contract.
-type (
-	Alert   = alert.Alert
-	Alerter = alert.Alerter
-)
-
-// ErrDelivery is [alert.ErrDelivery].
-var ErrDelivery = alert.ErrDelivery
 
 // maxFieldLen bounds the message and error text copied into an alert.
 const maxFieldLen = 2048

@@ -11,11 +11,27 @@ import (
 	"github.com/apexgo/apex/app"
 )
 
-// NewLogger builds the zap logger described by cfg: JSON in production-like
-// environments, console otherwise (unless cfg.Format says), at cfg.Level,
-// with extra cores (a test observer, a second sink) teed in. It does not
-// raise alerts; [Module] adds that.
+// NewLogger builds the zap logger described by cfg (see [NewCore]) with
+// extra cores (a test observer, a second sink) teed in. It does not raise
+// alerts; [Module] adds that.
 func NewLogger(cfg LogConfig, info app.Info, extra ...zapcore.Core) (*zap.Logger, error) {
+	core, err := NewCore(cfg, info)
+	if err != nil {
+		return nil, err
+	}
+	return newZap(zapcore.NewTee(append([]zapcore.Core{core}, extra...)...)), nil
+}
+
+// newZap is the logger every apex app logs through: caller on, stacks from
+// DPanic up, zap's own errors on stderr.
+func newZap(core zapcore.Core) *zap.Logger {
+	return zap.New(core, zap.AddCaller(), zap.AddStacktrace(zapcore.DPanicLevel), zap.ErrorOutput(zapcore.Lock(os.Stderr)))
+}
+
+// NewCore builds the zap core described by cfg: JSON lines labelled with
+// the service, env and version in production-like environments, console
+// otherwise (unless cfg.Format says), at cfg.Level, written to cfg.Output.
+func NewCore(cfg LogConfig, info app.Info) (zapcore.Core, error) {
 	level, err := zapcore.ParseLevel(cfg.Level)
 	if err != nil {
 		return nil, fmt.Errorf("observe.log.level: %w", err)
@@ -57,8 +73,7 @@ func NewLogger(cfg LogConfig, info app.Info, extra ...zapcore.Core) (*zap.Logger
 	if format == "json" {
 		core = core.With([]zap.Field{zap.String("service", info.Name), zap.String("env", info.Env), zap.String("version", info.Version)})
 	}
-	cores := append([]zapcore.Core{core}, extra...)
-	return zap.New(zapcore.NewTee(cores...), zap.AddCaller(), zap.AddStacktrace(zapcore.DPanicLevel), zap.ErrorOutput(zapcore.Lock(os.Stderr))), nil
+	return core, nil
 }
 
 func openOutput(out string) (zapcore.WriteSyncer, error) {

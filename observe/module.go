@@ -19,31 +19,18 @@ import (
 	"github.com/apexgo/apex/observe/webhook"
 )
 
-// Value groups other modules and tests add to.
-const (
-	logCoreGroup       = "observe.log_cores"
-	spanProcessorGroup = "observe.span_processors"
-)
-
-// AsLogCore annotates a constructor of a zapcore.Core so that the app's
-// logger also writes to it (a second sink, a test observer).
-func AsLogCore(constructor any) any {
-	return fx.Annotate(constructor, fx.As(new(zapcore.Core)), fx.ResultTags(`group:"`+logCoreGroup+`"`))
-}
-
-// AsSpanProcessor annotates a constructor of an sdktrace.SpanProcessor so
-// that the tracer provider feeds it; its presence turns tracing on even
-// without an OTLP endpoint (tests capture spans this way).
-func AsSpanProcessor(constructor any) any {
-	return fx.Annotate(constructor, fx.As(new(sdktrace.SpanProcessor)), fx.ResultTags(`group:"`+spanProcessorGroup+`"`))
-}
-
 // Module provides the "observe" section, *zap.Logger, the [Alerter],
+// the zapcore.Core the logger writes to (before alerting; fx.Decorate it to
+// add a sink, as app/apptest does to capture logs),
 // *prometheus.Registry (also as prometheus.Registerer and Gatherer), an
 // OpenTelemetry metric.MeterProvider exported through that registry,
 // *[Tracing] with its trace.TracerProvider and
 // propagation.TextMapPropagator, and runs the admin listener when
-// observe.admin.addr is set. Replace the Alerter with fx.Decorate.
+// observe.admin.addr is set. Replace the Alerter with fx.Decorate. When the
+// container holds an sdktrace.SpanExporter, spans also go to it through a
+// batcher, and tracing is on even without observe.tracing.endpoint (tests
+// capture spans this way; call ForceFlush on the provider to read them at
+// once).
 var Module = fx.Module("observe",
 	app.ProvideSection("observe", DefaultConfig),
 	fx.Provide(
@@ -52,6 +39,7 @@ var Module = fx.Module("observe",
 		func(r *prometheus.Registry) prometheus.Gatherer { return r },
 		newMeterProvider,
 	),
+	fx.Provide(newCore),
 	fx.Provide(fx.Private, newBaseLogger),
 	fx.Provide(newEventLogger),
 	fx.Provide(newAlerter, newDispatcher, newLogger, newTracing),
@@ -60,19 +48,14 @@ var Module = fx.Module("observe",
 
 type baseLogger struct{ *zap.Logger }
 
-type baseLoggerIn struct {
-	fx.In
-	Config Config
-	Info   app.Info
-	Cores  []zapcore.Core `group:"observe.log_cores"`
-}
-
-func newBaseLogger(in baseLoggerIn) (baseLogger, error) {
+func newCore(cfg Config, info app.Info) (zapcore.Core, error) {
 	// A log file stays open for the life of the process: fx writes its
 	// "stopped" line after the last stop hook has run.
-	l, err := NewLogger(in.Config.Log, in.Info, in.Cores...)
-	return baseLogger{l}, err
+	return NewCore(cfg.Log, info)
 }
+
+// newBaseLogger writes to the core as decorated; it raises no alerts.
+func newBaseLogger(core zapcore.Core) baseLogger { return baseLogger{newZap(core)} }
 
 func newAlerter(cfg Config, base baseLogger) (Alerter, error) {
 	c := cfg.Alerts
@@ -124,11 +107,11 @@ func newLogger(lc fx.Lifecycle, base baseLogger, d *Dispatcher, events *eventLog
 
 type tracingIn struct {
 	fx.In
-	Lifecycle  fx.Lifecycle
-	Config     Config
-	Info       app.Info
-	Log        baseLogger
-	Processors []sdktrace.SpanProcessor `group:"observe.span_processors"`
+	Lifecycle fx.Lifecycle
+	Config    Config
+	Info      app.Info
+	Log       baseLogger
+	Exporter  sdktrace.SpanExporter `optional:"true"`
 }
 
 type tracingOut struct {
@@ -139,7 +122,11 @@ type tracingOut struct {
 }
 
 func newTracing(in tracingIn) (tracingOut, error) {
-	t, err := NewTracing(in.Config.Tracing, in.Info, in.Processors...)
+	var extra []sdktrace.SpanProcessor
+	if in.Exporter != nil {
+		extra = append(extra, sdktrace.NewBatchSpanProcessor(in.Exporter, sdktrace.WithExportTimeout(in.Config.Tracing.Timeout)))
+	}
+	t, err := NewTracing(in.Config.Tracing, in.Info, extra...)
 	if err != nil {
 		return tracingOut{}, err
 	}

@@ -2,13 +2,21 @@
 // fallbacks, on an ephemeral port, with its environment isolated from the
 // process's, logs and spans captured, and nothing written outside
 // t.TempDir(). It runs the modules it is given (apex.Modules, or
-// apex.Without(...) in a slice), so it imports no module itself. apex's own
-// tests use it, and so can yours:
+// apex.Without(...) in a slice) and imports none of them: it captures logs
+// by decorating the app's zapcore.Core, spans by supplying an
+// sdktrace.SpanExporter, and finds the server through its *echo.Echo.
+// apex's own tests use it, and so can yours:
 //
 //	func TestCreateOrder(t *testing.T) {
 //		a := apptest.New(t, apex.Modules, apptest.With(fx.Provide(httpx.AsRoute(NewCreateOrder))))
 //		resp := a.Do(t, http.MethodPost, "/orders", `{"sku":"A1"}`)
-//		...
+//		if resp.StatusCode != http.StatusCreated {
+//			t.Fatalf("%d %s", resp.StatusCode, resp.Body)
+//		}
+//		a.WaitForLog(t, "order created", time.Second)
+//		if len(a.Spans()) == 0 {
+//			t.Fatal("no span")
+//		}
 //	}
 package apptest
 
@@ -23,16 +31,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/apexgo/apex/app"
-	"github.com/apexgo/apex/httpx"
-	"github.com/apexgo/apex/observe"
 )
 
 // Option configures [New].
@@ -84,10 +92,11 @@ type App struct {
 	// LogFile is where the app's own log output goes (JSON lines).
 	LogFile string
 
-	spans *tracetest.InMemoryExporter
-	fx    *fx.App
-	t     testing.TB
-	stop  func() error
+	spans  *tracetest.InMemoryExporter
+	tracer trace.TracerProvider
+	fx     *fx.App
+	t      testing.TB
+	stop   func() error
 }
 
 // New starts an app and stops it when the test ends; a start failure
@@ -102,7 +111,8 @@ func New(t testing.TB, modules []fx.Option, opts ...Option) *App {
 }
 
 // Start is New for tests that expect the start to fail: it returns the
-// error instead.
+// error instead. The *App is returned in both cases, so that a test can
+// read the logs of a failed start; only a started one serves requests.
 func Start(t testing.TB, modules []fx.Option, opts ...Option) (*App, error) {
 	t.Helper()
 	dir := t.TempDir()
@@ -116,50 +126,37 @@ func Start(t testing.TB, modules []fx.Option, opts ...Option) (*App, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	a := &App{t: t, LogFile: filepath.Join(dir, "app.log"), spans: tracetest.NewInMemoryExporter()}
-	base := map[string]any{
-		"http.addr":             "127.0.0.1:0",
-		"observe.log.output":    a.LogFile,
-		"observe.log.format":    "json",
-		"observe.alerts.window": "0s",
-	}
-	// The data module's SQLite fallback defaults to var/apex.db in the
-	// working directory: when the app has that module and the test set
-	// neither data.dsn nor data.sqlite_path, the file goes under
-	// t.TempDir() instead, so that tests leave nothing behind.
-	if strings.Contains(fmt.Sprint(s.modules, s.extra), `fx.Module("data"`) {
-		base["data.sqlite_path"] = filepath.Join(dir, "apex.db")
-	}
-	for k, v := range s.config {
-		base[k] = v
-	}
 	core, logs := observer.New(zapcore.DebugLevel)
-	a.Logs = logs
-
-	var srv *httpx.Server
+	a := &App{
+		t: t, LogFile: filepath.Join(dir, "app.log"), Logs: logs,
+		spans: tracetest.NewInMemoryExporter(), Client: &http.Client{Timeout: 10 * time.Second},
+		stop: func() error { return nil },
+	}
+	var e *echo.Echo
 	fxOpts := append([]fx.Option{}, s.modules...)
 	fxOpts = append(fxOpts,
-		fx.Supply(&app.LoadParams{Dir: s.configDir, Env: app.Test, DotEnv: "-", Environ: s.environ, Overrides: base}),
-		fx.Provide(
-			observe.AsLogCore(func() zapcore.Core { return core }),
-			observe.AsSpanProcessor(func() sdktrace.SpanProcessor { return sdktrace.NewSimpleSpanProcessor(a.spans) }),
-		),
+		fx.Supply(&app.LoadParams{Dir: s.configDir, Env: app.Test, DotEnv: "-", Environ: s.environ, Overrides: s.overrides(dir, a.LogFile)}),
+		// The log core and the span exporter are the observe module's
+		// extension points, reached through zap's and OpenTelemetry's types.
+		fx.Decorate(func(c zapcore.Core) zapcore.Core { return zapcore.NewTee(c, core) }),
+		fx.Provide(func() sdktrace.SpanExporter { return a.spans }),
 		fx.Invoke(func(p struct {
 			fx.In
-			Server *httpx.Server `optional:"true"`
+			Echo   *echo.Echo           `optional:"true"`
+			Tracer trace.TracerProvider `optional:"true"`
 		}) {
-			srv = p.Server
+			e, a.tracer = p.Echo, p.Tracer
 		}),
 	)
 	fxOpts = append(fxOpts, s.extra...)
 	a.fx = fx.New(fxOpts...)
 	if err := a.fx.Err(); err != nil {
-		return nil, err
+		return a, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	if err := a.fx.Start(ctx); err != nil {
-		return nil, err
+		return a, err
 	}
 	stopped := false
 	a.stop = func() error {
@@ -176,11 +173,32 @@ func Start(t testing.TB, modules []fx.Option, opts ...Option) (*App, error) {
 			t.Errorf("apptest: stop: %v", err)
 		}
 	})
-	if srv != nil && srv.Addr() != nil {
-		a.URL = "http://" + srv.Addr().String()
+	if e != nil && e.ListenerAddr() != nil {
+		a.URL = "http://" + e.ListenerAddr().String()
 	}
-	a.Client = &http.Client{Timeout: 10 * time.Second}
 	return a, nil
+}
+
+// overrides are the config values every test app runs with, under the
+// test's own.
+func (s *settings) overrides(dir, logFile string) map[string]any {
+	base := map[string]any{
+		"http.addr":             "127.0.0.1:0",
+		"observe.log.output":    logFile,
+		"observe.log.format":    "json",
+		"observe.alerts.window": "0s",
+	}
+	// The data module's SQLite fallback defaults to var/apex.db in the
+	// working directory: when the app has that module and the test set
+	// neither data.dsn nor data.sqlite_path, the file goes under
+	// t.TempDir() instead, so that tests leave nothing behind.
+	if strings.Contains(fmt.Sprint(s.modules, s.extra), `fx.Module("data"`) {
+		base["data.sqlite_path"] = filepath.Join(dir, "apex.db")
+	}
+	for k, v := range s.config {
+		base[k] = v
+	}
+	return base
 }
 
 // Stop stops the app now, within its stop budget; later calls return nil.
@@ -230,8 +248,18 @@ func (r Response) JSON(t testing.TB, v any) {
 	}
 }
 
-// Spans returns the spans ended so far.
-func (a *App) Spans() tracetest.SpanStubs { return a.spans.GetSpans() }
+// Spans returns the spans ended so far (flushed first, so that a span
+// ended before the call is there).
+func (a *App) Spans() tracetest.SpanStubs {
+	if f, ok := a.tracer.(interface{ ForceFlush(context.Context) error }); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := f.ForceFlush(ctx); err != nil {
+			a.t.Errorf("apptest: flush spans: %v", err)
+		}
+	}
+	return a.spans.GetSpans()
+}
 
 // LogLines returns every captured entry encoded as one JSON line, fields
 // included, for assertions that no line contains something.

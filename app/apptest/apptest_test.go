@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/fx"
+
 	"github.com/apexgo/apex"
+	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/app/apptest"
 )
 
@@ -65,4 +68,36 @@ func TestUnknownSectionWarned(t *testing.T) {
 	if !strings.Contains(keys, "htpp") || !strings.Contains(keys, "observe_log_level") {
 		t.Fatalf("keys: %s", keys)
 	}
+}
+
+// The kit captures logs and spans through zap's and OpenTelemetry's types:
+// an app without the observe module (or without HTTP) still starts under it.
+func TestAppWithoutObserveStarts(t *testing.T) {
+	t.Parallel()
+	a := apptest.New(t, []fx.Option{app.Module})
+	if a.URL != "" || len(a.Spans()) != 0 {
+		t.Fatalf("URL %q, %d spans", a.URL, len(a.Spans()))
+	}
+}
+
+// Spans of a request are readable as soon as the response is in, and the
+// captured logs include fx's own lines, written before the app's logger
+// is handed out.
+func TestSpansAndLogsCaptured(t *testing.T) {
+	t.Parallel()
+	a := apptest.New(t, apex.Modules)
+	if a.URL == "" {
+		t.Fatal("no URL")
+	}
+	if r := a.Do(t, http.MethodGet, "/no-such-route", ""); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("%d %s", r.StatusCode, r.Body)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(a.Spans()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no span captured")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	a.WaitForLog(t, "started", time.Second)
 }

@@ -15,9 +15,12 @@ import (
 	"github.com/apexgo/apex/auth/port"
 )
 
+// DefaultMaxEntries is [Config.MaxEntries]'s default.
+const DefaultMaxEntries = 1_000_000
+
 // Config bounds a store.
 type Config struct {
-	// MaxEntries bounds the live entries. Default 1000000.
+	// MaxEntries bounds the live entries. Default [DefaultMaxEntries].
 	MaxEntries int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -25,7 +28,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.MaxEntries <= 0 {
-		c.MaxEntries = 1_000_000
+		c.MaxEntries = DefaultMaxEntries
 	}
 	if c.Now == nil {
 		c.Now = time.Now

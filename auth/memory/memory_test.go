@@ -13,7 +13,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	authtest.Run(t, func(t *testing.T) authtest.Backend {
+	authtest.Run(t, authtest.Features{}, func(t *testing.T, _ string) authtest.Backend {
 		return authtest.Backend{
 			Revocations: memory.NewRevocations(memory.Config{}),
 			Refresh:     memory.NewRefresh(memory.Config{}),

@@ -24,6 +24,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/apexgo/apex/auth/port"
+	"github.com/apexgo/apex/internal/redisconn"
 )
 
 // Config configures the stores.
@@ -31,13 +32,14 @@ type Config struct {
 	// Prefix starts every key, so services can share a Redis.
 	Prefix string
 	// CommandTimeout bounds each call when ctx has no earlier deadline.
-	// Default 3s.
+	// Default redis.command_timeout's, redisconn.DefaultCommandTimeout
+	// (3s).
 	CommandTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
 	if c.CommandTimeout <= 0 {
-		c.CommandTimeout = 3 * time.Second
+		c.CommandTimeout = redisconn.DefaultCommandTimeout
 	}
 	return c
 }

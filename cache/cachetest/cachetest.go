@@ -478,8 +478,8 @@ func Run(t *testing.T, newCache func(t *testing.T) cache.Cache) {
 		for range n {
 			select {
 			case err := <-errs:
-				if !errors.Is(err, boom) {
-					t.Errorf("GetOrLoad with a panicking loader: got %v, want an error wrapping the panic value", err)
+				if !errors.Is(err, boom) || !errors.Is(err, cache.ErrLoaderPanic) {
+					t.Errorf("GetOrLoad with a panicking loader: got %v, want an error wrapping cache.ErrLoaderPanic and the panic value", err)
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatal("GetOrLoad with a panicking loader did not return within 5s")
@@ -491,7 +491,7 @@ func Run(t *testing.T, newCache func(t *testing.T) cache.Cache) {
 			t.Fatalf("GetOrLoad after a panicking load: got %q, %v", b, err)
 		}
 		_, err = c.GetOrLoad(t.Context(), "other", time.Minute, func(context.Context) ([]byte, error) { panic("not an error") })
-		if err == nil || !strings.Contains(err.Error(), "not an error") {
+		if !errors.Is(err, cache.ErrLoaderPanic) || !strings.Contains(err.Error(), "not an error") {
 			t.Fatalf("GetOrLoad with a loader panicking with a string: got %v, want an error naming the panic value", err)
 		}
 	})

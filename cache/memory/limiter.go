@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,24 +9,26 @@ import (
 	"sync"
 	"time"
 
-	cache "github.com/apexgo/apex/cache/port"
+	"github.com/apexgo/apex/cache/port"
 )
 
 const shardCount = 64
 
 // LimiterConfig configures an in-process Limiter.
 type LimiterConfig struct {
-	// MaxKeys bounds the keys tracked. Default 1000000. When a shard is
+	// MaxKeys bounds the keys tracked. Default [DefaultMaxKeys]
+	// (1000000). When a shard is
 	// full, a new key looks at a small random sample of its keys and drops
 	// the expired ones among them or, if none, the one closest to expiring.
 	MaxKeys int
 	// Prefix starts every key (it matters only for parity with Redis).
+	// Default none.
 	Prefix string
-	// Now is the clock; default time.Now. Tests pass a controllable one.
+	// Now is the clock. Default time.Now; tests pass a controllable one.
 	Now func() time.Time
 }
 
-// Limiter is an in-process GCRA [cache.Limiter].
+// Limiter is an in-process GCRA [port.Limiter].
 type Limiter struct {
 	shards   [shardCount]limiterShard
 	perShard int
@@ -39,16 +42,14 @@ type limiterShard struct {
 	tat map[string]time.Time
 }
 
-var _ cache.Limiter = (*Limiter)(nil)
+var _ port.Limiter = (*Limiter)(nil)
 
 // NewLimiter returns a Limiter.
 func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 	if cfg.MaxKeys < 0 {
 		return nil, errors.New("memory: MaxKeys must not be negative")
 	}
-	if cfg.MaxKeys == 0 {
-		cfg.MaxKeys = 1_000_000
-	}
+	cfg.MaxKeys = cmp.Or(cfg.MaxKeys, DefaultMaxKeys)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -59,16 +60,16 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 	return l, nil
 }
 
-// Allow implements [cache.Limiter].
-func (l *Limiter) Allow(ctx context.Context, key string, limit cache.Limit) (cache.Result, error) {
+// Allow implements [port.Limiter].
+func (l *Limiter) Allow(ctx context.Context, key string, limit port.Limit) (port.Result, error) {
 	if err := ctx.Err(); err != nil {
-		return cache.Result{}, err
+		return port.Result{}, err
 	}
 	if !limit.Valid() {
-		return cache.Result{}, fmt.Errorf("%w: %+v", cache.ErrInvalidLimit, limit)
+		return port.Result{}, fmt.Errorf("%w: %+v", port.ErrInvalidLimit, limit)
 	}
 	if limit.Interval() < time.Microsecond { // as the Redis backend, whose unit is 1µs
-		return cache.Result{}, fmt.Errorf("%w: more than one event per microsecond", cache.ErrInvalidLimit)
+		return port.Result{}, fmt.Errorf("%w: more than one event per microsecond", port.ErrInvalidLimit)
 	}
 	key = l.prefix + key
 	s := &l.shards[maphash.String(l.seed, key)%shardCount]
@@ -76,7 +77,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit cache.Limit) (cac
 	defer s.mu.Unlock()
 	now := l.now()
 	tat, known := s.tat[key]
-	r, next := cache.GCRA(now, tat, limit)
+	r, next := gcra(now, tat, limit)
 	if r.Allowed {
 		if !known && len(s.tat) >= l.perShard {
 			s.evict(now)
@@ -125,4 +126,26 @@ func (l *Limiter) Len() int {
 		l.shards[i].mu.Unlock()
 	}
 	return n
+}
+
+// gcra is one step of the generic cell rate algorithm, computed exactly
+// as the Redis backend's script does. tat is the key's stored theoretical
+// arrival time (zero or past: none), now the current time. It returns the
+// result and, when the event is admitted, the new tat to store (which
+// expires at newTAT).
+func gcra(now, tat time.Time, l port.Limit) (r port.Result, newTAT time.Time) {
+	interval := l.Interval()
+	if tat.Before(now) {
+		tat = now
+	}
+	next := tat.Add(interval)
+	diff := now.Sub(next.Add(-interval * time.Duration(l.Burst)))
+	if diff < 0 {
+		return port.Result{RetryAfter: -diff, ResetAfter: tat.Sub(now)}, time.Time{}
+	}
+	r = port.Result{Allowed: true, Remaining: int(diff / interval), ResetAfter: next.Sub(now)}
+	if r.Remaining == 0 {
+		r.RetryAfter = interval - diff
+	}
+	return r, next
 }

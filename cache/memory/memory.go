@@ -1,18 +1,29 @@
 // Package memory is the in-process fallback of the cache ports: a bounded
-// [cache.Cache] on otter (W-TinyLFU eviction, per-entry TTL) and a GCRA
-// [cache.Limiter] with sharded locks and a bounded key count.
+// [port.Cache] on otter (W-TinyLFU eviction, per-entry TTL) and a GCRA
+// [port.Limiter] with sharded locks and a bounded key count. Both are
+// usable without fx: New and NewLimiter apply the defaults below.
 package memory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/maypok86/otter/v2"
 
-	cache "github.com/apexgo/apex/cache/port"
+	"github.com/apexgo/apex/cache/internal/backend"
+	"github.com/apexgo/apex/cache/port"
+)
+
+// Defaults applied by [New] and [NewLimiter] to zero fields; the cache
+// module's DefaultConfig uses the same constants.
+const (
+	// DefaultMaxEntries is Config.MaxEntries when zero.
+	DefaultMaxEntries = 100_000
+	// DefaultMaxKeys is LimiterConfig.MaxKeys when zero.
+	DefaultMaxKeys = 1_000_000
 )
 
 // noExpiry stands for ttl 0: an entry that lives until evicted.
@@ -23,15 +34,17 @@ const entryOverhead = 64
 
 // Config bounds a Cache.
 type Config struct {
-	// MaxEntries bounds the entry count. Default 100000. Ignored when
-	// MaxBytes is set.
+	// MaxEntries bounds the entry count. Default [DefaultMaxEntries]
+	// (100000). Ignored when MaxBytes is set.
 	MaxEntries int
-	// MaxBytes bounds keys plus values plus a small per-entry overhead.
+	// MaxBytes, when set, bounds keys plus values plus a small per-entry
+	// overhead instead. Default 0 (bound by MaxEntries).
 	MaxBytes int64
-	// Prefix starts every key.
+	// Prefix starts every key. Default none.
 	Prefix string
-	// Metrics counts hits, misses, loads and evictions; nil counts nothing.
-	Metrics *cache.Metrics
+	// Metrics counts hits, misses, loads and evictions; the cache module
+	// sets it. Default nil: nothing counted.
+	Metrics *backend.Metrics
 }
 
 type entry struct {
@@ -39,14 +52,14 @@ type entry struct {
 	ttl  time.Duration
 }
 
-// Cache is an in-process [cache.Cache].
+// Cache is an in-process [port.Cache].
 type Cache struct {
 	c       *otter.Cache[string, entry]
 	prefix  string
-	metrics *cache.Metrics
+	metrics *backend.Metrics
 }
 
-var _ cache.Cache = (*Cache)(nil)
+var _ port.Cache = (*Cache)(nil)
 
 // New returns an empty cache bounded as cfg says.
 func New(cfg Config) (*Cache, error) {
@@ -73,10 +86,7 @@ func New(cfg Config) (*Cache, error) {
 			return uint32(min(len(k)+len(v.data)+entryOverhead, 1<<32-1))
 		}
 	} else {
-		opts.MaximumSize = cfg.MaxEntries
-		if opts.MaximumSize == 0 {
-			opts.MaximumSize = 100_000
-		}
+		opts.MaximumSize = cmp.Or(cfg.MaxEntries, DefaultMaxEntries)
 	}
 	oc, err := otter.New(opts)
 	if err != nil {
@@ -86,7 +96,7 @@ func New(cfg Config) (*Cache, error) {
 	return c, nil
 }
 
-// Get implements [cache.Cache]. It returns a copy of the value.
+// Get implements [port.Cache]. It returns a copy of the value.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -94,25 +104,25 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	e, ok := c.c.GetIfPresent(c.prefix + key)
 	if !ok {
 		c.metrics.Miss()
-		return nil, fmt.Errorf("%w: %q", cache.ErrMiss, key)
+		return nil, fmt.Errorf("%w: %q", port.ErrMiss, key)
 	}
 	c.metrics.Hit()
 	return clone(e.data), nil
 }
 
-// Set implements [cache.Cache]. It stores a copy of value.
+// Set implements [port.Cache]. It stores a copy of value.
 func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if ttl < 0 {
-		return cache.ErrInvalidTTL
+		return port.ErrInvalidTTL
 	}
 	c.c.Set(c.prefix+key, entry{data: clone(value), ttl: ttl})
 	return nil
 }
 
-// Delete implements [cache.Cache].
+// Delete implements [port.Cache].
 func (c *Cache) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -121,16 +131,17 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// GetOrLoad implements [cache.Cache]; concurrent loads of one key are
+// GetOrLoad implements [port.Cache]; concurrent loads of one key are
 // merged by otter. A loader that panics fails the load with an error
-// wrapping the panic value (when it is an error) for every caller. Each
+// wrapping [port.ErrLoaderPanic] (and the panic value, when it is an
+// error) for every caller. Each
 // caller gets its own copy of the value.
 func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if ttl < 0 {
-		return nil, cache.ErrInvalidTTL
+		return nil, port.ErrInvalidTTL
 	}
 	if e, ok := c.c.GetIfPresent(c.prefix + key); ok {
 		c.metrics.Hit()
@@ -142,7 +153,7 @@ func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, lo
 		defer func() {
 			if r := recover(); r != nil {
 				c.metrics.LoadError()
-				e, err = entry{}, loaderPanic(r)
+				e, err = entry{}, backend.LoaderPanic(r)
 			}
 		}()
 		c.metrics.Load()
@@ -157,15 +168,6 @@ func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, lo
 		return nil, err
 	}
 	return clone(e.data), nil
-}
-
-// loaderPanic is the error a load fails with when the loader panics with
-// r: it wraps r when r is an error, and carries the loader's stack.
-func loaderPanic(r any) error {
-	if err, ok := r.(error); ok {
-		return fmt.Errorf("cache: loader panicked: %w\n\n%s", err, debug.Stack())
-	}
-	return fmt.Errorf("cache: loader panicked: %v\n\n%s", r, debug.Stack())
 }
 
 // Close stops otter's background work.

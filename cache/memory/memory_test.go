@@ -7,25 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/apexgo/apex/cache/cachetest"
+	"github.com/apexgo/apex/cache/internal/backend"
 	"github.com/apexgo/apex/cache/memory"
-	cache "github.com/apexgo/apex/cache/port"
+	"github.com/apexgo/apex/cache/port"
 )
 
 var errBoom = errors.New("boom")
-
-func counter(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 {
-		t.Fatalf("reading a counter: %v, %v", mfs, err)
-	}
-	return mfs[0].GetMetric()[0].GetCounter().GetValue()
-}
 
 func newCache(t *testing.T, cfg memory.Config) *memory.Cache {
 	t.Helper()
@@ -39,12 +29,12 @@ func newCache(t *testing.T, cfg memory.Config) *memory.Cache {
 
 func TestCacheConformance(t *testing.T) {
 	t.Parallel()
-	cachetest.Run(t, func(t *testing.T) cache.Cache { return newCache(t, memory.Config{}) })
+	cachetest.Run(t, func(t *testing.T) port.Cache { return newCache(t, memory.Config{}) })
 }
 
 func TestCacheConformanceByteBound(t *testing.T) {
 	t.Parallel()
-	cachetest.Run(t, func(t *testing.T) cache.Cache {
+	cachetest.Run(t, func(t *testing.T) port.Cache {
 		return newCache(t, memory.Config{MaxBytes: 64 << 20, Prefix: "svc:"})
 	})
 }
@@ -52,7 +42,7 @@ func TestCacheConformanceByteBound(t *testing.T) {
 func TestLimiterConformanceFakeClock(t *testing.T) {
 	t.Parallel()
 	clock := cachetest.NewFakeClock(time.Time{})
-	cachetest.RunLimiter(t, cachetest.LimiterFeatures{Clock: clock}, func(t *testing.T) cache.Limiter {
+	cachetest.RunLimiter(t, cachetest.LimiterFeatures{Clock: clock}, func(t *testing.T) port.Limiter {
 		l, err := memory.NewLimiter(memory.LimiterConfig{Now: clock.Now})
 		if err != nil {
 			t.Fatalf("memory.NewLimiter: %v", err)
@@ -63,7 +53,7 @@ func TestLimiterConformanceFakeClock(t *testing.T) {
 
 func TestLimiterConformanceRealClock(t *testing.T) {
 	t.Parallel()
-	cachetest.RunLimiter(t, cachetest.LimiterFeatures{}, func(t *testing.T) cache.Limiter {
+	cachetest.RunLimiter(t, cachetest.LimiterFeatures{}, func(t *testing.T) port.Limiter {
 		l, err := memory.NewLimiter(memory.LimiterConfig{})
 		if err != nil {
 			t.Fatalf("memory.NewLimiter: %v", err)
@@ -87,7 +77,7 @@ func TestNewRejectsNegativeBounds(t *testing.T) {
 
 func TestCacheStaysBoundedAndCountsEvictions(t *testing.T) {
 	t.Parallel()
-	m, err := cache.NewMetrics(nil, "memory")
+	m, err := backend.NewMetrics(nil, "memory")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +97,7 @@ func TestCacheStaysBoundedAndCountsEvictions(t *testing.T) {
 			}
 		}
 		// otter evicts and reports evictions asynchronously: wait for both.
-		if present <= 100 && counter(t, m.Evictions) >= 900 || time.Now().After(deadline) {
+		if present <= 100 && testutil.ToFloat64(m.Evictions) >= 900 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -115,14 +105,14 @@ func TestCacheStaysBoundedAndCountsEvictions(t *testing.T) {
 	if present > 100 {
 		t.Fatalf("%d entries present with MaxEntries 100", present)
 	}
-	if n := counter(t, m.Evictions); n < 900 {
+	if n := testutil.ToFloat64(m.Evictions); n < 900 {
 		t.Fatalf("evictions counted: %v, want at least 900", n)
 	}
 }
 
 func TestCacheMetrics(t *testing.T) {
 	t.Parallel()
-	m, err := cache.NewMetrics(nil, "memory")
+	m, err := backend.NewMetrics(nil, "memory")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +126,8 @@ func TestCacheMetrics(t *testing.T) {
 	_, _ = c.GetOrLoad(ctx, "l", 0, func(context.Context) ([]byte, error) { return []byte("x"), nil }) // hit
 	for name, want := range map[string]float64{"hits": 2, "misses": 3, "loads": 2, "load errors": 1} {
 		got := map[string]float64{
-			"hits": counter(t, m.Hits), "misses": counter(t, m.Misses),
-			"loads": counter(t, m.Loads), "load errors": counter(t, m.LoadErrors),
+			"hits": testutil.ToFloat64(m.Hits), "misses": testutil.ToFloat64(m.Misses),
+			"loads": testutil.ToFloat64(m.Loads), "load errors": testutil.ToFloat64(m.LoadErrors),
 		}[name]
 		if got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
@@ -152,7 +142,7 @@ func TestLimiterKeyCountBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lim := cache.Limit{Rate: 1, Period: time.Second, Burst: 1}
+	lim := port.Limit{Rate: 1, Period: time.Second, Burst: 1}
 	for i := range 5000 {
 		if _, err := l.Allow(t.Context(), fmt.Sprint("k", i), lim); err != nil {
 			t.Fatal(err)
@@ -176,13 +166,13 @@ func TestLimiterKeyCountBounded(t *testing.T) {
 
 // fullLimiter returns a Limiter on a stopped clock with every shard full
 // of keys that live an hour, so that a new key must evict a live one.
-func fullLimiter(tb testing.TB, maxKeys int) (*memory.Limiter, cache.Limit) {
+func fullLimiter(tb testing.TB, maxKeys int) (*memory.Limiter, port.Limit) {
 	tb.Helper()
 	l, err := memory.NewLimiter(memory.LimiterConfig{MaxKeys: maxKeys, Now: cachetest.NewFakeClock(time.Time{}).Now})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	lim := cache.Limit{Rate: 1, Period: time.Hour, Burst: 1}
+	lim := port.Limit{Rate: 1, Period: time.Hour, Burst: 1}
 	// An eighth more keys than the bound: every shard fills, however the
 	// keys spread over the shards.
 	for i := range maxKeys + maxKeys/8 {

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +10,8 @@ import (
 
 	"github.com/redis/rueidis"
 
-	cache "github.com/apexgo/apex/cache/port"
+	"github.com/apexgo/apex/cache/port"
+	"github.com/apexgo/apex/internal/redisconn"
 )
 
 // gcraScript is GCRA in one atomic step, with time from the server so that
@@ -42,52 +44,54 @@ return {1, remaining, retry_after, reset_after}
 
 // LimiterConfig configures a Limiter.
 type LimiterConfig struct {
-	// Prefix starts every key.
+	// Prefix starts every key. Default none.
 	Prefix string
-	// CommandTimeout bounds each call; default 3s.
+	// CommandTimeout bounds each call. Default redis.command_timeout's,
+	// 3s.
 	CommandTimeout time.Duration
 }
 
-// Limiter is a GCRA [cache.Limiter] in Redis: one EVALSHA round trip per
+// Limiter is a GCRA [port.Limiter] in Redis: one EVALSHA round trip per
 // decision.
 type Limiter struct {
 	client rueidis.Client
 	cfg    LimiterConfig
 }
 
-var _ cache.Limiter = (*Limiter)(nil)
+var _ port.Limiter = (*Limiter)(nil)
 
 // NewLimiter returns a Limiter on client.
 func NewLimiter(client rueidis.Client, cfg LimiterConfig) (*Limiter, error) {
 	if client == nil {
 		return nil, errors.New("redis: nil client")
 	}
-	if cfg.CommandTimeout <= 0 {
-		cfg.CommandTimeout = 3 * time.Second
+	if cfg.CommandTimeout < 0 {
+		return nil, errors.New("redis: CommandTimeout must not be negative")
 	}
+	cfg.CommandTimeout = cmp.Or(cfg.CommandTimeout, redisconn.DefaultCommandTimeout)
 	return &Limiter{client: client, cfg: cfg}, nil
 }
 
-// Allow implements [cache.Limiter].
-func (l *Limiter) Allow(ctx context.Context, key string, limit cache.Limit) (cache.Result, error) {
+// Allow implements [port.Limiter].
+func (l *Limiter) Allow(ctx context.Context, key string, limit port.Limit) (port.Result, error) {
 	if !limit.Valid() {
-		return cache.Result{}, fmt.Errorf("%w: %+v", cache.ErrInvalidLimit, limit)
+		return port.Result{}, fmt.Errorf("%w: %+v", port.ErrInvalidLimit, limit)
 	}
 	interval := limit.Interval().Microseconds()
 	if interval < 1 {
-		return cache.Result{}, fmt.Errorf("%w: more than one event per microsecond", cache.ErrInvalidLimit)
+		return port.Result{}, fmt.Errorf("%w: more than one event per microsecond", port.ErrInvalidLimit)
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.CommandTimeout)
 	defer cancel()
 	vals, err := gcraScript.Exec(ctx, l.client, []string{l.cfg.Prefix + key},
 		[]string{strconv.FormatInt(interval, 10), strconv.Itoa(limit.Burst)}).AsIntSlice()
 	if err != nil {
-		return cache.Result{}, fmt.Errorf("cache: redis rate limit: %w", err)
+		return port.Result{}, fmt.Errorf("cache: redis rate limit: %w", err)
 	}
 	if len(vals) != 4 {
-		return cache.Result{}, fmt.Errorf("cache: redis rate limit: script returned %d values", len(vals))
+		return port.Result{}, fmt.Errorf("cache: redis rate limit: script returned %d values", len(vals))
 	}
-	return cache.Result{
+	return port.Result{
 		Allowed:    vals[0] == 1,
 		Remaining:  int(vals[1]),
 		RetryAfter: time.Duration(vals[2]) * time.Microsecond,

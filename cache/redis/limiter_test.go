@@ -7,7 +7,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/apexgo/apex/cache/cachetest"
-	cache "github.com/apexgo/apex/cache/port"
+	"github.com/apexgo/apex/cache/port"
 	"github.com/apexgo/apex/cache/redis"
 	"github.com/apexgo/apex/internal/testservice"
 )
@@ -15,7 +15,7 @@ import (
 func TestLimiterConformance(t *testing.T) {
 	t.Parallel()
 	client := connect(t, testservice.Need(t, testservice.Redis))
-	cachetest.RunLimiter(t, cachetest.LimiterFeatures{}, func(t *testing.T) cache.Limiter {
+	cachetest.RunLimiter(t, cachetest.LimiterFeatures{}, func(t *testing.T) port.Limiter {
 		l, err := redis.NewLimiter(client, redis.LimiterConfig{Prefix: prefix(t, client)})
 		if err != nil {
 			t.Fatalf("redis.NewLimiter: %v", err)
@@ -34,7 +34,7 @@ func TestLimiterKeysExpire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lim := cache.Limit{Rate: 10, Period: time.Second, Burst: 5}
+	lim := port.Limit{Rate: 10, Period: time.Second, Burst: 5}
 	window := time.Duration(lim.Burst) * lim.Interval()
 	for i := range lim.Burst {
 		r, err := l.Allow(t.Context(), "k", lim)
@@ -85,7 +85,7 @@ func TestLimiterSharedByInstances(t *testing.T) {
 		}
 		limiters[i] = l
 	}
-	lim := cache.Limit{Rate: 1, Period: time.Hour, Burst: 10}
+	lim := port.Limit{Rate: 1, Period: time.Hour, Burst: 10}
 	admitted := [2]int{}
 	for i := range 30 {
 		r, err := limiters[i%2].Allow(t.Context(), "shared", lim)

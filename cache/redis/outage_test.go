@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/rueidis"
 
-	cache "github.com/apexgo/apex/cache/port"
+	"github.com/apexgo/apex/cache/internal/backend"
+	"github.com/apexgo/apex/cache/port"
 	"github.com/apexgo/apex/cache/redis"
 	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/internal/testservice"
@@ -197,7 +199,7 @@ func outageHarness(t *testing.T) (*proxy, []outageCall) {
 		c.CommandTimeout = timeout
 	})
 	plain := newCache(t, client, redis.Config{Prefix: p, CommandTimeout: timeout})
-	metrics, err := cache.NewMetrics(nil, "redis")
+	metrics, err := backend.NewMetrics(nil, "redis")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +209,7 @@ func outageHarness(t *testing.T) (*proxy, []outageCall) {
 		t.Fatal(err)
 	}
 	check := redisconn.Check{Client: client}
-	limit := cache.Limit{Rate: 1000, Period: time.Second, Burst: 1000}
+	limit := port.Limit{Rate: 1000, Period: time.Second, Burst: 1000}
 	calls := []outageCall{
 		{"Set", func(ctx context.Context) error { return plain.Set(ctx, "k", []byte("v"), time.Minute) }, false},
 		{"Get", func(ctx context.Context) error { _, err := plain.Get(ctx, "k"); return err }, false},
@@ -234,8 +236,8 @@ func outageHarness(t *testing.T) (*proxy, []outageCall) {
 	if err := allWork(t, calls); err != nil {
 		t.Fatalf("through the proxy, before the outage: %v", err)
 	}
-	if _, err := local.Get(t.Context(), "warm"); err != nil || counter(t, metrics.LocalHits) < 1 {
-		t.Fatalf("the warm key is not served locally: %v, %v local hits", err, counter(t, metrics.LocalHits))
+	if _, err := local.Get(t.Context(), "warm"); err != nil || testutil.ToFloat64(metrics.LocalHits) < 1 {
+		t.Fatalf("the warm key is not served locally: %v, %v local hits", err, testutil.ToFloat64(metrics.LocalHits))
 	}
 	return px, calls
 }
@@ -336,7 +338,7 @@ func TestGetOrLoadStoreFails(t *testing.T) {
 		c.DialTimeout = outageTimeout
 		c.CommandTimeout = outageTimeout
 	})
-	metrics, err := cache.NewMetrics(nil, "redis")
+	metrics, err := backend.NewMetrics(nil, "redis")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +350,7 @@ func TestGetOrLoadStoreFails(t *testing.T) {
 	if err != nil || string(b) != "loaded" {
 		t.Fatalf("GetOrLoad whose store fails: got %q, %v; want the loaded value", b, err)
 	}
-	if n := counter(t, metrics.LoadErrors); n != 0 {
+	if n := testutil.ToFloat64(metrics.LoadErrors); n != 0 {
 		t.Errorf("load errors counted: %v, want 0 (the load succeeded)", n)
 	}
 	if err := direct.Do(t.Context(), direct.B().Get().Key(p+"k").Build()).Error(); !rueidis.IsRedisNil(err) {

@@ -1,14 +1,15 @@
 // Package redis is the Redis backend of the cache ports, on the process's
-// rueidis client: a [cache.Cache] with optional server-assisted
-// client-side caching, and a GCRA [cache.Limiter] run as one Lua script.
+// rueidis client: a [port.Cache] with optional server-assisted
+// client-side caching, and a GCRA [port.Limiter] run as one Lua script.
+// Both are usable without fx: New and NewLimiter apply the defaults below.
 package redis
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,38 +17,52 @@ import (
 	"github.com/redis/rueidis"
 	"golang.org/x/sync/singleflight"
 
-	cache "github.com/apexgo/apex/cache/port"
+	"github.com/apexgo/apex/cache/internal/backend"
+	"github.com/apexgo/apex/cache/port"
+	"github.com/apexgo/apex/internal/redisconn"
+)
+
+// Defaults applied by [New] to zero fields; the cache module's
+// DefaultConfig uses the same constants. The command timeout's default is
+// the shared Redis client's, redisconn.DefaultCommandTimeout (3s).
+const (
+	// DefaultLocalTTL is Config.LocalTTL when zero.
+	DefaultLocalTTL = time.Minute
+	// DefaultLoadTimeout is Config.LoadTimeout when zero.
+	DefaultLoadTimeout = 30 * time.Second
 )
 
 // Config configures a Cache.
 type Config struct {
-	// Prefix starts every key, so services can share a Redis.
+	// Prefix starts every key, so services can share a Redis. Default
+	// none.
 	Prefix string
 	// ClientSide serves reads from process memory (rueidis DoCache):
 	// Redis tracks the keys read and invalidates them in every client when
 	// any client writes them. An entry lives locally at most LocalTTL and
-	// never past its TTL in Redis.
+	// never past its TTL in Redis. Default false.
 	ClientSide bool
-	// LocalTTL bounds a client-side entry. Default 1m.
+	// LocalTTL bounds a client-side entry. Default [DefaultLocalTTL] (1m).
 	LocalTTL time.Duration
 	// CommandTimeout bounds each call whose ctx has no deadline. A ctx
 	// with a deadline (an apex request's, under http.timeout) is used as
 	// it is: adding a second deadline would cost more than a client-side
-	// hit. Default 3s.
+	// hit. Default redis.command_timeout's, 3s.
 	CommandTimeout time.Duration
 	// LoadTimeout bounds the load GetOrLoad shares between its callers
 	// when the first caller's ctx has no deadline (one that has bounds the
-	// load instead). Default 30s.
+	// load instead). Default [DefaultLoadTimeout] (30s).
 	LoadTimeout time.Duration
-	// Metrics counts hits, misses, loads and local hits; nil counts nothing.
-	Metrics *cache.Metrics
+	// Metrics counts hits, misses, loads and local hits; the cache module
+	// sets it. Default nil: nothing counted.
+	Metrics *backend.Metrics
 }
 
-// Cache is a [cache.Cache] in Redis.
+// Cache is a [port.Cache] in Redis.
 type Cache struct {
 	client  rueidis.Client
 	cfg     Config
-	metrics *cache.Metrics
+	metrics *backend.Metrics
 	group   singleflight.Group
 	written written
 }
@@ -151,22 +166,19 @@ func (w *written) forget(until int64) {
 	w.until.Store(0)
 }
 
-var _ cache.Cache = (*Cache)(nil)
+var _ port.Cache = (*Cache)(nil)
 
 // New returns a Cache on client.
 func New(client rueidis.Client, cfg Config) (*Cache, error) {
 	if client == nil {
 		return nil, errors.New("redis: nil client")
 	}
-	if cfg.LocalTTL <= 0 {
-		cfg.LocalTTL = time.Minute
+	if cfg.LocalTTL < 0 || cfg.CommandTimeout < 0 || cfg.LoadTimeout < 0 {
+		return nil, errors.New("redis: LocalTTL, CommandTimeout and LoadTimeout must not be negative")
 	}
-	if cfg.CommandTimeout <= 0 {
-		cfg.CommandTimeout = 3 * time.Second
-	}
-	if cfg.LoadTimeout <= 0 {
-		cfg.LoadTimeout = 30 * time.Second
-	}
+	cfg.LocalTTL = cmp.Or(cfg.LocalTTL, DefaultLocalTTL)
+	cfg.CommandTimeout = cmp.Or(cfg.CommandTimeout, redisconn.DefaultCommandTimeout)
+	cfg.LoadTimeout = cmp.Or(cfg.LoadTimeout, DefaultLoadTimeout)
 	return &Cache{client: client, cfg: cfg, metrics: cfg.Metrics}, nil
 }
 
@@ -177,7 +189,7 @@ func (c *Cache) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, c.cfg.CommandTimeout)
 }
 
-// Get implements [cache.Cache]. The slice returned is the caller's.
+// Get implements [port.Cache]. The slice returned is the caller's.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil { // DoCache serves local copies without looking at ctx
 		return nil, err
@@ -198,7 +210,7 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	if rueidis.IsRedisNil(err) {
 		c.metrics.Miss()
-		return nil, fmt.Errorf("%w: %q", cache.ErrMiss, key)
+		return nil, fmt.Errorf("%w: %q", port.ErrMiss, key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cache: redis GET: %w", err)
@@ -210,10 +222,10 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	return b, nil
 }
 
-// Set implements [cache.Cache].
+// Set implements [port.Cache].
 func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if ttl < 0 {
-		return cache.ErrInvalidTTL
+		return port.ErrInvalidTTL
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
@@ -234,7 +246,7 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	return nil
 }
 
-// Delete implements [cache.Cache].
+// Delete implements [port.Cache].
 func (c *Cache) Delete(ctx context.Context, key string) error {
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
@@ -248,22 +260,22 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// GetOrLoad implements [cache.Cache]. Loads are merged per key within this
+// GetOrLoad implements [port.Cache]. Loads are merged per key within this
 // process; instances do not coordinate (each may load once).
 //
 // The merged load outlives the caller that started it: it runs with that
 // caller's ctx values but not its cancellation, until that ctx's deadline
 // or, without one, for at most Config.LoadTimeout. Each caller still
 // returns its own ctx's error once its ctx ends. A loader that panics
-// fails the load with an error wrapping the panic value (when it is an
-// error) for every caller. When storing the loaded value fails, the value
+// fails the load with an error wrapping [port.ErrLoaderPanic] (and the
+// panic value, when it is an error) for every caller. When storing the loaded value fails, the value
 // is returned all the same and the next call loads again.
 func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
 	if ttl < 0 {
-		return nil, cache.ErrInvalidTTL
+		return nil, port.ErrInvalidTTL
 	}
 	b, err := c.Get(ctx, key)
-	if err == nil || !errors.Is(err, cache.ErrMiss) {
+	if err == nil || !errors.Is(err, port.ErrMiss) {
 		return b, err
 	}
 	ch := c.group.DoChan(key, func() (any, error) { return c.load(ctx, key, ttl, load) })
@@ -292,7 +304,7 @@ func (c *Cache) load(ctx context.Context, key string, ttl time.Duration, load fu
 	defer func() {
 		if r := recover(); r != nil {
 			c.metrics.LoadError()
-			b, err = nil, loaderPanic(r)
+			b, err = nil, backend.LoaderPanic(r)
 		}
 	}()
 	var cancel context.CancelFunc
@@ -324,13 +336,4 @@ func (c *Cache) load(ctx context.Context, key string, ttl time.Duration, load fu
 	_ = c.Set(cmd, key, b, ttl)
 	cancelCmd()
 	return b, nil
-}
-
-// loaderPanic is the error a load fails with when the loader panics with
-// r: it wraps r when r is an error, and carries the loader's stack.
-func loaderPanic(r any) error {
-	if err, ok := r.(error); ok {
-		return fmt.Errorf("cache: loader panicked: %w\n\n%s", err, debug.Stack())
-	}
-	return fmt.Errorf("cache: loader panicked: %v\n\n%s", r, debug.Stack())
 }

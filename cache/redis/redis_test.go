@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/rueidis"
 
 	"github.com/apexgo/apex/cache/cachetest"
-	cache "github.com/apexgo/apex/cache/port"
+	"github.com/apexgo/apex/cache/internal/backend"
+	"github.com/apexgo/apex/cache/port"
 	"github.com/apexgo/apex/cache/redis"
 	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/internal/testservice"
@@ -84,17 +85,6 @@ func newCache(t *testing.T, client rueidis.Client, cfg redis.Config) *redis.Cach
 	return c
 }
 
-func counter(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 {
-		t.Fatalf("reading a counter: %v, %v", mfs, err)
-	}
-	return mfs[0].GetMetric()[0].GetCounter().GetValue()
-}
-
 func TestCacheConformance(t *testing.T) {
 	t.Parallel()
 	addr := testservice.Need(t, testservice.Redis)
@@ -105,7 +95,7 @@ func TestCacheConformance(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			client := connect(t, addr)
-			cachetest.Run(t, func(t *testing.T) cache.Cache {
+			cachetest.Run(t, func(t *testing.T) port.Cache {
 				return newCache(t, client, redis.Config{ClientSide: tc.clientSide})
 			})
 		})
@@ -131,7 +121,7 @@ func TestPrefixIsolatesServices(t *testing.T) {
 	if err := orders.Set(t.Context(), "k", []byte("orders"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := users.Get(t.Context(), "k"); !errors.Is(err, cache.ErrMiss) {
+	if _, err := users.Get(t.Context(), "k"); !errors.Is(err, port.ErrMiss) {
 		t.Fatalf("another prefix sees the key: %v", err)
 	}
 	got, err := client.Do(t.Context(), client.B().Get().Key(p+"orders:k").Build()).ToString()
@@ -147,7 +137,7 @@ func TestClientSideInvalidationAcrossInstances(t *testing.T) {
 	addr := testservice.Need(t, testservice.Redis)
 	clientA, clientB := connect(t, addr), connect(t, addr)
 	p := prefix(t, clientA)
-	metricsA, err := cache.NewMetrics(nil, "redis")
+	metricsA, err := backend.NewMetrics(nil, "redis")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +153,7 @@ func TestClientSideInvalidationAcrossInstances(t *testing.T) {
 			t.Fatalf("A's read %d: got %q, %v; want v1", i+1, got, err)
 		}
 	}
-	if n := counter(t, metricsA.LocalHits); n < 1 {
+	if n := testutil.ToFloat64(metricsA.LocalHits); n < 1 {
 		t.Fatalf("A's second read was not served locally: local hits = %v", n)
 	}
 
@@ -177,11 +167,11 @@ func TestClientSideInvalidationAcrossInstances(t *testing.T) {
 		}
 		return err
 	})
-	before := counter(t, metricsA.LocalHits)
+	before := testutil.ToFloat64(metricsA.LocalHits)
 	if got, err := a.Get(ctx, "k"); err != nil || string(got) != "v2" {
 		t.Fatalf("A's read of v2: got %q, %v", got, err)
 	}
-	if counter(t, metricsA.LocalHits) <= before {
+	if testutil.ToFloat64(metricsA.LocalHits) <= before {
 		t.Fatal("A does not cache the new value locally")
 	}
 
@@ -190,7 +180,7 @@ func TestClientSideInvalidationAcrossInstances(t *testing.T) {
 	}
 	eventually(t, "A sees B's delete", func() error {
 		got, err := a.Get(ctx, "k")
-		if errors.Is(err, cache.ErrMiss) {
+		if errors.Is(err, port.ErrMiss) {
 			return nil
 		}
 		if err == nil {
@@ -250,7 +240,7 @@ func TestClientSideReadsOwnWrites(t *testing.T) {
 				if err := c.Delete(ctx, "k"); err != nil {
 					t.Fatal(err)
 				}
-				if got, err := c.Get(ctx, "k"); !errors.Is(err, cache.ErrMiss) {
+				if got, err := c.Get(ctx, "k"); !errors.Is(err, port.ErrMiss) {
 					t.Fatalf("round %d, write %d: read %q, %v right after deleting", round, i, got, err)
 				}
 			}
@@ -285,7 +275,7 @@ func TestClientSideReturnsCopies(t *testing.T) {
 	addr := testservice.Need(t, testservice.Redis)
 	client, direct := connect(t, addr), connect(t, addr)
 	p := prefix(t, direct)
-	metrics, err := cache.NewMetrics(nil, "redis")
+	metrics, err := backend.NewMetrics(nil, "redis")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +291,7 @@ func TestClientSideReturnsCopies(t *testing.T) {
 		}
 		b[0] = 'X'
 	}
-	if n := counter(t, metrics.LocalHits); n < 2 {
+	if n := testutil.ToFloat64(metrics.LocalHits); n < 2 {
 		t.Fatalf("reads served locally: %v, want 2", n)
 	}
 }

@@ -35,6 +35,34 @@ func PostgresSchema(t testing.TB, name string) string {
 	return base
 }
 
+// PostgresDatabase creates database name on the test Postgres, drops it
+// (and ends its connections) when the test ends, and returns its DSN.
+func PostgresDatabase(t testing.TB, name string) string {
+	t.Helper()
+	base := testservice.Need(t, testservice.Postgres)
+	scratch(t, "pgx", base, `CREATE DATABASE "`+name+`"`, `DROP DATABASE "`+name+`" WITH (FORCE)`)
+	return PostgresWithDatabase(base, name)
+}
+
+// PostgresWithDatabase returns a URL DSN naming database db.
+func PostgresWithDatabase(dsn, db string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return dsn + " dbname=" + db
+	}
+	u.Path = "/" + db
+	return u.String()
+}
+
+// MySQLDatabase creates database name on the test MySQL/MariaDB, drops it
+// when the test ends, and returns its DSN in the go-sql-driver form.
+func MySQLDatabase(t testing.TB, name string) string {
+	t.Helper()
+	base := testservice.Need(t, testservice.MySQL)
+	scratch(t, "mysql", base, "CREATE DATABASE `"+name+"`", "DROP DATABASE `"+name+"`")
+	return MySQLWithDatabase(base, name)
+}
+
 // MySQLDSN creates a database of its own on the test MySQL/MariaDB
 // (APEX_TEST_MYSQL_DSN), dropped when the test ends, and returns its DSN
 // in the go-sql-driver form.

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
 	"github.com/apexgo/apex"
@@ -135,10 +137,38 @@ type Apex struct {
 	Addr string
 }
 
+// DiscardExporter is a span exporter that drops every batch it is given:
+// spans are made, sampled, queued and batched as in production, and only
+// the network is left out.
+type DiscardExporter struct{}
+
+// ExportSpans drops spans.
+func (DiscardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+
+// Shutdown does nothing.
+func (DiscardExporter) Shutdown(context.Context) error { return nil }
+
+// WithRecordingTracer replaces the app's no-op tracer provider by an SDK
+// provider that samples every span (AlwaysSample) and feeds a
+// BatchSpanProcessor (default options) exporting to [DiscardExporter]:
+// apex with tracing on, as a production service runs it, minus the
+// collector.
+func WithRecordingTracer() fx.Option {
+	return fx.Decorate(func(lc fx.Lifecycle) trace.TracerProvider {
+		tp := sdktrace.NewTracerProvider(
+			sdktrace.WithSampler(sdktrace.AlwaysSample()),
+			sdktrace.WithBatcher(DiscardExporter{}),
+		)
+		lc.Append(fx.StopHook(tp.Shutdown))
+		return tp
+	})
+}
+
 // StartApex starts apex.Modules plus the item route, in the production
-// environment, with ApexOverrides and then extra applied; no process
-// environment, .env or config directory is read.
-func StartApex(ctx context.Context, extra map[string]any) (*Apex, error) {
+// environment, with ApexOverrides and then extra applied, and opts (such
+// as [WithRecordingTracer]) added; no process environment, .env or config
+// directory is read.
+func StartApex(ctx context.Context, extra map[string]any, opts ...fx.Option) (*Apex, error) {
 	overrides := ApexOverrides()
 	for k, v := range extra {
 		overrides[k] = v
@@ -155,6 +185,7 @@ func StartApex(ctx context.Context, extra map[string]any) (*Apex, error) {
 		})),
 		httpx.MapError(ErrNotFound, http.StatusNotFound),
 		fx.Populate(&srv),
+		fx.Options(opts...),
 	)
 	if err := a.Err(); err != nil {
 		return nil, err

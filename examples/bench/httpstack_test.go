@@ -4,15 +4,20 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/fx"
 )
 
-func startApex(tb testing.TB, extra map[string]any) *Apex {
+func startApex(tb testing.TB, extra map[string]any, opts ...fx.Option) *Apex {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	a, err := StartApex(ctx, extra)
+	a, err := StartApex(ctx, extra, opts...)
 	if err != nil {
 		tb.Fatalf("start apex: %v", err)
 	}
@@ -72,10 +77,14 @@ func TestStacksServeItem(t *testing.T) {
 
 // serve runs GET /items/1 through h once per iteration, as net/http would
 // call it, minus the connection: the recorder's own allocations count in
-// both stacks alike.
+// both stacks alike. Besides ns/op it reports cpu-ns/op, the CPU time the
+// whole process spent per request (so also the batch span processor's
+// goroutine and the garbage collector, which run beside the loop on the
+// other core), and load1, the machine's 1-minute load average at the end.
 func serve(b *testing.B, h http.Handler) {
 	req := httptest.NewRequest(http.MethodGet, Path, nil)
 	b.ReportAllocs()
+	cpu0 := cpuTime(b)
 	for b.Loop() {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
@@ -83,15 +92,35 @@ func serve(b *testing.B, h http.Handler) {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	}
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	load1, _ := strconv.ParseFloat(strings.Fields(LoadAverage())[0], 64)
+	b.ReportMetric(load1, "load1")
+}
+
+// cpuTime is the user plus system CPU time of this process so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkGetItem compares the cost per request of apex's full default
-// stack with bare echo, in one run:
+// stack (no-op tracer), the same with a recording tracer
+// ([WithRecordingTracer]: every span sampled, batched and dropped) and
+// bare echo, in one run:
 //
-//	go test -run xxx -bench GetItem -benchmem
+//	go test -run xxx -bench 'GetItem$' -benchmem -count 3
+//
+// apex-tracing minus apex is what the server span costs per request.
 func BenchmarkGetItem(b *testing.B) {
+	b.Logf("cpu: %s; load average at start: %s", CPUModel(), LoadAverage())
 	b.Run("apex", func(b *testing.B) {
 		serve(b, startApex(b, nil).Echo)
+	})
+	b.Run("apex-tracing", func(b *testing.B) {
+		serve(b, startApex(b, nil, WithRecordingTracer()).Echo)
 	})
 	b.Run("bare", func(b *testing.B) {
 		serve(b, Bare(NewStore()))

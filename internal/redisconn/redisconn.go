@@ -24,6 +24,18 @@ import (
 	"github.com/apexgo/apex/app"
 )
 
+// Defaults of the "redis" section, used by [DefaultConfig] and by every
+// Redis backend that applies its own defaults.
+const (
+	// DefaultDialTimeout bounds connecting (redis.dial_timeout).
+	DefaultDialTimeout = 5 * time.Second
+	// DefaultCommandTimeout bounds each command (redis.command_timeout).
+	DefaultCommandTimeout = 3 * time.Second
+	// DefaultClientCacheSize is the client-side cache per connection
+	// (redis.client_cache_size).
+	DefaultClientCacheSize = 16 << 20
+)
+
 // Config is the "redis" section.
 type Config struct {
 	// Addr is one Redis server, host:port. Empty with Addrs empty: no Redis.
@@ -62,7 +74,7 @@ type TLSConfig struct {
 
 // DefaultConfig returns the built-in defaults: no Redis.
 func DefaultConfig() Config {
-	return Config{DialTimeout: 5 * time.Second, CommandTimeout: 3 * time.Second, ClientCacheSize: 16 << 20}
+	return Config{DialTimeout: DefaultDialTimeout, CommandTimeout: DefaultCommandTimeout, ClientCacheSize: DefaultClientCacheSize}
 }
 
 // Validate implements app.Validator.

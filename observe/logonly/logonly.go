@@ -1,4 +1,4 @@
-// Package logonly is the fallback [alert.Alerter], for development and for
+// Package logonly is the fallback [port.Alerter], for development and for
 // services without a webhook: it writes each alert as a log line. The
 // entry that raised an alert is already in the log, so a single alert is
 // written at DEBUG; a folded one (count > 1), which says how often an
@@ -10,21 +10,21 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/apexgo/apex/observe/alert"
+	"github.com/apexgo/apex/observe/port"
 )
 
 // Alerter logs alerts.
 type Alerter struct{ log *zap.Logger }
 
-var _ alert.Alerter = (*Alerter)(nil)
+var _ port.Alerter = (*Alerter)(nil)
 
 // New returns an Alerter writing to log. log must not itself raise alerts
 // (observe passes its logger without the alert hook), or each alert would
 // raise another.
 func New(log *zap.Logger) *Alerter { return &Alerter{log: log} }
 
-// Alert implements [alert.Alerter]. It never fails.
-func (l *Alerter) Alert(ctx context.Context, a alert.Alert) error {
+// Alert implements [port.Alerter]. It never fails.
+func (l *Alerter) Alert(ctx context.Context, a port.Alert) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

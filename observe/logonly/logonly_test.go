@@ -8,9 +8,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/apexgo/apex/observe/alert"
 	"github.com/apexgo/apex/observe/logonly"
 	"github.com/apexgo/apex/observe/observetest"
+	"github.com/apexgo/apex/observe/port"
 )
 
 func TestConformance(t *testing.T) {
@@ -19,14 +19,14 @@ func TestConformance(t *testing.T) {
 		core, logs := observer.New(zapcore.DebugLevel)
 		return observetest.Harness{
 			Alerter: logonly.New(zap.New(core)),
-			Received: func() []alert.Alert {
-				var out []alert.Alert
+			Received: func() []port.Alert {
+				var out []port.Alert
 				for _, e := range logs.All() {
 					if e.Message != "alert" || e.Level != wantLevel(e.ContextMap()["alert_count"].(int64)) {
 						continue
 					}
 					m := e.ContextMap()
-					out = append(out, alert.Alert{
+					out = append(out, port.Alert{
 						Service:   m["alert_service"].(string),
 						Env:       m["alert_env"].(string),
 						Level:     m["alert_level"].(string),

@@ -1,4 +1,4 @@
-// Package observetest is the conformance suite of the [alert.Alerter] port.
+// Package observetest is the conformance suite of the [port.Alerter] port.
 // Every backend in apex runs it, and so can a user's own:
 //
 //	func TestMyAlerter(t *testing.T) {
@@ -15,20 +15,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apexgo/apex/observe/alert"
+	"github.com/apexgo/apex/observe/port"
 )
 
 // Harness is one backend under test and a view of its destination.
 type Harness struct {
 	// Alerter is the backend.
-	Alerter alert.Alerter
+	Alerter port.Alerter
 	// Received returns every alert the destination has accepted so far,
 	// decoded back into an Alert.
-	Received func() []alert.Alert
+	Received func() []port.Alert
 }
 
 // Run checks that the backend returned by newHarness honours the
-// [alert.Alerter] contract. newHarness is called once per subtest; it
+// [port.Alerter] contract. newHarness is called once per subtest; it
 // should register cleanups with t.
 func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("DeliversEveryField", func(t *testing.T) {
@@ -105,8 +105,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	})
 }
 
-func sample(msg string) alert.Alert {
-	return alert.Alert{
+func sample(msg string) port.Alert {
+	return port.Alert{
 		Service:   "orders",
 		Env:       "production",
 		Level:     "error",
@@ -119,13 +119,13 @@ func sample(msg string) alert.Alert {
 	}
 }
 
-func same(a, b alert.Alert) bool {
+func same(a, b port.Alert) bool {
 	ta, tb := a.Time, b.Time
 	a.Time, b.Time = time.Time{}, time.Time{}
 	return a == b && ta.Equal(tb)
 }
 
-func waitFor(t *testing.T, h Harness, n int) []alert.Alert {
+func waitFor(t *testing.T, h Harness, n int) []port.Alert {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

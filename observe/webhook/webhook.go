@@ -1,4 +1,4 @@
-// Package webhook is the default [alert.Alerter]: it POSTs each alert as
+// Package webhook is the default [port.Alerter]: it POSTs each alert as
 // JSON to a URL. The body has a Slack-compatible "text" field plus the
 // alert's structured fields, so it works with Slack, Mattermost, Discord's
 // Slack endpoint, Teams workflows and any custom receiver.
@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/apexgo/apex/app"
-	"github.com/apexgo/apex/observe/alert"
+	"github.com/apexgo/apex/observe/port"
 )
 
 // Config configures a webhook Alerter.
@@ -38,7 +38,7 @@ type Alerter struct {
 	client  *http.Client
 }
 
-var _ alert.Alerter = (*Alerter)(nil)
+var _ port.Alerter = (*Alerter)(nil)
 
 // New returns an Alerter for cfg. The URL must be absolute http or https.
 func New(cfg Config) (*Alerter, error) {
@@ -60,7 +60,7 @@ func New(cfg Config) (*Alerter, error) {
 type Payload struct {
 	// Text is a one-line summary for chat tools.
 	Text string `json:"text"`
-	alert.Alert
+	port.Alert
 }
 
 // slackEscape escapes the three characters Slack's mrkdwn treats as
@@ -68,7 +68,7 @@ type Payload struct {
 var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // Text formats the chat summary of an alert, escaped for Slack.
-func Text(a alert.Alert) string {
+func Text(a port.Alert) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%s] %s %s: %s", a.Env, a.Service, strings.ToUpper(a.Level), slackEscape.Replace(a.Message))
 	if a.Error != "" {
@@ -86,17 +86,17 @@ func Text(a alert.Alert) string {
 	return b.String()
 }
 
-// Alert implements [alert.Alerter].
-func (w *Alerter) Alert(ctx context.Context, a alert.Alert) error {
+// Alert implements [port.Alerter].
+func (w *Alerter) Alert(ctx context.Context, a port.Alert) error {
 	body, err := json.Marshal(Payload{Text: Text(a), Alert: a})
 	if err != nil {
-		return fmt.Errorf("%w: encode: %v", alert.ErrDelivery, err)
+		return fmt.Errorf("%w: encode: %v", port.ErrDelivery, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url.Reveal(), bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%w: build request", alert.ErrDelivery)
+		return fmt.Errorf("%w: build request", port.ErrDelivery)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := w.client.Do(req)
@@ -107,14 +107,14 @@ func (w *Alerter) Alert(ctx context.Context, a alert.Alert) error {
 			err = ue.Err
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w: %w", alert.ErrDelivery, ctx.Err())
+			return fmt.Errorf("%w: %w", port.ErrDelivery, ctx.Err())
 		}
-		return fmt.Errorf("%w: %v", alert.ErrDelivery, err)
+		return fmt.Errorf("%w: %v", port.ErrDelivery, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%w: receiver answered %s", alert.ErrDelivery, resp.Status)
+		return fmt.Errorf("%w: receiver answered %s", port.ErrDelivery, resp.Status)
 	}
 	return nil
 }

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/apexgo/apex/app"
-	"github.com/apexgo/apex/observe/alert"
 	"github.com/apexgo/apex/observe/observetest"
+	"github.com/apexgo/apex/observe/port"
 	"github.com/apexgo/apex/observe/webhook"
 )
 
@@ -39,10 +39,10 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Unlock()
 }
 
-func (r *receiver) alerts() []alert.Alert {
+func (r *receiver) alerts() []port.Alert {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]alert.Alert, len(r.payloads))
+	out := make([]port.Alert, len(r.payloads))
 	for i, p := range r.payloads {
 		out[i] = p.Alert
 	}
@@ -69,7 +69,7 @@ func TestPayloadHasSlackText(t *testing.T) {
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	a, _ := webhook.New(webhook.Config{URL: app.NewSecret(srv.URL)})
-	err := a.Alert(context.Background(), alert.Alert{Service: "orders", Env: "production", Level: "error", Message: "db down", Error: "dial tcp: refused", Count: 4, RequestID: "r1"})
+	err := a.Alert(context.Background(), port.Alert{Service: "orders", Env: "production", Level: "error", Message: "db down", Error: "dial tcp: refused", Count: 4, RequestID: "r1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestPayloadHasSlackText(t *testing.T) {
 
 func TestTextEscapesSlackMarkup(t *testing.T) {
 	t.Parallel()
-	got := webhook.Text(alert.Alert{Env: "prod", Service: "s", Level: "error", Message: "a <!channel> & b", Error: "<http://evil|click>"})
+	got := webhook.Text(port.Alert{Env: "prod", Service: "s", Level: "error", Message: "a <!channel> & b", Error: "<http://evil|click>"})
 	if strings.ContainsAny(strings.TrimPrefix(got, "[prod] s ERROR: "), "<>") || !strings.Contains(got, "&lt;!channel&gt; &amp; b") {
 		t.Fatalf("not escaped: %s", got)
 	}
@@ -117,8 +117,8 @@ func TestErrorsNeverShowTheURL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = a.Alert(context.Background(), alert.Alert{Message: "x"})
-		if !errors.Is(err, alert.ErrDelivery) {
+		err = a.Alert(context.Background(), port.Alert{Message: "x"})
+		if !errors.Is(err, port.ErrDelivery) {
 			t.Fatalf("%s: want ErrDelivery, got %v", name, err)
 		}
 		if strings.Contains(err.Error(), token) || strings.Contains(err.Error(), u) {
@@ -135,8 +135,8 @@ func TestHangingReceiverTimesOut(t *testing.T) {
 	defer close(release)
 	a, _ := webhook.New(webhook.Config{URL: app.NewSecret(srv.URL), Timeout: 100 * time.Millisecond})
 	start := time.Now()
-	err := a.Alert(context.Background(), alert.Alert{Message: "x"})
-	if !errors.Is(err, alert.ErrDelivery) || !errors.Is(err, context.DeadlineExceeded) {
+	err := a.Alert(context.Background(), port.Alert{Message: "x"})
+	if !errors.Is(err, port.ErrDelivery) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v", err)
 	}
 	if took := time.Since(start); took > 2*time.Second {

@@ -1,4 +1,4 @@
-package port
+package cache
 
 import (
 	"context"
@@ -7,22 +7,27 @@ import (
 	"time"
 )
 
-// Codec turns Go values into cache values and back.
+// Codec turns Go values into cache values and back, for [Typed].
+// Implementations must be safe for concurrent use.
 type Codec interface {
+	// Marshal encodes v.
 	Marshal(v any) ([]byte, error)
+	// Unmarshal decodes data into v, a pointer.
 	Unmarshal(data []byte, v any) error
 }
 
-// JSON is the default [Codec].
+// JSON is the default [Codec]: encoding/json.
 type JSON struct{}
 
-// Marshal implements Codec.
+// Marshal implements Codec with json.Marshal.
 func (JSON) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
 
-// Unmarshal implements Codec.
+// Unmarshal implements Codec with json.Unmarshal.
 func (JSON) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
-// Typed caches values of type T in a [Cache] through a [Codec].
+// Typed stores Go values of type T in a [Cache] through a [Codec]. It is
+// safe for concurrent use when its Cache and Codec are; errors are the
+// Cache's, plus encode and decode errors naming the key.
 type Typed[T any] struct {
 	c     Cache
 	codec Codec

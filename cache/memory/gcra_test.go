@@ -1,38 +1,38 @@
-package cache_test
+package memory
 
 import (
 	"math/rand/v2"
 	"testing"
 	"time"
 
-	"github.com/apexgo/apex/cache"
+	"github.com/apexgo/apex/cache/port"
 )
 
 func TestGCRASequence(t *testing.T) {
 	t.Parallel()
 	const ms = time.Millisecond
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := cache.Limit{Rate: 10, Period: time.Second, Burst: 5} // one allowance per 100ms
-	var tat time.Time                                         // none stored yet
+	l := port.Limit{Rate: 10, Period: time.Second, Burst: 5} // one allowance per 100ms
+	var tat time.Time                                        // none stored yet
 	for i, s := range []struct {
 		at      time.Duration // since t0
-		want    cache.Result
+		want    port.Result
 		wantTAT time.Duration // since t0; only when allowed
 	}{
-		{0, cache.Result{Allowed: true, Remaining: 4, ResetAfter: 100 * ms}, 100 * ms},
-		{0, cache.Result{Allowed: true, Remaining: 3, ResetAfter: 200 * ms}, 200 * ms},
-		{0, cache.Result{Allowed: true, Remaining: 2, ResetAfter: 300 * ms}, 300 * ms},
-		{0, cache.Result{Allowed: true, Remaining: 1, ResetAfter: 400 * ms}, 400 * ms},
-		{0, cache.Result{Allowed: true, Remaining: 0, RetryAfter: 100 * ms, ResetAfter: 500 * ms}, 500 * ms},
-		{0, cache.Result{RetryAfter: 100 * ms, ResetAfter: 500 * ms}, 0},
-		{99 * ms, cache.Result{RetryAfter: 1 * ms, ResetAfter: 401 * ms}, 0},
-		{100 * ms, cache.Result{Allowed: true, RetryAfter: 100 * ms, ResetAfter: 500 * ms}, 600 * ms},
-		{150 * ms, cache.Result{RetryAfter: 50 * ms, ResetAfter: 450 * ms}, 0},
-		{450 * ms, cache.Result{Allowed: true, Remaining: 2, ResetAfter: 250 * ms}, 700 * ms},
+		{0, port.Result{Allowed: true, Remaining: 4, ResetAfter: 100 * ms}, 100 * ms},
+		{0, port.Result{Allowed: true, Remaining: 3, ResetAfter: 200 * ms}, 200 * ms},
+		{0, port.Result{Allowed: true, Remaining: 2, ResetAfter: 300 * ms}, 300 * ms},
+		{0, port.Result{Allowed: true, Remaining: 1, ResetAfter: 400 * ms}, 400 * ms},
+		{0, port.Result{Allowed: true, Remaining: 0, RetryAfter: 100 * ms, ResetAfter: 500 * ms}, 500 * ms},
+		{0, port.Result{RetryAfter: 100 * ms, ResetAfter: 500 * ms}, 0},
+		{99 * ms, port.Result{RetryAfter: 1 * ms, ResetAfter: 401 * ms}, 0},
+		{100 * ms, port.Result{Allowed: true, RetryAfter: 100 * ms, ResetAfter: 500 * ms}, 600 * ms},
+		{150 * ms, port.Result{RetryAfter: 50 * ms, ResetAfter: 450 * ms}, 0},
+		{450 * ms, port.Result{Allowed: true, Remaining: 2, ResetAfter: 250 * ms}, 700 * ms},
 		// Idle past the stored TAT: as if the key were new.
-		{10 * time.Second, cache.Result{Allowed: true, Remaining: 4, ResetAfter: 100 * ms}, 10*time.Second + 100*ms},
+		{10 * time.Second, port.Result{Allowed: true, Remaining: 4, ResetAfter: 100 * ms}, 10*time.Second + 100*ms},
 	} {
-		r, next := cache.GCRA(t0.Add(s.at), tat, l)
+		r, next := gcra(t0.Add(s.at), tat, l)
 		if r != s.want {
 			t.Fatalf("step %d at +%v: got %+v, want %+v", i+1, s.at, r, s.want)
 		}
@@ -55,15 +55,15 @@ func TestGCRASequence(t *testing.T) {
 func TestGCRABurstOfOne(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
-	l := cache.PerSecond(1)
-	r, tat := cache.GCRA(now, time.Time{}, l)
-	if want := (cache.Result{Allowed: true, RetryAfter: time.Second, ResetAfter: time.Second}); r != want {
+	l := port.Limit{Rate: 1, Period: time.Second, Burst: 1}
+	r, tat := gcra(now, time.Time{}, l)
+	if want := (port.Result{Allowed: true, RetryAfter: time.Second, ResetAfter: time.Second}); r != want {
 		t.Fatalf("first: got %+v, want %+v", r, want)
 	}
-	if r, _ := cache.GCRA(now.Add(999*time.Millisecond), tat, l); r.Allowed || r.RetryAfter != time.Millisecond {
+	if r, _ := gcra(now.Add(999*time.Millisecond), tat, l); r.Allowed || r.RetryAfter != time.Millisecond {
 		t.Fatalf("1ms early: got %+v", r)
 	}
-	if r, _ := cache.GCRA(now.Add(time.Second), tat, l); !r.Allowed {
+	if r, _ := gcra(now.Add(time.Second), tat, l); !r.Allowed {
 		t.Fatalf("on time: got %+v", r)
 	}
 }
@@ -75,11 +75,11 @@ func TestGCRANeverExceedsTheLimit(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	t0 := time.Unix(1_700_000_000, 0)
-	for _, l := range []cache.Limit{
+	for _, l := range []port.Limit{
 		{Rate: 10, Period: time.Second, Burst: 5},
 		{Rate: 3, Period: time.Second, Burst: 1},
 		{Rate: 100, Period: time.Minute, Burst: 20},
-		cache.PerHour(50),
+		{Rate: 50, Period: time.Hour, Burst: 50},
 	} {
 		for _, greedy := range []bool{false, true} {
 			var tat time.Time
@@ -87,7 +87,7 @@ func TestGCRANeverExceedsTheLimit(t *testing.T) {
 			admitted := 0
 			horizon := 50 * l.Period
 			for now.Sub(t0) < horizon {
-				r, next := cache.GCRA(now, tat, l)
+				r, next := gcra(now, tat, l)
 				if r.Allowed {
 					admitted++
 					tat = next

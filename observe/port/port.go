@@ -1,8 +1,10 @@
-// Package alert defines the critical-alert port that observe delivers
-// ERROR-level log entries and recovered panics to. It is a leaf package so
-// that backends (observe/webhook, observe/logonly, a user's own) and the
-// observe module can share it; observe re-exports its names.
-package alert
+// Package port is the leaf that holds observe's port, the [Alerter] that
+// ERROR-level log entries and recovered panics are delivered to, with its
+// sentinel error and the [Alert] value it carries. It imports only the
+// standard library, so that backends (observe/webhook, observe/logonly, a
+// user's own) can implement it without importing observe; observe's own
+// names are aliases of these.
+package port
 
 import (
 	"context"
@@ -30,16 +32,16 @@ type Alert struct {
 	Count int `json:"count"`
 }
 
-// Alerter delivers alerts somewhere a person will see them.
-//
-// Alert delivers a and returns nil once it has been accepted by the
-// destination. It returns when ctx ends, with an error wrapping ctx.Err();
-// a destination that refuses or cannot be reached yields an error wrapping
-// [ErrDelivery]. Errors never include secrets such as a webhook URL.
-// Alert is safe for concurrent use. observe calls it from one background
-// goroutine through a bounded queue, so an Alerter may block up to its
-// context's deadline without slowing down logging.
+// Alerter delivers alerts somewhere a person will see them. observe calls
+// it from one background goroutine fed by a bounded queue, so an Alerter
+// may block up to its context's deadline without slowing down logging.
+// observetest.Run checks an implementation against this contract.
 type Alerter interface {
+	// Alert delivers a and returns nil once the destination has accepted
+	// it. It is safe for concurrent use; it returns when ctx ends, with an
+	// error wrapping ctx.Err(); a destination that refuses or cannot be
+	// reached yields an error wrapping [ErrDelivery]; errors never include
+	// secrets such as a webhook URL.
 	Alert(ctx context.Context, a Alert) error
 }
 

@@ -1,19 +1,28 @@
-package port
+// Package backend holds what the cache backends (cache/memory and
+// cache/redis) share and users never name: their Prometheus counters and
+// the error of a loader that panicked.
+package backend
 
 import (
+	"fmt"
+	"runtime/debug"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/apexgo/apex/cache/port"
 )
 
-// Metrics counts what a cache backend does. A nil *Metrics counts nothing.
+// Metrics counts what a cache backend does. A nil *Metrics counts
+// nothing, so backends call its methods unconditionally.
 type Metrics struct {
 	Hits, Misses, Loads, LoadErrors, Evictions, LocalHits prometheus.Counter
 }
 
-// NewMetrics returns counters labelled with the backend name, registered
-// with reg when reg is not nil.
-func NewMetrics(reg prometheus.Registerer, backend string) (*Metrics, error) {
-	mk := func(name, help string) prometheus.Counter {
-		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"backend": backend}})
+// NewMetrics returns counters labelled with the backend's name ("memory",
+// "redis"), registered with reg when reg is not nil.
+func NewMetrics(reg prometheus.Registerer, name string) (*Metrics, error) {
+	mk := func(metric, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: metric, Help: help, ConstLabels: prometheus.Labels{"backend": name}})
 	}
 	m := &Metrics{
 		Hits:       mk("apex_cache_hits_total", "Cache reads that found a value."),
@@ -33,8 +42,7 @@ func NewMetrics(reg prometheus.Registerer, backend string) (*Metrics, error) {
 	return m, nil
 }
 
-// Hit counts a read that found a value; like the other methods it does
-// nothing on a nil *Metrics.
+// Hit counts a read that found a value.
 func (m *Metrics) Hit() {
 	if m != nil {
 		m.Hits.Inc()
@@ -74,4 +82,16 @@ func (m *Metrics) LocalHit() {
 	if m != nil {
 		m.LocalHits.Inc()
 	}
+}
+
+// LoaderPanic is the error a load fails with when the loader panicked
+// with r (what recover returned): it wraps [port.ErrLoaderPanic] and, when
+// r is an error, r too, and carries the stack of the goroutine that
+// recovered (call it in the deferred function, where the loader's frames
+// are still on the stack).
+func LoaderPanic(r any) error {
+	if err, ok := r.(error); ok {
+		return fmt.Errorf("%w: %w\n\n%s", port.ErrLoaderPanic, err, debug.Stack())
+	}
+	return fmt.Errorf("%w: %v\n\n%s", port.ErrLoaderPanic, r, debug.Stack())
 }
