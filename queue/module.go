@@ -39,6 +39,7 @@ var Module = fx.Module("queue",
 	fx.Provide(httpx.AsHealthChecks(newChecks), httpx.AsGroup(newStatusGroup), httpx.AsGroup(newAdminGroup),
 		httpx.AsMiddlewares(subjectMiddleware)),
 	fx.Invoke(registerLifecycle),
+	cronModule,
 )
 
 type backendIn struct {
