@@ -7,6 +7,7 @@ import (
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/queue/memory"
+	"github.com/apexgo/apex/queue/outbox"
 	"github.com/apexgo/apex/queue/port"
 	"github.com/apexgo/apex/queue/redisstream"
 )
@@ -75,6 +76,32 @@ type Config struct {
 	Schedules map[string]ScheduleConfig `koanf:"schedules"`
 	// Cron runs the schedules.
 	Cron CronConfig `koanf:"cron"`
+	// Outbox is the transactional enqueue (Client.EnqueueTx).
+	Outbox OutboxConfig `koanf:"outbox"`
+}
+
+// OutboxConfig is queue.outbox.
+type OutboxConfig struct {
+	// Enabled turns the outbox on: EnqueueTx writes into the apex_outbox
+	// table of the primary database (it needs the data module) and the
+	// relay runs. Default false.
+	Enabled bool `koanf:"enabled"`
+	// Relay runs a relay in this process; every instance may run one.
+	// Default true.
+	Relay bool `koanf:"relay"`
+	// Migrate creates or upgrades the apex_outbox table at start (its
+	// versions in apex_outbox_version). Default true.
+	Migrate bool `koanf:"migrate"`
+	// Batch is the most rows a relay moves per transaction. Default 500.
+	Batch int `koanf:"batch" validate:"gte=0"`
+	// Poll is how often the relay looks for rows when nothing woke it:
+	// the bound on the added latency on MySQL and SQLite, and on Postgres
+	// when a notification was lost. Default 1s.
+	Poll time.Duration `koanf:"poll" validate:"gte=0"`
+	// Notify wakes the relays on Postgres with LISTEN/NOTIFY when a
+	// transaction with outbox rows commits (one pooled connection per
+	// relay held for LISTEN). Default true.
+	Notify bool `koanf:"notify"`
 }
 
 // ScheduleConfig is queue.schedules.<name>; see [Schedule].
@@ -174,6 +201,7 @@ func DefaultConfig() Config {
 		Memory:         MemoryConfig{MaxJobs: memory.DefaultMaxJobs, MaxDead: memory.DefaultMaxDead},
 		HTTP:           HTTPConfig{Path: DefaultJobsPath},
 		Cron:           CronConfig{Enabled: true, Grace: DefaultCronGrace},
+		Outbox:         OutboxConfig{Relay: true, Migrate: true, Batch: outbox.DefaultBatch, Poll: outbox.DefaultPoll, Notify: true},
 	}
 }
 

@@ -40,6 +40,7 @@ var Module = fx.Module("queue",
 		httpx.AsMiddlewares(subjectMiddleware)),
 	fx.Invoke(registerLifecycle),
 	cronModule,
+	outboxModule,
 )
 
 type backendIn struct {
