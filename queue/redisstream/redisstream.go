@@ -808,7 +808,7 @@ func (q *Queue) deadIDs(ctx context.Context, k keys, ids []string) ([]string, er
 	return all, nil
 }
 
-func (q *Queue) eachDead(ctx context.Context, queue string, ids []string, script *rueidis.Lua, extra func(k keys) []string, args func(id string) []string) (int, error) {
+func (q *Queue) eachDead(ctx context.Context, queue string, ids []string, script *script, extra func(k keys) []string, args func(id string) []string) (int, error) {
 	if q.isClosed() {
 		return 0, port.ErrClosed
 	}
