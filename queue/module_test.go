@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
 	"github.com/apexgo/apex"
@@ -17,6 +18,7 @@ import (
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/internal/testservice"
+	"github.com/apexgo/apex/observe"
 	"github.com/apexgo/apex/queue"
 	"github.com/apexgo/apex/queue/queuetest"
 )
@@ -233,5 +235,65 @@ func TestAdminRoutes(t *testing.T) {
 	}
 	if r := a.Do(t, http.MethodDelete, "/jobs/admin/default/dead", "", "X-Role", "admin"); r.StatusCode != http.StatusOK || !strings.Contains(string(r.Body), `"purged":1`) {
 		t.Fatalf("purge: %d %s", r.StatusCode, r.Body)
+	}
+}
+
+// A job's attempts are spans linked to the span that enqueued it, and a
+// job enqueued by a handler inherits the request ID, tenant and subject.
+func TestTraceAndContextFollowTheJob(t *testing.T) {
+	t.Parallel()
+	var c *queue.Client
+	child := make(chan queue.Job[int], 1)
+	a := apptest.New(t, modules(fx.Invoke(func(cl *queue.Client) {
+		c = cl
+		queue.Handle(cl.Worker(), "parent", func(ctx context.Context, j queue.Job[int]) error {
+			_, err := cl.Enqueue(ctx, "child", 2)
+			return err
+		})
+		queue.Handle(cl.Worker(), "child", func(ctx context.Context, j queue.Job[int]) error {
+			child <- j
+			return nil
+		})
+	})))
+	ctx := observe.ContextWithRequestID(app.WithTenant(queue.WithSubject(t.Context(), "u1"), "t1"), "req-7")
+	if _, err := c.Enqueue(ctx, "parent", 1); err != nil {
+		t.Fatal(err)
+	}
+	var j queue.Job[int]
+	select {
+	case j = <-child:
+	case <-time.After(10 * time.Second):
+		t.Fatal("child job did not run")
+	}
+	if j.RequestID != "req-7" || j.Tenant != "t1" || j.Subject != "u1" {
+		t.Fatalf("child job context %+v", j)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var enqueue, process map[string]trace.SpanContext = map[string]trace.SpanContext{}, map[string]trace.SpanContext{}
+		linked := false
+		spans := a.Spans()
+		for _, s := range spans {
+			switch s.Name {
+			case "queue.enqueue":
+				enqueue[s.SpanContext.SpanID().String()] = s.SpanContext
+			case "queue.process child":
+				for _, l := range s.Links {
+					process[l.SpanContext.SpanID().String()] = l.SpanContext
+				}
+			}
+		}
+		for id := range process {
+			if _, ok := enqueue[id]; ok {
+				linked = true
+			}
+		}
+		if linked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no queue.process span linked to a queue.enqueue span among %d spans", len(spans))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -416,7 +416,7 @@ func (q *Queue) finish(j *job, st port.State, now time.Time) {
 		for _, f := range q.finished[:over] {
 			q.forget(f.id, f.seq)
 		}
-		q.finished = slices.Delete(q.finished, 0, over)
+		q.finished = dropFront(q.finished, over)
 	}
 }
 
@@ -436,7 +436,7 @@ func (q *Queue) expire(now time.Time) {
 		n++
 	}
 	if n > 0 {
-		q.finished = slices.Delete(q.finished, 0, n)
+		q.finished = dropFront(q.finished, n)
 	}
 	for _, s := range q.queues {
 		n := 0
@@ -451,7 +451,7 @@ func (q *Queue) expire(now time.Time) {
 			n++
 		}
 		if n > 0 {
-			s.dead = slices.Delete(s.dead, 0, n)
+			s.dead = dropFront(s.dead, n)
 		}
 	}
 }
@@ -460,7 +460,7 @@ func (q *Queue) dropDead(s *queueState, n int) {
 	for _, d := range s.dead[:n] {
 		q.forget(d.id, d.seq)
 	}
-	s.dead = slices.Delete(s.dead, 0, n)
+	s.dead = dropFront(s.dead, n)
 }
 
 // Settle implements port.Queue.
@@ -710,4 +710,11 @@ func (h *delayHeap) pop() {
 		i = small
 	}
 	*h = s
+}
+
+// dropFront removes the first n elements in O(n), not O(len): the array
+// is reallocated (with only the live elements) by a later append.
+func dropFront[T any](s []T, n int) []T {
+	clear(s[:n])
+	return s[n:]
 }

@@ -53,7 +53,8 @@ type Config struct {
 	// ReleaseDelay is how long a job of a kind the fetching worker does
 	// not handle waits. Default port.DefaultReleaseDelay.
 	ReleaseDelay time.Duration
-	// CommandTimeout bounds each call without a deadline of its own.
+	// CommandTimeout bounds each call without a deadline of its own (a
+	// batch: per started thousand).
 	// Default [DefaultCommandTimeout].
 	CommandTimeout time.Duration
 	// Now is the clock of run times. Default time.Now.
@@ -78,7 +79,7 @@ type Queue struct {
 type queueState struct {
 	name    string
 	keys    keys
-	mu      sync.Mutex // one Fetch per queue at a time
+	mu      sync.Mutex // guards the fields below
 	grouped bool
 	nextDue time.Time // earliest delayed job known; zero: unknown
 	lastMov time.Time
@@ -201,6 +202,15 @@ func (q *Queue) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, q.cfg.CommandTimeout)
 }
 
+// batchCtx is ctx with, when it has no deadline, CommandTimeout for
+// every started thousand commands of a batch.
+func (q *Queue) batchCtx(ctx context.Context, n int) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, q.cfg.CommandTimeout*time.Duration(1+n/1000))
+}
+
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 func prio(p port.Priority) port.Priority {
@@ -216,7 +226,7 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []port.Message) ([]port.Enqueu
 	if q.isClosed() {
 		return nil, port.ErrClosed
 	}
-	ctx, cancel := q.ctx(ctx)
+	ctx, cancel := q.batchCtx(ctx, len(msgs))
 	defer cancel()
 	now := q.cfg.Now()
 	execs := make([]rueidis.LuaExec, len(msgs))
@@ -277,7 +287,10 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []port.Message) ([]port.Enqueu
 
 // ensureGroup creates the consumer group of s's streams once.
 func (q *Queue) ensureGroup(ctx context.Context, s *queueState) error {
-	if s.grouped {
+	s.mu.Lock()
+	grouped := s.grouped
+	s.mu.Unlock()
+	if grouped {
 		return nil
 	}
 	cmds := make(rueidis.Commands, 0, 3)
@@ -289,11 +302,14 @@ func (q *Queue) ensureGroup(ctx context.Context, s *queueState) error {
 			return fmt.Errorf("redisstream: create consumer group: %w", err)
 		}
 	}
+	s.mu.Lock()
 	s.grouped = true
+	s.mu.Unlock()
 	return nil
 }
 
-// Fetch implements port.Queue.
+// Fetch implements port.Queue. Several Fetch calls on one queue may run
+// at once (a worker runs a few fetchers per queue).
 func (q *Queue) Fetch(ctx context.Context, p port.FetchParams) ([]port.Delivery, error) {
 	if q.isClosed() {
 		return nil, port.ErrClosed
@@ -302,8 +318,6 @@ func (q *Queue) Fetch(ctx context.Context, p port.FetchParams) ([]port.Delivery,
 		return nil, errors.New("redisstream: FetchParams.Max must be at least 1")
 	}
 	s := q.state(p.Queue)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	kinds := ""
 	if len(p.Kinds) > 0 {
 		kinds = "," + strings.Join(p.Kinds, ",") + ","
@@ -327,18 +341,38 @@ func (q *Queue) fetchOnce(ctx context.Context, s *queueState, n int, kinds strin
 		return nil, err
 	}
 	now := q.cfg.Now()
-	if err := q.move(cctx, s, now); err != nil {
-		return nil, err
+	s.mu.Lock()
+	// Move due delayed jobs when one may be due, and at least once a
+	// second for jobs that other processes delayed; reclaim once a heartbeat.
+	doMove := now.Sub(s.lastMov) >= time.Second || (!s.nextDue.IsZero() && !now.Before(s.nextDue))
+	if doMove {
+		s.lastMov = now
 	}
-	if now.Sub(s.lastRec) >= q.cfg.Heartbeat {
+	doReclaim := now.Sub(s.lastRec) >= q.cfg.Heartbeat
+	if doReclaim {
 		s.lastRec = now
+	}
+	s.mu.Unlock()
+	if doMove {
+		if err := q.move(cctx, s, now); err != nil {
+			return nil, err
+		}
+	}
+	if doReclaim {
 		if err := q.reclaim(cctx, s, n); err != nil {
 			return nil, err
 		}
 	}
 	// Read the streams whose buffer is empty, so that every priority with
-	// jobs waiting has one to pick from; each buffer holds at most n.
+	// jobs waiting has one to pick from.
+	var streams []string
 	block := time.Duration(0)
+	s.mu.Lock()
+	for p := port.High; p >= port.Low; p-- {
+		if len(s.buf[p]) == 0 {
+			streams = append(streams, s.keys.streams[p])
+		}
+	}
 	if s.buffered() == 0 {
 		block = wait
 		if !s.nextDue.IsZero() {
@@ -346,42 +380,38 @@ func (q *Queue) fetchOnce(ctx context.Context, s *queueState, n int, kinds strin
 		}
 		block = min(block, q.cfg.Heartbeat) // reclaim and move run at least once a heartbeat
 	}
-	if err := q.read(ctx, s, n, block); err != nil {
+	s.mu.Unlock()
+	if err := q.read(ctx, s, streams, n, block); err != nil {
 		return nil, err
 	}
 	return q.start(ctx, s, n, kinds)
 }
 
-// move runs the mover script when a delayed job may be due, and at
-// least once a second for jobs that other processes delayed.
+// move runs the mover script.
 func (q *Queue) move(ctx context.Context, s *queueState, now time.Time) error {
-	if now.Sub(s.lastMov) < time.Second && (s.nextDue.IsZero() || now.Before(s.nextDue)) {
-		return nil
-	}
 	k := s.keys
 	next, err := moveScript.Exec(ctx, q.c, []string{k.delayed, k.streams[1], k.streams[2], k.streams[3]}, []string{ms(now), "1000"}).AsInt64()
 	if err != nil {
 		return fmt.Errorf("redisstream: move delayed jobs: %w", err)
 	}
-	s.lastMov = now
+	s.mu.Lock()
 	s.nextDue = time.Time{}
 	if next >= 0 {
 		s.nextDue = time.UnixMilli(next)
 	}
+	s.mu.Unlock()
 	return nil
 }
 
-// read takes new entries of the queue's streams whose buffer is empty,
-// highest priority first, blocking up to block when every one is.
-func (q *Queue) read(ctx context.Context, s *queueState, n int, block time.Duration) error {
-	var streams, ids []string
-	for p := port.High; p >= port.Low; p-- {
-		if len(s.buf[p]) == 0 {
-			streams, ids = append(streams, s.keys.streams[p]), append(ids, ">")
-		}
-	}
+// read takes new entries of streams (highest priority first) into the
+// buffer, blocking up to block when none has any.
+func (q *Queue) read(ctx context.Context, s *queueState, streams []string, n int, block time.Duration) error {
 	if len(streams) == 0 {
 		return nil
+	}
+	ids := make([]string, len(streams))
+	for i := range ids {
+		ids[i] = ">"
 	}
 	b := q.c.B().Xreadgroup().Group(q.cfg.Group, q.cfg.Consumer).Count(int64(n))
 	var cmd rueidis.Completed
@@ -398,14 +428,16 @@ func (q *Queue) read(ctx context.Context, s *queueState, n int, block time.Durat
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "NOGROUP") {
+			s.mu.Lock()
 			s.grouped = false // the server lost the group (restarted without persistence): create it again
+			s.mu.Unlock()
 		}
 		return fmt.Errorf("redisstream: read: %w", err)
 	}
 	for p := port.Low; p <= port.High; p++ {
 		for _, e := range res[s.keys.streams[p]] {
-			s.add(p, entry{stream: s.keys.streams[p], id: e.ID, job: e.FieldValues["id"]})
 			q.hold(s.keys.streams[p], e.ID, true)
+			s.add(p, entry{stream: s.keys.streams[p], id: e.ID, job: e.FieldValues["id"]})
 		}
 	}
 	return nil
@@ -432,15 +464,19 @@ func (q *Queue) reclaim(ctx context.Context, s *queueState, n int) error {
 			if e.FieldValues == nil { // deleted meanwhile
 				continue
 			}
-			s.add(p, entry{stream: stream, id: e.ID, job: e.FieldValues["id"]})
 			q.hold(stream, e.ID, true)
+			s.add(p, entry{stream: stream, id: e.ID, job: e.FieldValues["id"]})
 			n--
 		}
 	}
 	return nil
 }
 
-func (s *queueState) add(p port.Priority, e entry) { s.buf[p] = append(s.buf[p], e) }
+func (s *queueState) add(p port.Priority, e entry) {
+	s.mu.Lock()
+	s.buf[p] = append(s.buf[p], e)
+	s.mu.Unlock()
+}
 
 func (s *queueState) buffered() int { return len(s.buf[1]) + len(s.buf[2]) + len(s.buf[3]) }
 
@@ -484,6 +520,7 @@ func (q *Queue) hold(stream, id string, on bool) {
 // start turns up to n buffered entries into attempts, in one round trip.
 func (q *Queue) start(ctx context.Context, s *queueState, n int, kinds string) ([]port.Delivery, error) {
 	var es []entry
+	s.mu.Lock()
 	for len(es) < n {
 		e, ok := s.take()
 		if !ok {
@@ -491,6 +528,7 @@ func (q *Queue) start(ctx context.Context, s *queueState, n int, kinds string) (
 		}
 		es = append(es, e)
 	}
+	s.mu.Unlock()
 	if len(es) == 0 {
 		return nil, nil
 	}
@@ -601,7 +639,7 @@ func (q *Queue) Settle(ctx context.Context, ss []port.Settlement) error {
 	if len(ss) == 0 {
 		return nil
 	}
-	ctx, cancel := q.ctx(ctx)
+	ctx, cancel := q.batchCtx(ctx, len(ss))
 	defer cancel()
 	now := ms(q.cfg.Now())
 	execs := make([]rueidis.LuaExec, len(ss))
@@ -780,7 +818,7 @@ func (q *Queue) deadIDs(ctx context.Context, k keys, ids []string) ([]string, er
 	return all, nil
 }
 
-func (q *Queue) eachDead(ctx context.Context, queue string, ids []string, script *rueidis.Lua, extra func(k keys) []string, args func(id string) []string) (int, error) {
+func (q *Queue) eachDead(ctx context.Context, queue string, ids []string, script *script, extra func(k keys) []string, args func(id string) []string) (int, error) {
 	if q.isClosed() {
 		return 0, port.ErrClosed
 	}
