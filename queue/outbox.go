@@ -24,13 +24,12 @@ func (c *Client) EnqueueTx(tx *gorm.DB, kind string, payload any, opts ...Option
 	if tx == nil {
 		return "", errors.New("queue: EnqueueTx needs a transaction")
 	}
-	ctx := tx.Statement.Context
-	m, err := c.message(Item{Kind: kind, Payload: payload, Options: opts}, c.meta(ctx), c.now())
+	msgs, err := c.Prepare(tx.Statement.Context, Item{Kind: kind, Payload: payload, Options: opts})
 	if err != nil {
 		return "", err
 	}
-	if err := outbox.Insert(tx, []Message{m}, c.cfg.Outbox.Notify); err != nil {
+	if err := outbox.Insert(tx, msgs, c.cfg.Outbox.Notify); err != nil {
 		return "", fmt.Errorf("queue: enqueue %s in the transaction: %w", kind, err)
 	}
-	return m.ID, nil
+	return msgs[0].ID, nil
 }
