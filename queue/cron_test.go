@@ -363,3 +363,14 @@ func TestCronInApp(t *testing.T) {
 		}
 	}
 }
+
+// A schedule set from the environment alone: a bad spec names the env
+// var.
+func TestCronFromEnv(t *testing.T) {
+	t.Parallel()
+	_, err := apptest.Start(t, modules(), apptest.Env("APP_QUEUE__SCHEDULES__NIGHTLY__SPEC=0 0 32 * *",
+		"APP_QUEUE__SCHEDULES__NIGHTLY__KIND=cleanup"))
+	if err == nil || !strings.Contains(err.Error(), "APP_QUEUE__SCHEDULES__NIGHTLY__SPEC") {
+		t.Fatalf("start error %v; want one naming APP_QUEUE__SCHEDULES__NIGHTLY__SPEC", err)
+	}
+}
