@@ -21,7 +21,7 @@ func (c *Client) EnqueueTx(tx *gorm.DB, kind string, payload any, opts ...Option
 	if !c.cfg.Outbox.Enabled {
 		return "", errors.New("queue: EnqueueTx needs the outbox: set queue.outbox.enabled (APP_QUEUE__OUTBOX__ENABLED)")
 	}
-	if tx == nil {
+	if tx == nil || tx.Statement == nil || tx.Statement.Context == nil {
 		return "", errors.New("queue: EnqueueTx needs a transaction")
 	}
 	msgs, err := c.Prepare(tx.Statement.Context, Item{Kind: kind, Payload: payload, Options: opts})
