@@ -141,15 +141,9 @@ func (c *Client) Enqueue(ctx context.Context, kind string, payload any, opts ...
 func (c *Client) EnqueueMany(ctx context.Context, jobs ...Item) ([]Enqueued, error) {
 	ctx, span := c.tracer.Start(ctx, "queue.enqueue", trace.WithSpanKind(trace.SpanKindProducer))
 	defer span.End()
-	meta := c.meta(ctx)
-	now := c.now()
-	msgs := make([]Message, len(jobs))
-	for i, j := range jobs {
-		m, err := c.message(j, meta, now)
-		if err != nil {
-			return nil, err
-		}
-		msgs[i] = m
+	msgs, err := c.Prepare(ctx, jobs...)
+	if err != nil {
+		return nil, err
 	}
 	res, err := c.backend.Enqueue(ctx, msgs)
 	if err != nil {
@@ -162,6 +156,26 @@ func (c *Client) EnqueueMany(ctx context.Context, jobs ...Item) ([]Enqueued, err
 		}
 	}
 	return res, nil
+}
+
+// Prepare builds the messages EnqueueMany would store — IDs assigned,
+// payloads encoded, options applied, ctx's request ID, tenant, subject
+// and trace context captured — without storing them: for a caller that
+// stores them elsewhere first (a transactional outbox) and hands them to
+// the backend's Enqueue later; their IDs make a second hand-over a
+// duplicate, not a second job.
+func (c *Client) Prepare(ctx context.Context, jobs ...Item) ([]Message, error) {
+	meta := c.meta(ctx)
+	now := c.now()
+	msgs := make([]Message, len(jobs))
+	for i, j := range jobs {
+		m, err := c.message(j, meta, now)
+		if err != nil {
+			return nil, err
+		}
+		msgs[i] = m
+	}
+	return msgs, nil
 }
 
 func (c *Client) message(j Item, meta map[string]string, now time.Time) (Message, error) {

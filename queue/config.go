@@ -7,6 +7,7 @@ import (
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/queue/memory"
+	"github.com/apexgo/apex/queue/outbox"
 	"github.com/apexgo/apex/queue/port"
 	"github.com/apexgo/apex/queue/redisstream"
 )
@@ -69,6 +70,70 @@ type Config struct {
 	Memory MemoryConfig `koanf:"memory"`
 	// HTTP configures the status and admin routes.
 	HTTP HTTPConfig `koanf:"http"`
+	// Schedules are jobs enqueued on a timetable, by schedule name
+	// (queue.schedules.<name>), next to those given with AsSchedule.
+	// Default: none.
+	Schedules map[string]ScheduleConfig `koanf:"schedules"`
+	// Cron runs the schedules.
+	Cron CronConfig `koanf:"cron"`
+	// Outbox is the transactional enqueue (Client.EnqueueTx).
+	Outbox OutboxConfig `koanf:"outbox"`
+}
+
+// OutboxConfig is queue.outbox.
+type OutboxConfig struct {
+	// Enabled turns the outbox on: EnqueueTx writes into the apex_outbox
+	// table of the primary database (it needs the data module) and the
+	// relay runs. Default false.
+	Enabled bool `koanf:"enabled"`
+	// Relay runs a relay in this process; every instance may run one.
+	// Default true.
+	Relay bool `koanf:"relay"`
+	// Migrate creates or upgrades the apex_outbox table at start (its
+	// versions in apex_outbox_version). Default true.
+	Migrate bool `koanf:"migrate"`
+	// Batch is the most rows a relay moves per transaction. Default 500.
+	Batch int `koanf:"batch" validate:"gte=0"`
+	// Poll is how often the relay looks for rows when nothing woke it:
+	// the bound on the added latency on MySQL and SQLite, and on Postgres
+	// when a notification was lost. Default 1s.
+	Poll time.Duration `koanf:"poll" validate:"gte=0"`
+	// Notify wakes the relays on Postgres with LISTEN/NOTIFY when a
+	// transaction with outbox rows commits (one pooled connection per
+	// relay held for LISTEN). Default true.
+	Notify bool `koanf:"notify"`
+}
+
+// ScheduleConfig is queue.schedules.<name>; see [Schedule].
+type ScheduleConfig struct {
+	// Spec is the timetable: a cron expression (5 fields, or 6 with
+	// seconds first), a tag such as "@daily", or "@every 30s". Required.
+	Spec string `koanf:"spec"`
+	// Kind is the job's kind. Required.
+	Kind string `koanf:"kind"`
+	// Payload is the job's payload as JSON text. Default "" (null).
+	Payload string `koanf:"payload"`
+	// TZ is the IANA time zone of Spec ("Europe/Paris"). Default UTC.
+	TZ string `koanf:"tz"`
+	// Queue is the job's queue. Default: its kind's, else "default".
+	Queue string `koanf:"queue"`
+	// Missed is skip, last or all (see [Missed]). Default skip.
+	Missed string `koanf:"missed"`
+	// MissedMax bounds the ticks "all" fires at once. Default 10.
+	MissedMax int `koanf:"missed_max"`
+	// Overlap is allow or skip (see [Overlap]). Default allow.
+	Overlap string `koanf:"overlap"`
+}
+
+// CronConfig is queue.cron.
+type CronConfig struct {
+	// Enabled runs the schedules in this process. Every instance may run
+	// them: each tick is enqueued once whatever their number. Default true.
+	Enabled bool `koanf:"enabled"`
+	// Grace is how old a tick may be and still fire under the skip
+	// policy (an instance that starts just after a tick fires it).
+	// Default 1m.
+	Grace time.Duration `koanf:"grace" validate:"gte=0"`
 }
 
 // QueueConfig is queue.queues.<name>.
@@ -135,6 +200,8 @@ func DefaultConfig() Config {
 		Redis:          RedisConfig{Group: redisstream.DefaultGroup, Heartbeat: redisstream.DefaultHeartbeat},
 		Memory:         MemoryConfig{MaxJobs: memory.DefaultMaxJobs, MaxDead: memory.DefaultMaxDead},
 		HTTP:           HTTPConfig{Path: DefaultJobsPath},
+		Cron:           CronConfig{Enabled: true, Grace: DefaultCronGrace},
+		Outbox:         OutboxConfig{Relay: true, Migrate: true, Batch: outbox.DefaultBatch, Poll: outbox.DefaultPoll, Notify: true},
 	}
 }
 

@@ -39,6 +39,8 @@ var Module = fx.Module("queue",
 	fx.Provide(httpx.AsHealthChecks(newChecks), httpx.AsGroup(newStatusGroup), httpx.AsGroup(newAdminGroup),
 		httpx.AsMiddlewares(subjectMiddleware)),
 	fx.Invoke(registerLifecycle),
+	cronModule,
+	outboxModule,
 )
 
 type backendIn struct {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apexgo/apex/queue"
+	"github.com/apexgo/apex/queue/memory"
 )
 
 func TestExponentialBackoff(t *testing.T) {
@@ -57,6 +58,27 @@ func TestIDs(t *testing.T) {
 	for _, bad := range []string{"", "nodot", ".x", "mail.", "Bad Queue.x", "../etc.x"} {
 		if q := queue.QueueOf(bad); q != "" {
 			t.Fatalf("QueueOf(%q) = %q", bad, q)
+		}
+	}
+}
+
+// Prepare builds messages without storing them; handing them to the
+// backend later stores each once, however often it is done.
+func TestPrepareThenEnqueue(t *testing.T) {
+	t.Parallel()
+	b, _ := memory.New(memory.Config{})
+	c, _ := queue.New(queue.Params{Backend: b})
+	msgs, err := c.Prepare(t.Context(), queue.Item{Kind: "k", Payload: map[string]int{"n": 1}})
+	if err != nil || len(msgs) != 1 || queue.QueueOf(msgs[0].ID) != queue.DefaultQueue || string(msgs[0].Payload) != `{"n":1}` {
+		t.Fatalf("Prepare: %+v, %v", msgs, err)
+	}
+	if _, err := c.Status(t.Context(), msgs[0].ID); !errors.Is(err, queue.ErrNotFound) {
+		t.Fatalf("Prepare stored the job: %v", err)
+	}
+	for i := range 2 {
+		res, err := b.Enqueue(t.Context(), msgs)
+		if err != nil || res[0].Duplicate != (i == 1) {
+			t.Fatalf("hand-over %d: %+v, %v", i, res, err)
 		}
 	}
 }

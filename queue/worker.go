@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/observe"
@@ -141,7 +142,7 @@ func (w *Worker) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stop = cancel
 	for _, q := range slices.Sorted(maps.Keys(byQueue)) {
-		l := &loop{w: w, queue: q, kinds: byQueue[q], slots: w.c.cfg.concurrency(q)}
+		l := &loop{w: w, queue: q, kinds: byQueue[q], slots: w.c.cfg.concurrency(q), fetchErrs: rate.Sometimes{First: 1, Interval: time.Minute}}
 		l.free = make(chan struct{}, l.slots)
 		for range l.slots {
 			l.free <- struct{}{}
@@ -201,6 +202,8 @@ type loop struct {
 	settle  chan port.Settlement
 	settled chan struct{}
 
+	fetchErrs rate.Sometimes
+
 	mu       sync.Mutex
 	inflight map[*attempt]struct{}
 	busy     int
@@ -246,7 +249,9 @@ func (l *loop) fetch(ctx context.Context) {
 		}
 		ds, err := c.backend.Fetch(ctx, port.FetchParams{Queue: l.queue, Max: n, Wait: c.cfg.Poll, Kinds: l.kinds})
 		if err != nil && ctx.Err() == nil {
-			c.log.Warn("queue: fetch failed; retrying", zap.String("queue", l.queue), zap.Error(err))
+			l.fetchErrs.Do(func() {
+				c.log.Warn("queue: fetch failed; retrying every second (logged once a minute)", zap.String("queue", l.queue), zap.Error(err))
+			})
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):

@@ -28,7 +28,7 @@ func TestHundredThousandJobsFlatMemory(t *testing.T) {
 	c := connect(t, srv.addr())
 	q := queuetest.QueueName()
 	const ttl = 2 * time.Second
-	b, err := redisstream.New(c, redisstream.Config{Prefix: queuetest.Prefix(), StatusTTL: ttl})
+	b, err := redisstream.New(c, redisstream.Config{Prefix: queuetest.Prefix(), StatusTTL: ttl, CommandTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,8 @@ type Config struct {
 	// ReleaseDelay is how long a job of a kind the fetching worker does
 	// not handle waits. Default port.DefaultReleaseDelay.
 	ReleaseDelay time.Duration
-	// CommandTimeout bounds each call without a deadline of its own.
+	// CommandTimeout bounds each call without a deadline of its own (a
+	// batch: per started thousand).
 	// Default [DefaultCommandTimeout].
 	CommandTimeout time.Duration
 	// Now is the clock of run times. Default time.Now.
@@ -201,6 +202,15 @@ func (q *Queue) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, q.cfg.CommandTimeout)
 }
 
+// batchCtx is ctx with, when it has no deadline, CommandTimeout for
+// every started thousand commands of a batch.
+func (q *Queue) batchCtx(ctx context.Context, n int) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, q.cfg.CommandTimeout*time.Duration(1+n/1000))
+}
+
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 func prio(p port.Priority) port.Priority {
@@ -216,7 +226,7 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []port.Message) ([]port.Enqueu
 	if q.isClosed() {
 		return nil, port.ErrClosed
 	}
-	ctx, cancel := q.ctx(ctx)
+	ctx, cancel := q.batchCtx(ctx, len(msgs))
 	defer cancel()
 	now := q.cfg.Now()
 	execs := make([]rueidis.LuaExec, len(msgs))
@@ -629,7 +639,7 @@ func (q *Queue) Settle(ctx context.Context, ss []port.Settlement) error {
 	if len(ss) == 0 {
 		return nil
 	}
-	ctx, cancel := q.ctx(ctx)
+	ctx, cancel := q.batchCtx(ctx, len(ss))
 	defer cancel()
 	now := ms(q.cfg.Now())
 	execs := make([]rueidis.LuaExec, len(ss))
@@ -808,7 +818,7 @@ func (q *Queue) deadIDs(ctx context.Context, k keys, ids []string) ([]string, er
 	return all, nil
 }
 
-func (q *Queue) eachDead(ctx context.Context, queue string, ids []string, script *rueidis.Lua, extra func(k keys) []string, args func(id string) []string) (int, error) {
+func (q *Queue) eachDead(ctx context.Context, queue string, ids []string, script *script, extra func(k keys) []string, args func(id string) []string) (int, error) {
 	if q.isClosed() {
 		return 0, port.ErrClosed
 	}

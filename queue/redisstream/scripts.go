@@ -1,6 +1,46 @@
 package redisstream
 
-import "github.com/redis/rueidis"
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+
+	"github.com/redis/rueidis"
+)
+
+// script is a Lua script run by EVALSHA, falling back to EVAL (which
+// caches it) on a server that does not know it yet: one round trip for
+// a batch, where rueidis's Lua.ExecMulti first sends SCRIPT LOAD to every
+// node on every call.
+type script struct {
+	src, sha string
+}
+
+func newScript(src string) *script {
+	h := sha1.Sum([]byte(src)) //nolint:gosec // the script cache's key, not security
+	return &script{src: src, sha: hex.EncodeToString(h[:])}
+}
+
+// Exec runs the script once.
+func (s *script) Exec(ctx context.Context, c rueidis.Client, keys, args []string) rueidis.RedisResult {
+	return s.ExecMulti(ctx, c, rueidis.LuaExec{Keys: keys, Args: args})[0]
+}
+
+// ExecMulti runs the script once per exec, pipelined.
+func (s *script) ExecMulti(ctx context.Context, c rueidis.Client, execs ...rueidis.LuaExec) []rueidis.RedisResult {
+	cmds := make(rueidis.Commands, len(execs))
+	for i, e := range execs {
+		cmds[i] = c.B().Evalsha().Sha1(s.sha).Numkeys(int64(len(e.Keys))).Key(e.Keys...).Arg(e.Args...).Build()
+	}
+	res := c.DoMulti(ctx, cmds...)
+	for i, r := range res {
+		if err, ok := rueidis.IsRedisErr(r.Error()); ok && err.IsNoScript() {
+			e := execs[i] // the script did not run: running it now is safe
+			res[i] = c.Do(ctx, c.B().Eval().Script(s.src).Numkeys(int64(len(e.Keys))).Key(e.Keys...).Arg(e.Args...).Build())
+		}
+	}
+	return res
+}
 
 // Every script touches only the keys it declares, all of one queue and so
 // of one hash slot: they run unchanged on Redis Cluster.
@@ -8,7 +48,7 @@ import "github.com/redis/rueidis"
 // enqueueScript stores a job unless its ID or unique key is taken.
 // KEYS: job, stream of its priority, delayed, unique (or job again)
 // ARGV: id, has unique ("1"/""), unique ms, run-at ms, now ms, delayed member, field pairs...
-var enqueueScript = rueidis.NewLuaScript(`
+var enqueueScript = newScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ARGV[1]} end
 if ARGV[2] == '1' then
   local cur = redis.call('GET', KEYS[4])
@@ -31,7 +71,7 @@ return {1, ARGV[1]}
 // (or -1).
 // KEYS: delayed, stream low, stream normal, stream high
 // ARGV: now ms, limit
-var moveScript = rueidis.NewLuaScript(`
+var moveScript = newScript(`
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, m in ipairs(due) do
   if redis.call('ZREM', KEYS[1], m) == 1 then
@@ -51,7 +91,7 @@ return tonumber(nxt[2])
 // {"dead", unique} for a job delivered more than its max attempts.
 // KEYS: job, stream, delayed, dead
 // ARGV: entry, group, kinds (",a,b," or ""), now ms, release ms, id, dead retention ms
-var startScript = rueidis.NewLuaScript(`
+var startScript = newScript(`
 local function ack()
   redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
   redis.call('XDEL', KEYS[2], ARGV[1])
@@ -89,7 +129,7 @@ return out
 // acknowledged and stays canceled.
 // KEYS: job, stream, delayed, dead, unique (or job again), stream to requeue on (abandon)
 // ARGV: entry, group, outcome, now ms, error, result, run-at ms, delayed member, status ttl ms, dead retention ms, id, attempt
-var settleScript = rueidis.NewLuaScript(`
+var settleScript = newScript(`
 local function ack()
   redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
   redis.call('XDEL', KEYS[2], ARGV[1])
@@ -132,7 +172,7 @@ return 1
 // heartbeatScript resets the idle time of the entries this consumer still
 // owns, and returns those it no longer owns.
 // KEYS: stream; ARGV: group, consumer, entries...
-var heartbeatScript = rueidis.NewLuaScript(`
+var heartbeatScript = newScript(`
 local lost = {}
 for i = 3, #ARGV do
   local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
@@ -147,7 +187,7 @@ return lost
 
 // cancelScript cancels a live job; it returns {"ok", unique}, {"nf"} or {"fin"}.
 // KEYS: job, delayed; ARGV: now ms, status ttl ms, id
-var cancelScript = rueidis.NewLuaScript(`
+var cancelScript = newScript(`
 local st, prio, uk = unpack(redis.call('HMGET', KEYS[1], 'state', 'prio', 'uk'))
 if not st then return {'nf'} end
 if st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'canceled' then return {'fin'} end
@@ -159,14 +199,14 @@ return {'ok', uk or ''}
 
 // unholdScript releases a unique key still held by the job.
 // KEYS: unique; ARGV: id
-var unholdScript = rueidis.NewLuaScript(`
+var unholdScript = newScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `)
 
 // progressScript records progress of a job that exists.
 // KEYS: job; ARGV: percent, message, now ms
-var progressScript = rueidis.NewLuaScript(`
+var progressScript = newScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'prog', ARGV[1], 'msg', ARGV[2], 'upd', ARGV[3])
 return 1
@@ -174,7 +214,7 @@ return 1
 
 // replayScript puts a dead job back as a new pending job.
 // KEYS: job, dead, stream low, stream normal, stream high; ARGV: id, now ms
-var replayScript = rueidis.NewLuaScript(`
+var replayScript = newScript(`
 if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
 local prio = redis.call('HGET', KEYS[1], 'prio')
 if not prio then return 0 end
@@ -186,7 +226,7 @@ return 1
 
 // purgeScript deletes a dead job.
 // KEYS: job, dead; ARGV: id
-var purgeScript = rueidis.NewLuaScript(`
+var purgeScript = newScript(`
 if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
