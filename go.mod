@@ -3,6 +3,7 @@ module github.com/apexgo/apex
 go 1.26.0
 
 require (
+	github.com/adhocore/gronx v1.20.4
 	github.com/centrifugal/centrifuge v0.40.1
 	github.com/centrifugal/protocol v0.23.1
 	github.com/glebarez/go-sqlite v1.21.2
@@ -48,7 +49,6 @@ require (
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
-	github.com/adhocore/gronx v1.20.4 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/centrifugal/fdelta v0.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
