@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -345,6 +346,8 @@ type attempt struct {
 	cancel context.CancelFunc
 	result []byte
 
+	canceled atomic.Bool // by Client.Cancel: the outcome is discarded, no event
+
 	mu      sync.Mutex
 	settled bool
 }
@@ -422,7 +425,7 @@ func (l *loop) run(d port.Delivery) {
 	l.track(a, true)
 	defer l.track(a, false)
 	c.mu.Lock()
-	c.running[m.ID] = cancel
+	c.running[m.ID] = a
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -489,7 +492,9 @@ func (l *loop) run(d port.Delivery) {
 		return // abandoned at the stop deadline
 	}
 	l.submit(s)
-	c.publish(ctx, a.status(State(ev.Status)), ev)
+	if !a.canceled.Load() { // the record says canceled, and the sinks heard so
+		c.publish(ctx, a.status(State(ev.Status)), ev)
+	}
 }
 
 func kOpt(k *kind) options {
