@@ -50,7 +50,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	kinds   map[string]*kind
-	running map[string]context.CancelFunc // job ID → cancel of the attempt running here
+	running map[string]*attempt // job ID → the attempt running here
 	worker  *Worker
 }
 
@@ -61,7 +61,7 @@ func New(p Params) (*Client, error) {
 		return nil, errors.New("queue: Params.Backend is required")
 	}
 	c := &Client{backend: p.Backend, cfg: withDefaults(p.Config), log: p.Log, sinks: p.Sinks, metrics: p.Metrics, now: p.Now,
-		kinds: map[string]*kind{}, running: map[string]context.CancelFunc{}, prop: propagation.TraceContext{}}
+		kinds: map[string]*kind{}, running: map[string]*attempt{}, prop: propagation.TraceContext{}}
 	if c.log == nil {
 		c.log = zap.NewNop()
 	}
@@ -312,10 +312,11 @@ func (c *Client) Cancel(ctx context.Context, id string) (Status, error) {
 		return st, err
 	}
 	c.mu.Lock()
-	cancel := c.running[id]
+	a := c.running[id]
 	c.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	if a != nil {
+		a.canceled.Store(true)
+		a.cancel()
 	}
 	c.publish(ctx, st, app.JobEvent{Status: string(Canceled), Attempt: st.Attempts})
 	return st, nil

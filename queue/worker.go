@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -147,16 +148,20 @@ func (w *Worker) Start() error {
 		for range l.slots {
 			l.free <- struct{}{}
 		}
-		l.settle = make(chan port.Settlement, l.slots)
-		l.settled = make(chan struct{})
+		l.settle = make(chan port.Settlement, 2*l.slots)
 		w.loops = append(w.loops, l)
 		// A few fetchers per queue keep a round trip in flight while
 		// another's jobs start: one per 5 slots, at most 4.
+		// and several settlers, so that finishing jobs do not queue
+		// behind one round trip at a time.
 		for range min(max(l.slots/5, 1), 4) {
 			w.fetchWG.Add(1)
 			go l.fetch(ctx)
 		}
-		go l.settler()
+		for range min(max(l.slots/5, 2), 4) {
+			l.settlers.Add(1)
+			go l.settler()
+		}
 	}
 	return nil
 }
@@ -194,13 +199,13 @@ func (w *Worker) Stop(ctx context.Context) error {
 
 // loop fetches and runs the jobs of one queue.
 type loop struct {
-	w       *Worker
-	queue   string
-	kinds   []string
-	slots   int
-	free    chan struct{}
-	settle  chan port.Settlement
-	settled chan struct{}
+	w        *Worker
+	queue    string
+	kinds    []string
+	slots    int
+	free     chan struct{}
+	settle   chan port.Settlement
+	settlers sync.WaitGroup
 
 	fetchErrs rate.Sometimes
 
@@ -225,7 +230,7 @@ func (l *loop) close() {
 	l.closed = true
 	close(l.settle)
 	l.mu.Unlock()
-	<-l.settled
+	l.settlers.Wait()
 }
 
 func (l *loop) fetch(ctx context.Context) {
@@ -270,7 +275,7 @@ func (l *loop) fetch(ctx context.Context) {
 
 // settler sends settlements in batches: what is waiting when it sends.
 func (l *loop) settler() {
-	defer close(l.settled)
+	defer l.settlers.Done()
 	c := l.w.c
 	batch := make([]port.Settlement, 0, l.slots)
 	for s := range l.settle {
@@ -340,6 +345,8 @@ type attempt struct {
 	log    *zap.Logger
 	cancel context.CancelFunc
 	result []byte
+
+	canceled atomic.Bool // by Client.Cancel: the outcome is discarded, no event
 
 	mu      sync.Mutex
 	settled bool
@@ -418,7 +425,7 @@ func (l *loop) run(d port.Delivery) {
 	l.track(a, true)
 	defer l.track(a, false)
 	c.mu.Lock()
-	c.running[m.ID] = cancel
+	c.running[m.ID] = a
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -485,7 +492,9 @@ func (l *loop) run(d port.Delivery) {
 		return // abandoned at the stop deadline
 	}
 	l.submit(s)
-	c.publish(ctx, a.status(State(ev.Status)), ev)
+	if !a.canceled.Load() { // the record says canceled, and the sinks heard so
+		c.publish(ctx, a.status(State(ev.Status)), ev)
+	}
 }
 
 func kOpt(k *kind) options {

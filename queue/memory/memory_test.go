@@ -3,6 +3,7 @@ package memory_test
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,5 +96,50 @@ func TestInvalidConfig(t *testing.T) {
 	t.Parallel()
 	if _, err := memory.New(memory.Config{MaxJobs: -1}); err == nil {
 		t.Fatal("negative MaxJobs accepted")
+	}
+}
+
+// Delays and retries follow the configured clock: a fake one decides
+// when a delayed or retrying job is due.
+func TestFakeClockDelaysAndRetries(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Unix(2_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	q, _ := memory.New(memory.Config{Now: clock})
+	m := msg(1)
+	m.RunAt = clock().Add(time.Hour)
+	if _, err := q.Enqueue(t.Context(), []port.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func() []port.Delivery {
+		ds, err := q.Fetch(t.Context(), port.FetchParams{Queue: "q", Max: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds
+	}
+	if ds := fetch(); len(ds) != 0 {
+		t.Fatalf("fetched a job due in an hour: %+v", ds)
+	}
+	advance(time.Hour)
+	ds := fetch()
+	if len(ds) != 1 || ds[0].Attempt != 1 {
+		t.Fatalf("after an hour: %+v", ds)
+	}
+	if err := q.Settle(t.Context(), []port.Settlement{{Delivery: ds[0], Outcome: port.Retry, Error: "x", RunAt: clock().Add(30 * time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := q.Status(t.Context(), m.ID); st.State != port.Retrying || st.LastError != "x" {
+		t.Fatalf("after a failed attempt: %+v", st)
+	}
+	advance(29 * time.Second)
+	if ds := fetch(); len(ds) != 0 {
+		t.Fatal("retried before its backoff ended")
+	}
+	advance(time.Second)
+	if ds := fetch(); len(ds) != 1 || ds[0].Attempt != 2 {
+		t.Fatalf("retry: %+v", ds)
 	}
 }

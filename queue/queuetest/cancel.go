@@ -3,6 +3,7 @@ package queuetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,6 +51,9 @@ func TestCancel(t *testing.T, _ Features, newBackend NewBackend) {
 	time.Sleep(700 * time.Millisecond)
 	if ranDelayed.Load() {
 		t.Fatal("a canceled job ran")
+	}
+	if got := e.sink.of(long); !slices.Equal(got, []string{"running", "canceled"}) {
+		t.Fatalf("events of the canceled running job: %v; want [running canceled]", got)
 	}
 	for _, id := range []string{id, long} {
 		if st, err := e.c.Status(t.Context(), id); err != nil || st.State != queue.Canceled {

@@ -381,8 +381,16 @@ func (q *Queue) fetchOnce(ctx context.Context, s *queueState, n int, kinds strin
 		block = min(block, q.cfg.Heartbeat) // reclaim and move run at least once a heartbeat
 	}
 	s.mu.Unlock()
-	if err := q.read(ctx, s, streams, n, block); err != nil {
+	// A read without BLOCK shares the pipelined connections; only when it
+	// finds nothing does a blocking read (on a dedicated connection) wait.
+	got, err := q.read(ctx, s, streams, n, 0)
+	if err != nil {
 		return nil, err
+	}
+	if got == 0 && block > 0 {
+		if _, err := q.read(ctx, s, streams, n, block); err != nil {
+			return nil, err
+		}
 	}
 	return q.start(ctx, s, n, kinds)
 }
@@ -405,9 +413,9 @@ func (q *Queue) move(ctx context.Context, s *queueState, now time.Time) error {
 
 // read takes new entries of streams (highest priority first) into the
 // buffer, blocking up to block when none has any.
-func (q *Queue) read(ctx context.Context, s *queueState, streams []string, n int, block time.Duration) error {
+func (q *Queue) read(ctx context.Context, s *queueState, streams []string, n int, block time.Duration) (int, error) {
 	if len(streams) == 0 {
-		return nil
+		return 0, nil
 	}
 	ids := make([]string, len(streams))
 	for i := range ids {
@@ -424,7 +432,7 @@ func (q *Queue) read(ctx context.Context, s *queueState, streams []string, n int
 	defer cancel()
 	res, err := q.c.Do(rctx, cmd).AsXRead()
 	if rueidis.IsRedisNil(err) || (err != nil && ctx.Err() != nil) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "NOGROUP") {
@@ -432,15 +440,17 @@ func (q *Queue) read(ctx context.Context, s *queueState, streams []string, n int
 			s.grouped = false // the server lost the group (restarted without persistence): create it again
 			s.mu.Unlock()
 		}
-		return fmt.Errorf("redisstream: read: %w", err)
+		return 0, fmt.Errorf("redisstream: read: %w", err)
 	}
+	got := 0
 	for p := port.Low; p <= port.High; p++ {
 		for _, e := range res[s.keys.streams[p]] {
 			q.hold(s.keys.streams[p], e.ID, true)
 			s.add(p, entry{stream: s.keys.streams[p], id: e.ID, job: e.FieldValues["id"]})
+			got++
 		}
 	}
-	return nil
+	return got, nil
 }
 
 // reclaim takes over entries idle for ReclaimAfter: their worker died.
