@@ -3,34 +3,39 @@ package httpx
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // deadlineCtx is the request context under http.timeout: it ends at a
-// deadline like context.WithDeadline's, but arms its timer only when
-// something first asks for Done (a handler that selects on it, a database
-// driver, an HTTP client, context.WithCancel and friends). Most handlers
-// of a fast API never do, and so cost no timer, no registration with the
-// parent and no extra allocations per request. Err reads the clock
-// instead, so a handler that only checks ctx.Err() still sees
+// deadline like context.WithDeadline's, but makes that context (its
+// timer, its registration with the parent) only when something first asks
+// for Done: a handler that selects on it, a database driver, an HTTP
+// client, a derived context. Most handlers of a fast API never do, and so
+// cost one allocation instead of four and no timer. Until then Err reads
+// the clock, so a handler that only checks ctx.Err() still sees
 // context.DeadlineExceeded once the deadline has passed.
 //
-// It implements the afterFuncer interface the context package looks for,
-// so that contexts derived from it register with it instead of starting
-// a goroutine each.
+// Once made, the standard context answers everything, Value included:
+// contexts derived from this one (directly or through WithValue) find its
+// cancelCtx and register with it as they would with WithDeadline's, with
+// no goroutine each, and context.Cause works as usual.
 type deadlineCtx struct {
-	context.Context // the parent; Value is its
+	context.Context // the parent
 	deadline        time.Time
+	inner           atomic.Pointer[armed]
 
-	mu    sync.Mutex
-	done  chan struct{} // made by the first Done; closed when err is set
-	err   error
-	timer *time.Timer
-	stopP func() bool // unregisters from the parent's cancellation
-	funcs map[*afterFunc]struct{}
+	mu      sync.Mutex
+	stopped error // why the request ended before anything asked for Done
 }
 
-type afterFunc struct{ f func() }
+type armed struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// closed is the Done of a context that ended before it was armed.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // withDeadline returns a context ending at d, or nil when the parent's
 // own deadline comes first (the parent then governs alone). The request
@@ -45,98 +50,71 @@ func withDeadline(parent context.Context, d time.Time) *deadlineCtx {
 func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 func (c *deadlineCtx) Done() <-chan struct{} {
+	if a := c.inner.Load(); a != nil {
+		return a.ctx.Done()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done != nil {
-		return c.done
+	if a := c.inner.Load(); a != nil {
+		return a.ctx.Done()
 	}
-	if c.err == nil {
-		c.checkLocked() // with done still nil: nothing to close yet
+	if c.stopped != nil {
+		return closed
 	}
-	c.done = make(chan struct{})
-	if c.err != nil {
-		close(c.done)
-		return c.done
-	}
-	c.timer = time.AfterFunc(time.Until(c.deadline), func() { c.cancel(context.DeadlineExceeded) })
-	if c.Context.Done() != nil {
-		c.stopP = context.AfterFunc(c.Context, func() { c.cancel(c.Context.Err()) })
-	}
-	return c.done
+	ctx, cancel := context.WithDeadline(c.Context, c.deadline)
+	c.inner.Store(&armed{ctx, cancel})
+	return ctx.Done()
 }
 
 func (c *deadlineCtx) Err() error {
+	if a := c.inner.Load(); a != nil {
+		return a.ctx.Err()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err == nil {
-		c.checkLocked()
+	if a := c.inner.Load(); a != nil {
+		return a.ctx.Err()
 	}
-	return c.err
+	if c.stopped != nil {
+		return c.stopped
+	}
+	return c.check()
 }
 
-// checkLocked ends c if its parent has ended or its deadline has passed.
-func (c *deadlineCtx) checkLocked() {
+// check is the error the context would have now: its parent's, or
+// DeadlineExceeded once the deadline has passed, else nil.
+func (c *deadlineCtx) check() error {
 	if err := c.Context.Err(); err != nil {
-		c.endLocked(err)
-	} else if !time.Now().Before(c.deadline) {
-		c.endLocked(context.DeadlineExceeded)
+		return err
 	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
-func (c *deadlineCtx) cancel(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err == nil {
-		c.endLocked(err)
+func (c *deadlineCtx) Value(key any) any {
+	if a := c.inner.Load(); a != nil {
+		return a.ctx.Value(key)
 	}
-}
-
-// endLocked sets err, closes done if it exists, stops the timer and runs
-// what was registered with AfterFunc.
-func (c *deadlineCtx) endLocked(err error) {
-	c.err = err
-	if c.done != nil {
-		close(c.done)
-	}
-	if c.timer != nil {
-		c.timer.Stop()
-	}
-	if c.stopP != nil {
-		c.stopP()
-	}
-	for a := range c.funcs {
-		go a.f()
-	}
-	c.funcs = nil
+	return c.Context.Value(key)
 }
 
 // stop ends the context when the request is done, as the cancel function
-// of context.WithDeadline does.
-func (c *deadlineCtx) stop() { c.cancel(context.Canceled) }
-
-// AfterFunc runs f in its own goroutine once c ends (at once if it has),
-// and returns a function that unregisters f, reporting whether it did so
-// before f was started. The context package uses it for contexts derived
-// from c.
-func (c *deadlineCtx) AfterFunc(f func()) func() bool {
-	c.Done() // arm the timer: whoever registers waits for the end
+// of context.WithDeadline does: Err is Canceled from then on, unless it
+// had already ended.
+func (c *deadlineCtx) stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err != nil {
-		go f()
-		return func() bool { return false }
+	if a := c.inner.Load(); a != nil {
+		a.cancel()
+		return
 	}
-	a := &afterFunc{f: f}
-	if c.funcs == nil {
-		c.funcs = make(map[*afterFunc]struct{})
-	}
-	c.funcs[a] = struct{}{}
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		_, ok := c.funcs[a]
-		delete(c.funcs, a)
-		return ok
+	if c.stopped == nil {
+		c.stopped = c.check()
+		if c.stopped == nil {
+			c.stopped = context.Canceled
+		}
 	}
 }
 

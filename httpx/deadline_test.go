@@ -3,6 +3,7 @@ package httpx
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -165,5 +166,53 @@ func TestDeadlineCtxConcurrent(t *testing.T) {
 		if ctx.Err() == nil {
 			t.Fatal("not ended")
 		}
+	}
+}
+
+// Contexts derived from it, also through WithValue (as middleware adds
+// values), register with it like with WithDeadline's: no goroutine each.
+// Not parallel: it counts the process's goroutines.
+func TestDeadlineCtxDerivedWithoutGoroutines(t *testing.T) {
+	parent, cancelParent := context.WithCancel(context.Background())
+	defer cancelParent()
+	ctx, stop := deadline(parent, time.Now().Add(time.Hour))
+	defer stop()
+	valued := context.WithValue(ctx, ctxTestKey{}, "v")
+	before := runtime.NumGoroutine()
+	var cancels []context.CancelFunc
+	for range 100 {
+		c, cancel := context.WithTimeout(valued, time.Hour)
+		cancels = append(cancels, cancel)
+		_ = c.Done()
+	}
+	if n := runtime.NumGoroutine() - before; n > 10 {
+		t.Errorf("%d goroutines for 100 derived contexts", n)
+	}
+	for _, c := range cancels {
+		c()
+	}
+	child, cancel := context.WithCancel(valued)
+	defer cancel()
+	stop()
+	waitDone(t, child, 2*time.Second)
+	if !errors.Is(child.Err(), context.Canceled) || child.Value(ctxTestKey{}) != "v" {
+		t.Fatalf("child %v, value %v", child.Err(), child.Value(ctxTestKey{}))
+	}
+}
+
+// Stopped before anything asked for Done: Done is closed, Err says why.
+func TestDeadlineCtxStopBeforeDone(t *testing.T) {
+	t.Parallel()
+	ctx, stop := deadline(context.Background(), time.Now().Add(time.Hour))
+	stop()
+	<-ctx.Done()
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Fatalf("err %v", ctx.Err())
+	}
+	ctx, stop = deadline(context.Background(), time.Now().Add(time.Millisecond))
+	time.Sleep(5 * time.Millisecond)
+	stop()
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("expired then stopped: %v", ctx.Err())
 	}
 }
