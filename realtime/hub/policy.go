@@ -99,9 +99,6 @@ func (h *Hub) connecting(ctx context.Context, e centrifuge.ConnectEvent) (centri
 		h.refuse("anonymous", zap.String("ip", ip))
 		return centrifuge.ConnectReply{}, centrifuge.Disconnect{Code: CodeAnonymous, Reason: "a token is required"}
 	}
-	if err := h.admit(id.Subject, ip); err != nil {
-		return centrifuge.ConnectReply{}, err
-	}
 	reply := centrifuge.ConnectReply{
 		Credentials:       &centrifuge.Credentials{UserID: id.Subject},
 		ClientSideRefresh: true,
@@ -117,8 +114,10 @@ func (h *Hub) connecting(ctx context.Context, e centrifuge.ConnectEvent) (centri
 	return reply, nil
 }
 
-// admit counts a connection against the per-subject and per-IP limits.
-// connected or the disconnect handler releases it.
+// admit counts a connection against the per-subject and per-IP limits;
+// the disconnect handler releases it. It runs once the connection is
+// established (in connected), so that every admitted connection has a
+// disconnect handler and no count can leak.
 func (h *Hub) admit(subject, ip string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -181,12 +180,11 @@ func (h *Hub) connected(c *centrifuge.Client) {
 		subs: rate.NewLimiter(rate.Limit(h.cfg.Limits.SubscribeRate), h.cfg.Limits.SubscribeBurst),
 		pubs: rate.NewLimiter(rate.Limit(h.cfg.Limits.PublishRate), h.cfg.Limits.PublishBurst),
 	}
-	h.mu.Lock()
-	h.conns[c] = cn
-	h.mu.Unlock()
-	h.metrics.connections.Inc()
-
+	admitErr := h.admit(cn.subject, ip)
 	c.OnDisconnect(func(e centrifuge.DisconnectEvent) {
+		if admitErr != nil {
+			return
+		}
 		h.mu.Lock()
 		delete(h.conns, c)
 		h.mu.Unlock()
@@ -196,6 +194,15 @@ func (h *Hub) connected(c *centrifuge.Client) {
 			h.refuse(reason, zap.String("subject", cn.subject), zap.String("ip", cn.ip), zap.String("client", c.ID()))
 		}
 	})
+	if admitErr != nil {
+		c.Disconnect(admitErr.(centrifuge.Disconnect))
+		return
+	}
+	h.mu.Lock()
+	h.conns[c] = cn
+	h.mu.Unlock()
+	h.metrics.connections.Inc()
+
 	c.OnRefresh(func(e centrifuge.RefreshEvent, cb centrifuge.RefreshCallback) {
 		if h.cfg.Authenticate == nil || e.Token == "" {
 			cb(centrifuge.RefreshReply{}, centrifuge.DisconnectExpired)
