@@ -192,7 +192,9 @@ func TestBenchServer(t *testing.T) {
 			return centrifuge.ConnectReply{Credentials: &centrifuge.Credentials{}}, nil
 		})
 		n.OnConnect(func(c *centrifuge.Client) {
-			c.OnSubscribe(func(_ centrifuge.SubscribeEvent, cb centrifuge.SubscribeCallback) { cb(centrifuge.SubscribeReply{}, nil) })
+			c.OnSubscribe(func(_ centrifuge.SubscribeEvent, cb centrifuge.SubscribeCallback) {
+				cb(centrifuge.SubscribeReply{}, nil)
+			})
 		})
 		if err := n.Run(); err != nil {
 			t.Fatal(err)
