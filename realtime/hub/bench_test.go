@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +28,8 @@ import (
 // BenchmarkConnections10k opens APEX_BENCH_CONNS (default 10,000)
 // WebSocket connections to a hub in a separate process, subscribed to
 // one channel, and reports the server's memory per connection and the
-// delivery latency of one publication to all of them (p50, p99), for
+// delivery latency of one publication to all of them (p50, p99) and the
+// server's CPU time for connecting them and the fan-out rounds, for
 // apex's hub and for raw centrifuge with the same broker and transport,
 // in one run:
 //
@@ -71,16 +73,19 @@ func benchOnce(b *testing.B, mode string, n int) {
 		}
 	}
 	base := "http://" + addr
-	mem := func() float64 {
+	type stats struct{ Bytes, CPUSeconds float64 }
+	read := func() stats {
 		r, err := http.Get(base + "/mem")
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer r.Body.Close()
-		var m struct{ Bytes float64 }
+		var m stats
 		_ = json.NewDecoder(r.Body).Decode(&m)
-		return m.Bytes
+		return m
 	}
+	mem := func() float64 { return read().Bytes }
+	startCPU := read().CPUSeconds
 	before := mem()
 	conns := make([]*wsclient.Conn, n)
 	var wg sync.WaitGroup
@@ -157,6 +162,7 @@ func benchOnce(b *testing.B, mode string, n int) {
 		b.Fatalf("some clients got no publication")
 	}
 	p := func(q float64) float64 { return lat[int(q*float64(len(lat)-1))] }
+	b.ReportMetric(read().CPUSeconds-startCPU, "server-cpu-s")
 	b.ReportMetric(perConn/1024, "KiB/conn")
 	b.ReportMetric(p(0.50), "p50-ms")
 	b.ReportMetric(p(0.99), "p99-ms")
@@ -208,7 +214,10 @@ func TestBenchServer(t *testing.T) {
 		debug.FreeOSMemory()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		_ = json.NewEncoder(w).Encode(map[string]float64{"Bytes": float64(m.HeapInuse + m.StackInuse)})
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		_ = json.NewEncoder(w).Encode(map[string]float64{"Bytes": float64(m.HeapInuse + m.StackInuse), "CPUSeconds": cpu})
 	})
 	mux.HandleFunc("/publish", func(w http.ResponseWriter, _ *http.Request) {
 		_, err := node.Publish("room:bench", fmt.Appendf(nil, `{"T":%d}`, time.Now().UnixNano()))
