@@ -20,9 +20,11 @@ import (
 
 	"github.com/centrifugal/centrifuge"
 
+	"github.com/apexgo/apex/internal/testservice"
 	"github.com/apexgo/apex/realtime/hub"
 	"github.com/apexgo/apex/realtime/internal/wsclient"
 	"github.com/apexgo/apex/realtime/memory"
+	"github.com/apexgo/apex/realtime/redis"
 )
 
 // BenchmarkConnections10k opens APEX_BENCH_CONNS (default 10,000)
@@ -39,7 +41,7 @@ func BenchmarkConnections10k(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("APEX_BENCH_CONNS")); err == nil && v > 0 {
 		n = v
 	}
-	for _, mode := range []string{"raw", "apex"} {
+	for _, mode := range []string{"raw", "apex", "apex-redis-3"} {
 		b.Run(mode, func(b *testing.B) {
 			for range b.N {
 				benchOnce(b, mode, n)
@@ -48,9 +50,11 @@ func BenchmarkConnections10k(b *testing.B) {
 	}
 }
 
-func benchOnce(b *testing.B, mode string, n int) {
+// startServer runs TestBenchServer in its own process and returns its
+// base URL.
+func startServer(b *testing.B, mode, prefix string) string {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchServer$", "-test.v")
-	cmd.Env = append(os.Environ(), "APEX_BENCH_SERVER="+mode)
+	cmd.Env = append(os.Environ(), "APEX_BENCH_SERVER="+mode, "APEX_BENCH_PREFIX="+prefix)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -58,31 +62,49 @@ func benchOnce(b *testing.B, mode string, n int) {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	buf := make([]byte, 4096)
-	var addr string
-	for addr == "" {
+	for {
 		k, err := out.Read(buf)
 		if err != nil {
 			b.Fatalf("server: %v", err)
 		}
 		for _, line := range strings.Split(string(buf[:k]), "\n") {
 			if a, ok := strings.CutPrefix(line, "ADDR "); ok {
-				addr = strings.TrimSpace(a)
+				return "http://" + strings.TrimSpace(a)
 			}
 		}
 	}
-	base := "http://" + addr
+}
+
+func benchOnce(b *testing.B, mode string, n int) {
+	servers := 1
+	prefix := ""
+	if mode == "apex-redis-3" {
+		servers = 3
+		prefix = testservice.Unique("apexrtbench")
+		testservice.Need(b, testservice.Redis)
+	}
+	bases := make([]string, servers)
+	for i := range bases {
+		bases[i] = startServer(b, mode, prefix)
+	}
+	base := bases[0]
 	type stats struct{ Bytes, CPUSeconds float64 }
 	read := func() stats {
-		r, err := http.Get(base + "/mem")
-		if err != nil {
-			b.Fatal(err)
+		var sum stats
+		for _, base := range bases {
+			r, err := http.Get(base + "/mem")
+			if err != nil {
+				b.Fatal(err)
+			}
+			var m stats
+			_ = json.NewDecoder(r.Body).Decode(&m)
+			r.Body.Close()
+			sum.Bytes += m.Bytes
+			sum.CPUSeconds += m.CPUSeconds
 		}
-		defer r.Body.Close()
-		var m stats
-		_ = json.NewDecoder(r.Body).Decode(&m)
-		return m
+		return sum
 	}
 	mem := func() float64 { return read().Bytes }
 	startCPU := read().CPUSeconds
@@ -100,7 +122,7 @@ func benchOnce(b *testing.B, mode string, n int) {
 			defer func() { <-sem }()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			c, err := wsclient.Dial(ctx, base+"/ws", nil)
+			c, err := wsclient.Dial(ctx, bases[i%servers]+"/ws", nil)
 			if err == nil {
 				_, err = c.Connect("", 30*time.Second)
 			}
@@ -179,12 +201,19 @@ func TestBenchServer(t *testing.T) {
 	var node *centrifuge.Node
 	var ws http.Handler
 	switch mode {
-	case "apex":
-		h, err := memory.New(hub.Config{
+	case "apex", "apex-redis-3":
+		cfg := hub.Config{
 			AllowAnonymous: true,
 			Namespaces:     map[string]hub.Namespace{"room": {Public: true}},
 			Limits:         hub.Limits{MaxConnsPerIP: 1 << 20},
-		})
+		}
+		var h *hub.Hub
+		var err error
+		if mode == "apex" {
+			h, err = memory.New(cfg)
+		} else {
+			h, err = redis.New(redis.Config{Addr: testservice.Need(t, testservice.Redis), Prefix: os.Getenv("APEX_BENCH_PREFIX")}, cfg)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
