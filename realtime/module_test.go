@@ -125,6 +125,31 @@ func TestModuleWithAuth(t *testing.T) {
 		t.Fatalf("SSE stream ended before the publication: %v", sc.Err())
 	}
 
+	// HTTP streaming: the connect command in the POST body, replies and
+	// pushes as JSON lines.
+	hs, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL+realtime.DefaultHTTPStreamPath,
+		strings.NewReader(`{"id":1,"connect":{"token":"`+token(t, d, "carol")+`"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hresp, err := http.DefaultClient.Do(hs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hresp.Body.Close()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_ = d.Hub.PublishToUser(context.Background(), "carol", []byte(`{"to":"carol"}`))
+	}()
+	hsc := bufio.NewScanner(hresp.Body)
+	var streamed bool
+	for !streamed && hsc.Scan() {
+		streamed = strings.Contains(hsc.Text(), `"to":"carol"`)
+	}
+	if !streamed {
+		t.Fatalf("HTTP stream (%d) ended before the publication: %v", hresp.StatusCode, hsc.Err())
+	}
+
 	if r := a.Do(t, http.MethodGet, "/readyz", ""); r.StatusCode != http.StatusOK || !strings.Contains(string(r.Body), "realtime") {
 		t.Fatalf("/readyz: %d %s", r.StatusCode, r.Body)
 	}
