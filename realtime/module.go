@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
@@ -85,7 +86,6 @@ func newHub(in hubIn) (*hub.Hub, error) {
 		UserNamespace:         in.Config.UserNamespace,
 		AllowAnonymous:        in.Config.AllowAnonymous,
 		Authorize:             in.Authorizer,
-		Limiter:               in.Limiter,
 		Limits:                in.Config.limits(),
 		RecheckInterval:       in.Config.RecheckInterval,
 		PositionCheckInterval: in.Config.PositionCheckInterval,
@@ -95,6 +95,13 @@ func newHub(in hubIn) (*hub.Hub, error) {
 	}
 	if in.Tokens != nil {
 		cfg.Authenticate = Authenticate(in.Tokens)
+	}
+	if in.Limiter != nil {
+		lim := cacheport.Limit{Rate: in.Config.Limits.PublishRate, Period: time.Second, Burst: in.Config.Limits.PublishBurst}
+		cfg.AllowPublish = func(ctx context.Context, subject string) (bool, error) {
+			r, err := in.Limiter.Allow(ctx, "realtime:publish:"+subject, lim)
+			return r.Allowed, err
+		}
 	}
 	var h *hub.Hub
 	if useRedis {

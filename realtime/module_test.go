@@ -253,3 +253,44 @@ func TestModuleConnectionsOutliveRequestTimeouts(t *testing.T) {
 	}
 	t.Fatalf("SSE stream ended before the late publication: %v", sc.Err())
 }
+
+// Client publications are rate-limited per subject by the cache module's
+// limiter when the app has one.
+func TestModuleClientPublishLimitedByCacheLimiter(t *testing.T) {
+	t.Parallel()
+	a, d := start(t, map[string]any{
+		"realtime.namespaces.chat.public": true, "realtime.namespaces.chat.publish": true,
+		"realtime.limits.publish_rate": 1, "realtime.limits.publish_burst": 2,
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var limited int
+	for range 2 { // two connections of one subject share its budget
+		c, err := wsclient.Dial(ctx, a.URL+realtime.DefaultWebSocketPath, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if m, err := c.Connect(token(t, d, "alice"), 5*time.Second); err != nil || m.Error != nil {
+			t.Fatalf("connect: %v", err)
+		}
+		for range 2 {
+			m, err := c.Call("publish", map[string]any{"channel": "chat:x", "data": map[string]any{"x": 1}}, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Error != nil {
+				if m.Error.Code != 111 {
+					t.Fatalf("publish: %s", m.Raw)
+				}
+				limited++
+			}
+		}
+	}
+	// Per connection, burst 2 would refuse none; per subject, the second
+	// connection's publications find the budget spent (one may refill
+	// at 1/s on a slow machine).
+	if limited == 0 {
+		t.Fatal("no publication refused: the budget is not shared by the subject's connections")
+	}
+}

@@ -8,8 +8,6 @@ import (
 	"github.com/centrifugal/centrifuge"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
-
-	cacheport "github.com/apexgo/apex/cache/port"
 )
 
 // Disconnect codes apex sends. 4500-4999 are terminal: centrifuge
@@ -316,7 +314,7 @@ func (h *Hub) authorize(ctx context.Context, subject, channel string, a Action) 
 }
 
 func (h *Hub) allowPublish(ctx context.Context, cn *conn) error {
-	if h.cfg.Limiter == nil || cn.subject == "" {
+	if h.cfg.AllowPublish == nil || cn.subject == "" {
 		if !cn.pubs.Allow() {
 			h.refuse("publish_rate", zap.String("subject", cn.subject), zap.String("ip", cn.ip))
 			return centrifuge.ErrorTooManyRequests
@@ -325,13 +323,12 @@ func (h *Hub) allowPublish(ctx context.Context, cn *conn) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.CommandTimeout)
 	defer cancel()
-	lim := cacheport.Limit{Rate: h.cfg.Limits.PublishRate, Period: time.Second, Burst: h.cfg.Limits.PublishBurst}
-	r, err := h.cfg.Limiter.Allow(ctx, "realtime:publish:"+cn.subject, lim)
+	allowed, err := h.cfg.AllowPublish(ctx, cn.subject)
 	if err != nil {
 		h.refuse("publish_limiter_unavailable", zap.String("subject", cn.subject), zap.Error(err))
 		return centrifuge.ErrorInternal
 	}
-	if !r.Allowed {
+	if !allowed {
 		h.refuse("publish_rate", zap.String("subject", cn.subject))
 		return centrifuge.ErrorTooManyRequests
 	}
