@@ -6,8 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,7 +84,6 @@ func newHub(in hubIn) (*hub.Hub, error) {
 		UserNamespace:         in.Config.UserNamespace,
 		AllowAnonymous:        in.Config.AllowAnonymous,
 		Authorize:             in.Authorizer,
-		Limiter:               in.Limiter,
 		Limits:                in.Config.limits(),
 		RecheckInterval:       in.Config.RecheckInterval,
 		PositionCheckInterval: in.Config.PositionCheckInterval,
@@ -91,6 +93,13 @@ func newHub(in hubIn) (*hub.Hub, error) {
 	}
 	if in.Tokens != nil {
 		cfg.Authenticate = Authenticate(in.Tokens)
+	}
+	if in.Limiter != nil {
+		lim := cacheport.Limit{Rate: in.Config.Limits.PublishRate, Period: time.Second, Burst: in.Config.Limits.PublishBurst}
+		cfg.AllowPublish = func(ctx context.Context, subject string) (bool, error) {
+			r, err := in.Limiter.Allow(ctx, "realtime:publish:"+subject, lim)
+			return r.Allowed, err
+		}
 	}
 	var h *hub.Hub
 	if useRedis {
@@ -176,13 +185,54 @@ func redisConfig(in hubIn) (redis.Config, error) {
 	return c, nil
 }
 
+// clientIP is the TCP peer's address or, when the peer is a trusted
+// proxy, the nearest untrusted address in X-Forwarded-For.
+func clientIP(r *http.Request, trusted []*net.IPNet) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	isTrusted := func(s string) bool {
+		ip := net.ParseIP(strings.TrimSpace(s))
+		if ip == nil {
+			return false
+		}
+		for _, n := range trusted {
+			if n.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
+	if !isTrusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if net.ParseIP(hop) == nil {
+			break
+		}
+		if !isTrusted(hop) {
+			return hop
+		}
+	}
+	return host
+}
+
 // newRoutes puts the transports on the HTTP server at realtime.paths.
 func newRoutes(cfg Config, h *hub.Hub) httpx.Group {
+	var trusted []*net.IPNet
+	for _, s := range cfg.TrustedProxies {
+		if _, n, err := net.ParseCIDR(s); err == nil {
+			trusted = append(trusted, n)
+		}
+	}
 	hs := h.Handlers(func(r *http.Request) string { return hub.RemoteIP(r.Context()) })
 	serve := func(next http.Handler) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			next.ServeHTTP(c.Response(), r.WithContext(hub.WithRemoteIP(r.Context(), c.RealIP())))
+			next.ServeHTTP(c.Response(), r.WithContext(hub.WithRemoteIP(r.Context(), clientIP(r, trusted))))
 			return nil
 		}
 	}

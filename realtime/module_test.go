@@ -95,7 +95,7 @@ func TestModuleWithAuth(t *testing.T) {
 	}
 
 	// SSE, unidirectional: the connect command rides in the URL.
-	q := url.Values{"cf_connect": {`{"token":"` + token(t, d, "bob") + `"}`}}
+	q := url.Values{"cf_connect": {`{"id":1,"connect":{"token":"` + token(t, d, "bob") + `"}}`}}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+realtime.DefaultSSEPath+"?"+q.Encode(), nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -110,18 +110,44 @@ func TestModuleWithAuth(t *testing.T) {
 		_ = d.Hub.PublishToUser(context.Background(), "bob", []byte(`{"to":"bob"}`))
 	}()
 	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
+	var got bool
+	for !got && sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "data: ") && strings.Contains(line, `"to":"bob"`) {
 			var push map[string]any
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &push); err != nil {
 				t.Fatal(err)
 			}
-			break
+			got = true
 		}
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("SSE stream ended before the publication: %v", err)
+	if !got {
+		t.Fatalf("SSE stream ended before the publication: %v", sc.Err())
+	}
+
+	// HTTP streaming: the connect command in the POST body, replies and
+	// pushes as JSON lines.
+	hs, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL+realtime.DefaultHTTPStreamPath,
+		strings.NewReader(`{"id":1,"connect":{"token":"`+token(t, d, "carol")+`"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hresp, err := http.DefaultClient.Do(hs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hresp.Body.Close()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_ = d.Hub.PublishToUser(context.Background(), "carol", []byte(`{"to":"carol"}`))
+	}()
+	hsc := bufio.NewScanner(hresp.Body)
+	var streamed bool
+	for !streamed && hsc.Scan() {
+		streamed = strings.Contains(hsc.Text(), `"to":"carol"`)
+	}
+	if !streamed {
+		t.Fatalf("HTTP stream (%d) ended before the publication: %v", hresp.StatusCode, hsc.Err())
 	}
 
 	if r := a.Do(t, http.MethodGet, "/readyz", ""); r.StatusCode != http.StatusOK || !strings.Contains(string(r.Body), "realtime") {
@@ -180,5 +206,91 @@ func TestModuleOnRedis(t *testing.T) {
 	}
 	if r := a.Do(t, http.MethodGet, "/readyz", ""); r.StatusCode != http.StatusOK {
 		t.Fatalf("/readyz: %d %s", r.StatusCode, r.Body)
+	}
+}
+
+// Realtime connections outlive the HTTP server's per-request bounds
+// (request timeout, read and write timeouts): a WebSocket and an SSE
+// stream still deliver after all three have passed.
+func TestModuleConnectionsOutliveRequestTimeouts(t *testing.T) {
+	t.Parallel()
+	a, d := start(t, map[string]any{
+		"http.timeout.duration": "500ms", "http.read_timeout": "1s", "http.write_timeout": "1s",
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	ws, err := wsclient.Dial(ctx, a.URL+realtime.DefaultWebSocketPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if m, err := ws.Connect(token(t, d, "alice"), 5*time.Second); err != nil || m.Error != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	q := url.Values{"cf_connect": {`{"id":1,"connect":{"token":"` + token(t, d, "bob") + `"}}`}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+realtime.DefaultSSEPath+"?"+q.Encode(), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+
+	time.Sleep(2500 * time.Millisecond) // past every bound
+	if err := d.Hub.PublishToUser(t.Context(), "alice", []byte(`{"late":"alice"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Hub.PublishToUser(t.Context(), "bob", []byte(`{"late":"bob"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := ws.Await(func(m wsclient.Msg) bool { return m.Push != nil && m.Push.Pub != nil }, 5*time.Second); err != nil {
+		t.Fatalf("WebSocket after the timeouts: %v %s", err, m.Raw)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"late":"bob"`) {
+			return
+		}
+	}
+	t.Fatalf("SSE stream ended before the late publication: %v", sc.Err())
+}
+
+// Client publications are rate-limited per subject by the cache module's
+// limiter when the app has one.
+func TestModuleClientPublishLimitedByCacheLimiter(t *testing.T) {
+	t.Parallel()
+	a, d := start(t, map[string]any{
+		"realtime.namespaces.chat.public": true, "realtime.namespaces.chat.publish": true,
+		"realtime.limits.publish_rate": 1, "realtime.limits.publish_burst": 2,
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var limited int
+	for range 2 { // two connections of one subject share its budget
+		c, err := wsclient.Dial(ctx, a.URL+realtime.DefaultWebSocketPath, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if m, err := c.Connect(token(t, d, "alice"), 5*time.Second); err != nil || m.Error != nil {
+			t.Fatalf("connect: %v", err)
+		}
+		for range 2 {
+			m, err := c.Call("publish", map[string]any{"channel": "chat:x", "data": map[string]any{"x": 1}}, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Error != nil {
+				if m.Error.Code != 111 {
+					t.Fatalf("publish: %s", m.Raw)
+				}
+				limited++
+			}
+		}
+	}
+	// Per connection, burst 2 would refuse none; per subject, the second
+	// connection's publications find the budget spent (one may refill
+	// at 1/s on a slow machine).
+	if limited == 0 {
+		t.Fatal("no publication refused: the budget is not shared by the subject's connections")
 	}
 }

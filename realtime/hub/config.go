@@ -8,8 +8,6 @@ import (
 	"github.com/centrifugal/centrifuge"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-
-	cacheport "github.com/apexgo/apex/cache/port"
 )
 
 // Defaults, written once and used by realtime.DefaultConfig too.
@@ -124,9 +122,12 @@ type Config struct {
 	// Authorize decides subscriptions and client publications; nil is
 	// DefaultAuthorizer.
 	Authorize Authorizer
-	// Limiter, when set, rate-limits client publications across
-	// instances; without it each connection has its own bucket.
-	Limiter cacheport.Limiter
+	// AllowPublish, when set, rate-limits client publications per subject
+	// across instances (the realtime module passes the cache module's
+	// limiter with PublishRate and PublishBurst); it reports whether one
+	// more publication by subject fits. Without it each connection has
+	// its own bucket.
+	AllowPublish func(ctx context.Context, subject string) (bool, error)
 	// Limits bound clients.
 	Limits Limits
 	// RecheckInterval re-verifies every connection's token so that a

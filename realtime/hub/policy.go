@@ -8,8 +8,6 @@ import (
 	"github.com/centrifugal/centrifuge"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
-
-	cacheport "github.com/apexgo/apex/cache/port"
 )
 
 // Disconnect codes apex sends. 4500-4999 are terminal: centrifuge
@@ -99,9 +97,6 @@ func (h *Hub) connecting(ctx context.Context, e centrifuge.ConnectEvent) (centri
 		h.refuse("anonymous", zap.String("ip", ip))
 		return centrifuge.ConnectReply{}, centrifuge.Disconnect{Code: CodeAnonymous, Reason: "a token is required"}
 	}
-	if err := h.admit(id.Subject, ip); err != nil {
-		return centrifuge.ConnectReply{}, err
-	}
 	reply := centrifuge.ConnectReply{
 		Credentials:       &centrifuge.Credentials{UserID: id.Subject},
 		ClientSideRefresh: true,
@@ -117,8 +112,10 @@ func (h *Hub) connecting(ctx context.Context, e centrifuge.ConnectEvent) (centri
 	return reply, nil
 }
 
-// admit counts a connection against the per-subject and per-IP limits.
-// connected or the disconnect handler releases it.
+// admit counts a connection against the per-subject and per-IP limits;
+// the disconnect handler releases it. It runs once the connection is
+// established (in connected), so that every admitted connection has a
+// disconnect handler and no count can leak.
 func (h *Hub) admit(subject, ip string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -181,12 +178,11 @@ func (h *Hub) connected(c *centrifuge.Client) {
 		subs: rate.NewLimiter(rate.Limit(h.cfg.Limits.SubscribeRate), h.cfg.Limits.SubscribeBurst),
 		pubs: rate.NewLimiter(rate.Limit(h.cfg.Limits.PublishRate), h.cfg.Limits.PublishBurst),
 	}
-	h.mu.Lock()
-	h.conns[c] = cn
-	h.mu.Unlock()
-	h.metrics.connections.Inc()
-
+	admitErr := h.admit(cn.subject, ip)
 	c.OnDisconnect(func(e centrifuge.DisconnectEvent) {
+		if admitErr != nil {
+			return
+		}
 		h.mu.Lock()
 		delete(h.conns, c)
 		h.mu.Unlock()
@@ -196,6 +192,15 @@ func (h *Hub) connected(c *centrifuge.Client) {
 			h.refuse(reason, zap.String("subject", cn.subject), zap.String("ip", cn.ip), zap.String("client", c.ID()))
 		}
 	})
+	if admitErr != nil {
+		c.Disconnect(admitErr.(centrifuge.Disconnect))
+		return
+	}
+	h.mu.Lock()
+	h.conns[c] = cn
+	h.mu.Unlock()
+	h.metrics.connections.Inc()
+
 	c.OnRefresh(func(e centrifuge.RefreshEvent, cb centrifuge.RefreshCallback) {
 		if h.cfg.Authenticate == nil || e.Token == "" {
 			cb(centrifuge.RefreshReply{}, centrifuge.DisconnectExpired)
@@ -309,7 +314,7 @@ func (h *Hub) authorize(ctx context.Context, subject, channel string, a Action) 
 }
 
 func (h *Hub) allowPublish(ctx context.Context, cn *conn) error {
-	if h.cfg.Limiter == nil || cn.subject == "" {
+	if h.cfg.AllowPublish == nil || cn.subject == "" {
 		if !cn.pubs.Allow() {
 			h.refuse("publish_rate", zap.String("subject", cn.subject), zap.String("ip", cn.ip))
 			return centrifuge.ErrorTooManyRequests
@@ -318,13 +323,12 @@ func (h *Hub) allowPublish(ctx context.Context, cn *conn) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.CommandTimeout)
 	defer cancel()
-	lim := cacheport.Limit{Rate: h.cfg.Limits.PublishRate, Period: time.Second, Burst: h.cfg.Limits.PublishBurst}
-	r, err := h.cfg.Limiter.Allow(ctx, "realtime:publish:"+cn.subject, lim)
+	allowed, err := h.cfg.AllowPublish(ctx, cn.subject)
 	if err != nil {
 		h.refuse("publish_limiter_unavailable", zap.String("subject", cn.subject), zap.Error(err))
 		return centrifuge.ErrorInternal
 	}
-	if !r.Allowed {
+	if !allowed {
 		h.refuse("publish_rate", zap.String("subject", cn.subject))
 		return centrifuge.ErrorTooManyRequests
 	}

@@ -257,7 +257,7 @@ func TestRedisRestartRecoversWithoutGap(t *testing.T) {
 
 	r.start()
 	publish(t, h, rc.ch, 10, 20)
-	rc.readUntil(20, 30*time.Second)
+	rc.readUntil(20, 90*time.Second)
 	if rc.told {
 		t.Fatalf("told it cannot recover although Redis kept its data; got %v", rc.got)
 	}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/apexgo/apex/app/apptest"
+)
+
+// chromium returns Debian's chromium, skipping the test without it
+// (failing with APEX_REQUIRE_SERVICES=1: .ci/run installs it).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("APEX_REQUIRE_SERVICES") == "1" {
+		t.Fatal("chromium not found: install Debian's chromium (apt-get install -y chromium)")
+	}
+	t.Skip("chromium not found: install Debian's chromium (apt-get install -y chromium) to run the browser test")
+	return ""
+}
+
+// Two people in one room, each in their own browser context, see each
+// other's messages and presence, and a job's progress and completion
+// arrive over the socket.
+func TestBrowser(t *testing.T) {
+	t.Parallel()
+	bin := chromium(t)
+	a := apptest.New(t, options())
+
+	// Two browsers, each with its own fresh profile: two people who
+	// share nothing but the server.
+	browser := func(name string) context.Context {
+		t.Helper()
+		alloc, cancel := chromedp.NewExecAllocator(t.Context(),
+			chromedp.ExecPath(bin),
+			chromedp.NoSandbox,
+			chromedp.Headless,
+			chromedp.DisableGPU,
+			chromedp.NoFirstRun,
+			chromedp.UserDataDir(t.TempDir()),
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.WindowSize(1000, 900),
+		)
+		t.Cleanup(cancel)
+		ctx, cancelCtx := chromedp.NewContext(alloc)
+		t.Cleanup(cancelCtx)
+		if err := chromedp.Do(ctx); err != nil { // starts the browser
+			t.Fatalf("start %s's browser: %v", name, err)
+		}
+		return ctx
+	}
+	alice, bob := browser("alice"), browser("bob")
+
+	join := func(c context.Context, name string) {
+		t.Helper()
+		c, cancel := context.WithTimeout(c, 15*time.Second)
+		defer cancel()
+		err := chromedp.Do(c,
+			chromedp.Navigate(a.URL+"/"),
+			chromedp.SetValue(chromedp.CSS("#name"), name),
+			chromedp.Click(chromedp.CSS("#login")),
+			chromedp.WaitEnabled(chromedp.CSS("#join")),
+			chromedp.Click(chromedp.CSS("#join")),
+			chromedp.WaitEnabled(chromedp.CSS("#send")),
+		)
+		if err != nil {
+			t.Fatalf("%s joins: %v", name, err)
+		}
+	}
+	join(alice, "alice")
+	join(bob, "bob")
+
+	waitText := func(c context.Context, sel, want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		var got string
+		for time.Now().Before(deadline) {
+			rc, cancel := context.WithTimeout(c, 2*time.Second)
+			v, err := chromedp.Run(rc, chromedp.Evaluate[string]("document.querySelector('"+sel+"').textContent"))
+			cancel()
+			if err == nil {
+				got = v
+			} else {
+				t.Logf("read %s: %v", sel, err)
+			}
+			if strings.Contains(got, want) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("%s is %q; want it to contain %q", sel, got, want)
+	}
+	say := func(c context.Context, text string) {
+		t.Helper()
+		if err := chromedp.Do(c, chromedp.SetValue(chromedp.CSS("#text"), text), chromedp.Click(chromedp.CSS("#send"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Presence: each sees both.
+	waitText(alice, "#presence", "bob")
+	waitText(bob, "#presence", "alice")
+	// Messages both ways.
+	say(alice, "hello from alice")
+	waitText(bob, "#messages", "alice: hello from alice")
+	say(bob, "hi alice")
+	waitText(alice, "#messages", "bob: hi alice")
+
+	// The job's progress and completion arrive on alice's user channel.
+	if err := chromedp.Do(alice, chromedp.Click(chromedp.CSS("#job"))); err != nil {
+		t.Fatal(err)
+	}
+	waitText(alice, "#job-status", "succeeded")
+	progress, err := chromedp.Run(alice, chromedp.Evaluate[float64]("document.querySelector('#progress').value"))
+	if err != nil || progress != 100 {
+		t.Fatalf("progress %v, %v; want 100", progress, err)
+	}
+
+	png, err := chromedp.Run(alice, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := os.Getenv("APEX_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, "realtime-browser.png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", path, len(png))
+}
