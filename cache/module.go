@@ -1,11 +1,13 @@
 package cache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,7 +33,7 @@ import (
 // redis without a Redis address is a start error.
 var Module = fx.Module("cache",
 	app.ProvideSection("cache", DefaultConfig),
-	fx.Provide(newCache, newLimiter, newRateLimits, httpx.AsMiddlewares(globalMiddleware)),
+	fx.Provide(newCache, newLimiter, newRateLimits, newKeyLimiter, httpx.AsMiddlewares(globalMiddleware)),
 	// Build everything at start even if nothing asks for it yet, so that
 	// a bad driver or policy stops the app before it serves.
 	fx.Invoke(func(Cache, Limiter, *RateLimits) {}),
@@ -237,4 +239,14 @@ func globalMiddleware(in globalIn) ([]httpx.Middleware, error) {
 		}
 	}
 	return []httpx.Middleware{{Name: "cache.rate_limit", Order: -100, Func: skip}}, nil
+}
+
+// newKeyLimiter offers the limiter to modules that limit events outside
+// HTTP middleware (realtime's client publications), keyed under "k:" so
+// that their keys never meet the policies'.
+func newKeyLimiter(l Limiter) httpx.KeyLimiter {
+	return func(ctx context.Context, key string, rate int, period time.Duration, burst int) (bool, error) {
+		r, err := l.Allow(ctx, "k:"+key, Limit{Rate: rate, Period: period, Burst: burst})
+		return r.Allowed, err
+	}
 }

@@ -19,7 +19,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/apexgo/apex/app"
-	cacheport "github.com/apexgo/apex/cache/port"
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/internal/driver"
 	"github.com/apexgo/apex/internal/redisconn"
@@ -65,7 +64,7 @@ type hubIn struct {
 	Registry   *prometheus.Registry
 	Log        *zap.Logger
 	Tokens     httpx.TokenVerifier `optional:"true"`
-	Limiter    cacheport.Limiter   `optional:"true"`
+	Limiter    httpx.KeyLimiter    `optional:"true"`
 	Authorizer Authorizer          `optional:"true"`
 }
 
@@ -95,10 +94,9 @@ func newHub(in hubIn) (*hub.Hub, error) {
 		cfg.Authenticate = Authenticate(in.Tokens)
 	}
 	if in.Limiter != nil {
-		lim := cacheport.Limit{Rate: in.Config.Limits.PublishRate, Period: time.Second, Burst: in.Config.Limits.PublishBurst}
+		rate, burst := in.Config.Limits.PublishRate, in.Config.Limits.PublishBurst
 		cfg.AllowPublish = func(ctx context.Context, subject string) (bool, error) {
-			r, err := in.Limiter.Allow(ctx, "realtime:publish:"+subject, lim)
-			return r.Allowed, err
+			return in.Limiter(ctx, "realtime:publish:"+subject, rate, time.Second, burst)
 		}
 	}
 	var h *hub.Hub
