@@ -58,9 +58,12 @@ func EnvName(key string) string {
 
 // ConfigError lists every invalid value found while loading configuration.
 type ConfigError struct {
+	// Problems are every invalid value found.
 	Problems []Problem
 }
 
+// Error lists the problems one per line, each key with its environment
+// variable.
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	b.WriteString(ErrInvalidConfig.Error())

@@ -41,6 +41,8 @@ type sections struct {
 // They are not an error, since a platform may set APP_* variables of its
 // own, but observe logs them at WARN.
 type ConfigReport struct {
+	// UnknownSections are the top-level config keys that no section
+	// declared with [ProvideSection] reads, sorted.
 	UnknownSections []string
 }
 

@@ -137,15 +137,19 @@ func (h *Health) Drain() { h.draining.Store(true) }
 
 // CheckResult is one check's outcome in a [Report].
 type CheckResult struct {
-	Status    string  `json:"status"`
+	// Status is "ok" or "fail".
+	Status string `json:"status"`
+	// LatencyMS is how long the check took, in milliseconds.
 	LatencyMS float64 `json:"latency_ms"`
-	Error     string  `json:"error,omitempty"`
+	// Error says why the check failed, with http.health.show_errors only.
+	Error string `json:"error,omitempty"`
 }
 
 // Report is the /readyz body.
 type Report struct {
 	// Status is "ok", "fail", "starting" or "draining".
-	Status string                 `json:"status"`
+	Status string `json:"status"`
+	// Checks holds each check's outcome by its name.
 	Checks map[string]CheckResult `json:"checks"`
 }
 

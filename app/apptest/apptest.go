@@ -237,6 +237,7 @@ func (a *App) Do(t testing.TB, method, path, body string, header ...string) Resp
 // Response is an HTTP response with its body already read.
 type Response struct {
 	*http.Response
+	// Body is the whole response body (already closed).
 	Body []byte
 }
 
