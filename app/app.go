@@ -16,18 +16,18 @@ import (
 )
 
 // Config is the configuration an app runs with: a tree of values addressed
-// by dotted keys ("http.addr").
-//
-// Unmarshal decodes the subtree at key into out, a pointer to a struct whose
-// fields carry `koanf:"name"` tags and already hold the section's defaults:
-// keys that are not set leave the defaults alone. Strings are converted to
-// the field's type (numbers, booleans, durations such as "5s", lists as
-// "a,b", [Secret]). A key that matches no field, or a value that cannot be
-// converted, is an error wrapping [ErrInvalidConfig] that names the key.
-// An absent key leaves out untouched and is not an error.
-//
-// Implementations are safe for concurrent use.
+// by dotted keys ("http.addr"). Replace it with fx.Decorate to read from
+// another source; apptest.RunConfig checks an implementation.
 type Config interface {
+	// Unmarshal decodes the subtree at key into out, a pointer to a struct
+	// whose fields carry `koanf:"name"` tags and already hold the
+	// section's defaults: keys that are not set leave the defaults alone,
+	// and an absent key leaves out untouched and is not an error. Strings
+	// are converted to the field's type (numbers, booleans, durations such
+	// as "5s", lists as "a,b", [Secret]). A key that matches no field, or a
+	// value that cannot be converted, is an error wrapping
+	// [ErrInvalidConfig] that names the key and never repeats the value.
+	// It is safe for concurrent use.
 	Unmarshal(key string, out any) error
 }
 
@@ -58,9 +58,12 @@ func EnvName(key string) string {
 
 // ConfigError lists every invalid value found while loading configuration.
 type ConfigError struct {
+	// Problems are every invalid value found.
 	Problems []Problem
 }
 
+// Error lists the problems one per line, each key with its environment
+// variable.
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	b.WriteString(ErrInvalidConfig.Error())

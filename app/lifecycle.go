@@ -75,6 +75,7 @@ type HookError struct {
 	Err error
 }
 
+// Error is Err's text followed by the hook's name.
 func (e *HookError) Error() string {
 	if e.Hook == "" {
 		return e.Err.Error()

@@ -18,9 +18,11 @@ import (
 const sectionGroup = "apex.app.sections"
 
 // Validator is implemented by config sections with rules that struct tags
-// cannot express (one field relative to another). Validate returns the
-// problems found, with keys relative to the section ("write_timeout").
+// cannot express (one field relative to another).
 type Validator interface {
+	// Validate returns every problem found, nil when there is none, with
+	// keys relative to the section ("write_timeout"). It is called once,
+	// after the section is decoded and its tags are checked.
 	Validate() []Problem
 }
 
@@ -41,6 +43,8 @@ type sections struct {
 // They are not an error, since a platform may set APP_* variables of its
 // own, but observe logs them at WARN.
 type ConfigReport struct {
+	// UnknownSections are the top-level config keys that no section
+	// declared with [ProvideSection] reads, sorted.
 	UnknownSections []string
 }
 

@@ -18,16 +18,16 @@ import (
 	"github.com/apexgo/apex/observe"
 )
 
-// HealthCheck is one readiness check: a database ping, a Redis ping.
-//
-// Name identifies the check in the /readyz report; it is a short, stable,
-// lower-case name ([a-z0-9_.-], at most 64 bytes) unique in the app.
-// Check returns nil when the dependency is usable, and an error saying why
-// not otherwise; it must return promptly once ctx ends (each check runs
-// under its own timeout) and be safe for concurrent use. A check may also
-// implement interface{ Timeout() time.Duration } to choose its timeout.
+// HealthCheck is one readiness check: a database ping, a Redis ping. A
+// check may also implement interface{ Timeout() time.Duration } to choose
+// its timeout. httpxtest.Run checks an implementation.
 type HealthCheck interface {
+	// Name identifies the check in the /readyz report: a short, stable,
+	// lower-case name ([a-z0-9_.-], at most 64 bytes), unique in the app.
 	Name() string
+	// Check returns nil when the dependency is usable and an error saying
+	// why not otherwise. It returns promptly once ctx ends (each check
+	// runs under its own timeout) and is safe for concurrent use.
 	Check(ctx context.Context) error
 }
 
@@ -137,15 +137,19 @@ func (h *Health) Drain() { h.draining.Store(true) }
 
 // CheckResult is one check's outcome in a [Report].
 type CheckResult struct {
-	Status    string  `json:"status"`
+	// Status is "ok" or "fail".
+	Status string `json:"status"`
+	// LatencyMS is how long the check took, in milliseconds.
 	LatencyMS float64 `json:"latency_ms"`
-	Error     string  `json:"error,omitempty"`
+	// Error says why the check failed, with http.health.show_errors only.
+	Error string `json:"error,omitempty"`
 }
 
 // Report is the /readyz body.
 type Report struct {
 	// Status is "ok", "fail", "starting" or "draining".
-	Status string                 `json:"status"`
+	Status string `json:"status"`
+	// Checks holds each check's outcome by its name.
 	Checks map[string]CheckResult `json:"checks"`
 }
 

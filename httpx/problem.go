@@ -55,6 +55,7 @@ func NewProblem(status int, detail string) *Problem {
 	return &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail}
 }
 
+// Error is the status, title, detail and cause, for logs.
 func (p *Problem) Error() string {
 	s := fmt.Sprintf("%d %s", p.Status, p.Title)
 	if p.Detail != "" {
@@ -72,7 +73,9 @@ func (p *Problem) Unwrap() error { return p.Err }
 // FieldError is one invalid field of a request: its JSON path and what is
 // wrong with it.
 type FieldError struct {
-	Field   string `json:"field"`
+	// Field is the JSON path of the field: "items[0].name".
+	Field string `json:"field"`
+	// Message says what is wrong: "is required".
 	Message string `json:"message"`
 }
 
@@ -82,7 +85,9 @@ var ErrRequestTimeout = errors.New("httpx: request timed out")
 
 // ErrorMapping maps a domain error, matched with errors.Is, to a status.
 type ErrorMapping struct {
-	Err    error
+	// Err is the domain error, matched with errors.Is.
+	Err error
+	// Status is the HTTP status it becomes, 400 to 599.
 	Status int
 	// Title overrides the status text.
 	Title string

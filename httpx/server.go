@@ -28,23 +28,34 @@ import (
 // context and baggage when Propagator is nil); with a no-op one, Propagator
 // (if set) still reads an incoming trace context for the logs.
 type Params struct {
-	Config         Config
-	Info           app.Info
-	Log            *zap.Logger
-	Registerer     prometheus.Registerer
-	Gatherer       prometheus.Gatherer
+	// Config is the "http" section.
+	Config Config
+	// Info names the service in spans.
+	Info app.Info
+	// Log receives the access log, 5xx errors and server errors.
+	Log *zap.Logger
+	// Registerer receives the request metrics; nil: no metrics.
+	Registerer prometheus.Registerer
+	// Gatherer is served at MetricsPath.
+	Gatherer prometheus.Gatherer
+	// TracerProvider makes a server span per request; nil or a no-op
+	// provider: no spans (an incoming trace context is still carried).
 	TracerProvider trace.TracerProvider
-	Propagator     propagation.TextMapPropagator
+	// Propagator reads the incoming trace context (traceparent).
+	Propagator propagation.TextMapPropagator
 	// MetricsPath serves Gatherer on this server when non-empty.
-	MetricsPath  string
-	Checks       []HealthCheck
+	MetricsPath string
+	// Checks are the readiness checks /readyz runs.
+	Checks []HealthCheck
+	// ErrorMapping maps domain errors to statuses.
 	ErrorMapping []ErrorMapping
 }
 
 // Server is the app's echo instance and the listener it is served on.
 type Server struct {
 	// Echo is the router; add routes before Start.
-	Echo   *echo.Echo
+	Echo *echo.Echo
+	// Health runs the readiness checks behind /readyz.
 	Health *Health
 
 	cfg  Config

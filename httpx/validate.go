@@ -14,9 +14,11 @@ import (
 
 // ValidationError lists a request's invalid fields; it becomes a 422 problem.
 type ValidationError struct {
+	// Fields are the invalid fields, each with its message.
 	Fields []FieldError
 }
 
+// Error lists the invalid fields.
 func (e *ValidationError) Error() string {
 	if len(e.Fields) == 0 {
 		return "invalid request"

@@ -8,11 +8,18 @@ import (
 
 // Config is the "observe" section.
 type Config struct {
-	Log     LogConfig     `koanf:"log"`
+	// Log is observe.log: level, format and output of the app's logs.
+	Log LogConfig `koanf:"log"`
+	// Tracing is observe.tracing: OTLP/HTTP export and sampling; off
+	// (a no-op provider) without an endpoint.
 	Tracing TracingConfig `koanf:"tracing"`
+	// Metrics is observe.metrics: where the Prometheus registry is served.
 	Metrics MetricsConfig `koanf:"metrics"`
-	Admin   AdminConfig   `koanf:"admin"`
-	Alerts  AlertsConfig  `koanf:"alerts"`
+	// Admin is observe.admin: an optional separate listener for metrics
+	// and pprof; off by default.
+	Admin AdminConfig `koanf:"admin"`
+	// Alerts is observe.alerts: where ERROR-level entries are delivered.
+	Alerts AlertsConfig `koanf:"alerts"`
 }
 
 // LogConfig is observe.log.

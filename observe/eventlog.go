@@ -195,6 +195,9 @@ func (l *eventLogger) failed(msg string, err error, fields ...zap.Field) {
 		log.Debug(msg+" (already reported)", zap.Error(err))
 		return
 	}
+	if errors.Is(root, app.ErrInvalidConfig) {
+		fields = nil // the list of keys says it all; where it was read does not matter
+	}
 	fields = append(fields, causeFields(root)...)
 	if !attached {
 		// The console line says the cause in its message.

@@ -27,10 +27,10 @@ import (
 // *[Tracing] with its trace.TracerProvider and
 // propagation.TextMapPropagator, and runs the admin listener when
 // observe.admin.addr is set. Replace the Alerter with fx.Decorate. When the
-// container holds an sdktrace.SpanExporter, spans also go to it through a
-// batcher, and tracing is on even without observe.tracing.endpoint (tests
-// capture spans this way; call ForceFlush on the provider to read them at
-// once).
+// container holds an sdktrace.SpanProcessor, the provider feeds it too,
+// and tracing is on even without observe.tracing.endpoint (tests capture
+// spans with a simple processor around an in-memory exporter; wrap a
+// production exporter in sdktrace.NewBatchSpanProcessor).
 var Module = fx.Module("observe",
 	app.ProvideSection("observe", DefaultConfig),
 	fx.Provide(
@@ -111,7 +111,7 @@ type tracingIn struct {
 	Config    Config
 	Info      app.Info
 	Log       baseLogger
-	Exporter  sdktrace.SpanExporter `optional:"true"`
+	Processor sdktrace.SpanProcessor `optional:"true"`
 }
 
 type tracingOut struct {
@@ -123,8 +123,8 @@ type tracingOut struct {
 
 func newTracing(in tracingIn) (tracingOut, error) {
 	var extra []sdktrace.SpanProcessor
-	if in.Exporter != nil {
-		extra = append(extra, sdktrace.NewBatchSpanProcessor(in.Exporter, sdktrace.WithExportTimeout(in.Config.Tracing.Timeout)))
+	if in.Processor != nil {
+		extra = append(extra, in.Processor)
 	}
 	t, err := NewTracing(in.Config.Tracing, in.Info, extra...)
 	if err != nil {

@@ -128,14 +128,13 @@ func TestTracingExportsToCollector(t *testing.T) {
 	t.Parallel()
 	type export struct {
 		path, auth string
-		req        coltracepb.ExportTraceServiceRequest
+		req        *coltracepb.ExportTraceServiceRequest
 	}
 	got := make(chan export, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var e export
-		e.path, e.auth = r.URL.Path, r.Header.Get("Authorization")
+		e := export{path: r.URL.Path, auth: r.Header.Get("Authorization"), req: &coltracepb.ExportTraceServiceRequest{}}
 		body, _ := io.ReadAll(r.Body)
-		if err := proto.Unmarshal(body, &e.req); err != nil {
+		if err := proto.Unmarshal(body, e.req); err != nil {
 			t.Errorf("collector: %v", err)
 		}
 		got <- e

@@ -4,7 +4,7 @@
 // t.TempDir(). It runs the modules it is given (apex.Modules, or
 // apex.Without(...) in a slice) and imports none of them: it captures logs
 // by decorating the app's zapcore.Core, spans by supplying an
-// sdktrace.SpanExporter, and finds the server through its *echo.Echo.
+// sdktrace.SpanProcessor, and finds the server through its *echo.Echo.
 // apex's own tests use it, and so can yours:
 //
 //	func TestCreateOrder(t *testing.T) {
@@ -34,7 +34,6 @@ import (
 	"github.com/labstack/echo/v4"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -92,11 +91,10 @@ type App struct {
 	// LogFile is where the app's own log output goes (JSON lines).
 	LogFile string
 
-	spans  *tracetest.InMemoryExporter
-	tracer trace.TracerProvider
-	fx     *fx.App
-	t      testing.TB
-	stop   func() error
+	spans *tracetest.InMemoryExporter
+	fx    *fx.App
+	t     testing.TB
+	stop  func() error
 }
 
 // New starts an app and stops it when the test ends; a start failure
@@ -139,13 +137,12 @@ func Start(t testing.TB, modules []fx.Option, opts ...Option) (*App, error) {
 		// The log core and the span exporter are the observe module's
 		// extension points, reached through zap's and OpenTelemetry's types.
 		fx.Decorate(func(c zapcore.Core) zapcore.Core { return zapcore.NewTee(c, core) }),
-		fx.Provide(func() sdktrace.SpanExporter { return a.spans }),
+		fx.Provide(func() sdktrace.SpanProcessor { return sdktrace.NewSimpleSpanProcessor(a.spans) }),
 		fx.Invoke(func(p struct {
 			fx.In
-			Echo   *echo.Echo           `optional:"true"`
-			Tracer trace.TracerProvider `optional:"true"`
+			Echo *echo.Echo `optional:"true"`
 		}) {
-			e, a.tracer = p.Echo, p.Tracer
+			e = p.Echo
 		}),
 	)
 	fxOpts = append(fxOpts, s.extra...)
@@ -237,6 +234,7 @@ func (a *App) Do(t testing.TB, method, path, body string, header ...string) Resp
 // Response is an HTTP response with its body already read.
 type Response struct {
 	*http.Response
+	// Body is the whole response body (already closed).
 	Body []byte
 }
 
@@ -248,18 +246,8 @@ func (r Response) JSON(t testing.TB, v any) {
 	}
 }
 
-// Spans returns the spans ended so far (flushed first, so that a span
-// ended before the call is there).
-func (a *App) Spans() tracetest.SpanStubs {
-	if f, ok := a.tracer.(interface{ ForceFlush(context.Context) error }); ok {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := f.ForceFlush(ctx); err != nil {
-			a.t.Errorf("apptest: flush spans: %v", err)
-		}
-	}
-	return a.spans.GetSpans()
-}
+// Spans returns the spans ended so far.
+func (a *App) Spans() tracetest.SpanStubs { return a.spans.GetSpans() }
 
 // LogLines returns every captured entry encoded as one JSON line, fields
 // included, for assertions that no line contains something.

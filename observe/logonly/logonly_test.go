@@ -15,7 +15,8 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	observetest.Run(t, func(t *testing.T) observetest.Harness {
+	// The log never refuses: Features.Refuses stays false.
+	observetest.Run(t, observetest.Features{}, func(t *testing.T, _ bool) observetest.Harness {
 		core, logs := observer.New(zapcore.DebugLevel)
 		return observetest.Harness{
 			Alerter: logonly.New(zap.New(core)),

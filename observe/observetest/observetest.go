@@ -2,21 +2,31 @@
 // Every backend in apex runs it, and so can a user's own:
 //
 //	func TestMyAlerter(t *testing.T) {
-//		observetest.Run(t, func(t *testing.T) observetest.Harness { ... })
+//		observetest.Run(t, observetest.Features{Refuses: true}, func(t *testing.T, refuse bool) observetest.Harness {
+//			dest := startDestination(t, refuse) // answers 500 when refuse is true
+//			return observetest.Harness{Alerter: myalert.New(dest.URL), Received: dest.Alerts}
+//		})
 //	}
+//
+// Each behaviour is also exported on its own (a test function of the same
+// shape as Run), one file per behaviour.
 package observetest
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/apexgo/apex/observe/port"
 )
+
+// Features says what the backend under test can be made to do.
+type Features struct {
+	// Refuses says that newHarness can build the backend against a
+	// destination that refuses or cannot be reached; the suite then
+	// checks that Alert fails with an error wrapping [port.ErrDelivery].
+	// A backend that never fails (logonly) leaves it false.
+	Refuses bool
+}
 
 // Harness is one backend under test and a view of its destination.
 type Harness struct {
@@ -27,82 +37,32 @@ type Harness struct {
 	Received func() []port.Alert
 }
 
-// Run checks that the backend returned by newHarness honours the
-// [port.Alerter] contract. newHarness is called once per subtest; it
-// should register cleanups with t.
-func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
-	t.Run("DeliversEveryField", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		want := sample("fields")
-		if err := h.Alerter.Alert(context.Background(), want); err != nil {
-			t.Fatalf("Alert: %v", err)
-		}
-		got := waitFor(t, h, 1)
-		if !same(got[0], want) {
-			t.Fatalf("delivered %+v\nwant      %+v", got[0], want)
-		}
-	})
+// NewHarness builds the backend under test, against a working
+// destination, or against one that refuses when refuse is true (only
+// asked when [Features].Refuses is set). It is called once per subtest and
+// should register its cleanups with t.
+type NewHarness func(t *testing.T, refuse bool) Harness
 
-	t.Run("KeepsTextIntact", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		want := sample("unicode")
-		want.Message = `naïve "quoted" <tag> & 日本語 ` + strings.Repeat("x", 1500)
-		want.Error = "line1\nline2\ttab"
-		if err := h.Alerter.Alert(context.Background(), want); err != nil {
-			t.Fatalf("Alert: %v", err)
-		}
-		if got := waitFor(t, h, 1); got[0].Message != want.Message || got[0].Error != want.Error {
-			t.Fatalf("text changed: %q / %q", got[0].Message, got[0].Error)
-		}
-	})
-
-	t.Run("ConcurrentCalls", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		const workers, each = 10, 5
-		var wg sync.WaitGroup
-		errs := make(chan error, workers*each)
-		for w := range workers {
-			wg.Go(func() {
-				for i := range each {
-					a := sample(fmt.Sprintf("concurrent-%d-%d", w, i))
-					if err := h.Alerter.Alert(context.Background(), a); err != nil {
-						errs <- err
-					}
-				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatalf("Alert: %v", err)
-		}
-		got := waitFor(t, h, workers*each)
-		seen := map[string]bool{}
-		for _, a := range got {
-			seen[a.Message] = true
-		}
-		if len(seen) != workers*each {
-			t.Fatalf("got %d distinct alerts, want %d", len(seen), workers*each)
-		}
-	})
-
-	t.Run("CanceledContext", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		start := time.Now()
-		err := h.Alerter.Alert(ctx, sample("canceled"))
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Alert with a canceled context: got %v, want an error wrapping context.Canceled", err)
-		}
-		if took := time.Since(start); took > time.Second {
-			t.Fatalf("Alert with a canceled context took %v", took)
-		}
-	})
+// Run checks that the backend honours the [port.Alerter] contract: every
+// field delivered, text kept intact, concurrent calls, a canceled context,
+// refusals reported as [port.ErrDelivery]. Every behaviour runs as a
+// parallel subtest.
+func Run(t *testing.T, f Features, newHarness NewHarness) {
+	for _, b := range []struct {
+		name string
+		run  func(*testing.T, Features, NewHarness)
+	}{
+		{"DeliversEveryField", DeliversEveryField},
+		{"KeepsTextIntact", KeepsTextIntact},
+		{"ConcurrentCalls", ConcurrentCalls},
+		{"CanceledContext", CanceledContext},
+		{"RefusalIsErrDelivery", RefusalIsErrDelivery},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			b.run(t, f, newHarness)
+		})
+	}
 }
 
 func sample(msg string) port.Alert {

@@ -14,18 +14,20 @@ import (
 
 // Alert is one critical event, or several identical ones folded together.
 type Alert struct {
-	// Service and Env come from app.Info.
+	// Service is the service name, from app.Info.
 	Service string `json:"service"`
-	Env     string `json:"env"`
+	// Env is the environment (APP_ENV), from app.Info.
+	Env string `json:"env"`
 	// Level is the zap level name: "error", "dpanic", "panic" or "fatal".
 	Level string `json:"level"`
 	// Message is the log message.
 	Message string `json:"message"`
 	// Error is the text of the entry's "error" field, or "".
 	Error string `json:"error,omitempty"`
-	// RequestID and TraceID tie the alert to a request and a trace, or "".
+	// RequestID ties the alert to a request, or "".
 	RequestID string `json:"request_id,omitempty"`
-	TraceID   string `json:"trace_id,omitempty"`
+	// TraceID ties the alert to a trace, or "".
+	TraceID string `json:"trace_id,omitempty"`
 	// Time is when the (last folded) entry was logged.
 	Time time.Time `json:"time"`
 	// Count is how many identical entries this alert stands for (≥ 1).

@@ -51,9 +51,13 @@ func (r *receiver) alerts() []port.Alert {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	observetest.Run(t, func(t *testing.T) observetest.Harness {
+	observetest.Run(t, observetest.Features{Refuses: true}, func(t *testing.T, refuse bool) observetest.Harness {
 		rec := &receiver{}
-		srv := httptest.NewServer(rec)
+		var h http.Handler = rec
+		if refuse {
+			h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+		}
+		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
 		a, err := webhook.New(webhook.Config{URL: app.NewSecret(srv.URL + "/hooks/T000/secret-token")})
 		if err != nil {
