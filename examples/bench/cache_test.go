@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,11 +60,21 @@ func benchPrefix() string { return "apexbench:" + rand.Text()[:10] + ":" }
 
 // concurrency runs get with 1 goroutine (a plain loop) or ~64
 // (RunParallel with 64/GOMAXPROCS goroutines per P). The context has a
-// deadline, as a request's has under apex's timeout middleware.
+// deadline, as a request's has under apex's timeout middleware. Besides
+// ns/op it reports cpu-ns/op, the CPU time this process spent per call
+// (on a loaded machine wall time mostly measures the other jobs; for the
+// limiters it leaves out the Redis server's share), and load1, the
+// machine's 1-minute load average at the end.
 func concurrency(b *testing.B, n int, get func(ctx context.Context) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	b.ReportAllocs()
+	cpu0 := cpuTime(b)
+	defer func() {
+		b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		load1, _ := strconv.ParseFloat(strings.Fields(LoadAverage())[0], 64)
+		b.ReportMetric(load1, "load1")
+	}()
 	if n == 1 {
 		for b.Loop() {
 			if err := get(ctx); err != nil {
@@ -87,8 +98,12 @@ func concurrency(b *testing.B, n int, get func(ctx context.Context) error) {
 }
 
 // BenchmarkCacheGetHot reads one hot 100-byte key through each backend
-// and through go-redis's plain GET, at 1 and 64 goroutines.
+// and through go-redis's plain GET, at 1 and 64 goroutines. -count N
+// repeats the whole set, so the backends interleave:
+//
+//	go test -run xxx -bench 'CacheGetHot/(memory|redis-client-side)/' -benchmem -count 5
 func BenchmarkCacheGetHot(b *testing.B) {
+	b.Logf("cpu: %s; load average at start: %s", CPUModel(), LoadAverage())
 	addr := redisAddr(b)
 	value := make([]byte, 100)
 	const key = "hot"
@@ -142,8 +157,12 @@ func BenchmarkCacheGetHot(b *testing.B) {
 // BenchmarkLimiter makes rate-limit decisions on Redis with apex's
 // limiter (GCRA in Lua over rueidis) and with go-redis/redis_rate (GCRA
 // in Lua over go-redis), at 64 goroutines over 1000 keys, with limits
-// high enough that every decision is an admission.
+// high enough that every decision is an admission. -count N repeats
+// both, interleaved:
+//
+//	go test -run xxx -bench 'Limiter' -benchmem -count 5
 func BenchmarkLimiter(b *testing.B) {
+	b.Logf("cpu: %s; load average at start: %s", CPUModel(), LoadAverage())
 	addr := redisAddr(b)
 	prefix := benchPrefix()
 	keys := make([]string, 1000)
