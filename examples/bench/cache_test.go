@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -22,6 +23,12 @@ import (
 	apexredis "github.com/apexgo/apex/cache/redis"
 	"github.com/apexgo/apex/internal/redisconn"
 )
+
+// rounds repeats the backends of a cache benchmark in turn (go test
+// -count repeats each one several times in a row instead), so that on a
+// loaded machine each backend sees the same load: go test -bench ...
+// -rounds 5. Go names the repeats name#01, name#02, ...
+var rounds = flag.Int("rounds", 1, "times the cache benchmarks run their backends in turn")
 
 // redisAddr is the Redis the cache benchmarks use: APEX_TEST_REDIS_ADDR,
 // default 127.0.0.1:6379. Benchmarks skip when nothing answers there.
@@ -101,7 +108,7 @@ func concurrency(b *testing.B, n int, get func(ctx context.Context) error) {
 // and through go-redis's plain GET, at 1 and 64 goroutines. -count N
 // repeats the whole set, so the backends interleave:
 //
-//	go test -run xxx -bench 'CacheGetHot/(memory|redis-client-side)/' -benchmem -count 5
+//	go test -run xxx -bench 'CacheGetHot/(memory|redis-client-side)/' -benchmem -rounds 5
 func BenchmarkCacheGetHot(b *testing.B) {
 	b.Logf("cpu: %s; load average at start: %s", CPUModel(), LoadAverage())
 	addr := redisAddr(b)
@@ -147,9 +154,11 @@ func BenchmarkCacheGetHot(b *testing.B) {
 		}},
 		{"go-redis-GET", func(ctx context.Context) error { _, err := gr.Get(ctx, prefix+key).Bytes(); return err }},
 	}
-	for _, n := range []int{1, 64} {
-		for _, be := range backends {
-			b.Run(fmt.Sprintf("%s/goroutines=%d", be.name, n), func(b *testing.B) { concurrency(b, n, be.get) })
+	for range *rounds {
+		for _, n := range []int{1, 64} {
+			for _, be := range backends {
+				b.Run(fmt.Sprintf("%s/goroutines=%d", be.name, n), func(b *testing.B) { concurrency(b, n, be.get) })
+			}
 		}
 	}
 }
@@ -157,10 +166,10 @@ func BenchmarkCacheGetHot(b *testing.B) {
 // BenchmarkLimiter makes rate-limit decisions on Redis with apex's
 // limiter (GCRA in Lua over rueidis) and with go-redis/redis_rate (GCRA
 // in Lua over go-redis), at 64 goroutines over 1000 keys, with limits
-// high enough that every decision is an admission. -count N repeats
-// both, interleaved:
+// high enough that every decision is an admission. -rounds N repeats
+// both in turn:
 //
-//	go test -run xxx -bench 'Limiter' -benchmem -count 5
+//	go test -run xxx -bench 'Limiter' -benchmem -rounds 5
 func BenchmarkLimiter(b *testing.B) {
 	b.Logf("cpu: %s; load average at start: %s", CPUModel(), LoadAverage())
 	addr := redisAddr(b)
@@ -190,7 +199,7 @@ func BenchmarkLimiter(b *testing.B) {
 
 	var next atomic.Uint64
 	pick := func() string { return keys[next.Add(1)%uint64(len(keys))] }
-	for _, l := range []struct {
+	limiters := []struct {
 		name  string
 		allow func(ctx context.Context) error
 	}{
@@ -208,7 +217,10 @@ func BenchmarkLimiter(b *testing.B) {
 			}
 			return err
 		}},
-	} {
-		b.Run(l.name+"/goroutines=64", func(b *testing.B) { concurrency(b, 64, l.allow) })
+	}
+	for range *rounds {
+		for _, l := range limiters {
+			b.Run(l.name+"/goroutines=64", func(b *testing.B) { concurrency(b, 64, l.allow) })
+		}
 	}
 }
