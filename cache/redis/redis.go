@@ -12,6 +12,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -66,6 +68,47 @@ type Cache struct {
 	metrics *backend.Metrics
 	group   singleflight.Group
 	written redisconn.RecentWrites
+	// gets holds built client-side GET commands, pinned so that rueidis
+	// does not recycle them: a hot key's read then skips the prefix
+	// concatenation, the command builder and its CRC16 of the key.
+	gets *getCommands
+}
+
+// getCommands is a direct-mapped table of pinned client-side GET
+// commands, indexed by a hash of the key: a bounded memory (getSlots
+// entries of keys up to getMaxKey bytes) with no lock; a colliding key
+// replaces the entry.
+type getCommands struct {
+	seed  maphash.Seed
+	slots [getSlots]atomic.Pointer[getCommand]
+}
+
+const (
+	getSlots  = 1024 // a power of two
+	getMaxKey = 256  // longer keys are built on every read
+)
+
+type getCommand struct {
+	key string // as given to Get, without the prefix
+	k   string // prefixed
+	cmd rueidis.Cacheable
+}
+
+// get returns the pinned GET command of key, building it when the
+// table does not hold it, or nil and the prefixed key for a key too long
+// to keep.
+func (g *getCommands) get(client rueidis.Client, prefix, key string) (*getCommand, string) {
+	if len(key) > getMaxKey {
+		return nil, prefix + key
+	}
+	slot := &g.slots[maphash.String(g.seed, key)&(getSlots-1)]
+	if e := slot.Load(); e != nil && e.key == key {
+		return e, e.k
+	}
+	k := prefix + key
+	e := &getCommand{key: key, k: k, cmd: client.B().Get().Key(k).Cache().Pin()}
+	slot.Store(e)
+	return e, k
 }
 
 var _ port.Cache = (*Cache)(nil)
@@ -81,7 +124,11 @@ func New(client rueidis.Client, cfg Config) (*Cache, error) {
 	cfg.LocalTTL = cmp.Or(cfg.LocalTTL, DefaultLocalTTL)
 	cfg.CommandTimeout = cmp.Or(cfg.CommandTimeout, redisconn.DefaultCommandTimeout)
 	cfg.LoadTimeout = cmp.Or(cfg.LoadTimeout, DefaultLoadTimeout)
-	return &Cache{client: client, cfg: cfg, metrics: cfg.Metrics}, nil
+	c := &Cache{client: client, cfg: cfg, metrics: cfg.Metrics}
+	if cfg.ClientSide {
+		c.gets = &getCommands{seed: maphash.MakeSeed()}
+	}
+	return c, nil
 }
 
 func (c *Cache) bound(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -98,13 +145,20 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	k := c.cfg.Prefix + key
 	var resp rueidis.RedisResult
-	local := c.cfg.ClientSide && !c.written.Contains(k)
-	if local {
-		resp = c.client.DoCache(ctx, c.client.B().Get().Key(k).Cache(), c.cfg.LocalTTL)
+	local := false
+	if c.gets != nil {
+		g, k := c.gets.get(c.client, c.cfg.Prefix, key)
+		switch local = !c.written.Contains(k); {
+		case local && g != nil:
+			resp = c.client.DoCache(ctx, g.cmd, c.cfg.LocalTTL)
+		case local:
+			resp = c.client.DoCache(ctx, c.client.B().Get().Key(k).Cache(), c.cfg.LocalTTL)
+		default:
+			resp = c.client.Do(ctx, c.client.B().Get().Key(k).Build())
+		}
 	} else {
-		resp = c.client.Do(ctx, c.client.B().Get().Key(k).Build())
+		resp = c.client.Do(ctx, c.client.B().Get().Key(c.cfg.Prefix+key).Build())
 	}
 	b, err := resp.AsBytes()
 	if local {

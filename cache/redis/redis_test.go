@@ -303,3 +303,67 @@ func TestClientSideReturnsCopies(t *testing.T) {
 		t.Fatalf("reads served locally: %v, want 2", n)
 	}
 }
+
+// TestClientSideManyKeys: with more keys than the backend keeps built
+// commands for (so slots collide), and keys too long to keep, concurrent
+// reads each get their own key's value, served locally from the second
+// read on, and still see another instance's writes.
+func TestClientSideManyKeys(t *testing.T) {
+	t.Parallel()
+	addr := testservice.Need(t, testservice.Redis)
+	client, direct := connect(t, addr), connect(t, addr)
+	p := prefix(t, direct)
+	metrics, err := backend.NewMetrics(nil, "redis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCache(t, client, redis.Config{Prefix: p, ClientSide: true, Metrics: metrics})
+	keys := make([]string, 3000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+		if i%100 == 0 { // longer than the command table keeps
+			keys[i] += string(make([]byte, 300))
+		}
+	}
+	set := func(value string) {
+		t.Helper()
+		cmds := make(rueidis.Commands, 0, len(keys))
+		for i, k := range keys {
+			cmds = append(cmds, direct.B().Set().Key(p+k).Value(fmt.Sprint(value, i)).Build())
+		}
+		for _, r := range direct.DoMulti(t.Context(), cmds...) {
+			if err := r.Error(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	readAll := func(value string) error {
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 8 {
+			wg.Go(func() {
+				for i := w; i < len(keys); i += 8 {
+					want := fmt.Sprint(value, i)
+					if b, err := c.Get(t.Context(), keys[i]); err != nil || string(b) != want {
+						errs <- fmt.Errorf("key %d: got %q, %v; want %q", i, b, err, want)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		return <-errs
+	}
+	set("a")
+	for round := range 2 {
+		if err := readAll("a"); err != nil {
+			t.Fatalf("round %d: %v", round+1, err)
+		}
+	}
+	if n := testutil.ToFloat64(metrics.LocalHits); n < float64(len(keys)) {
+		t.Fatalf("reads served locally: %v, want at least %d", n, len(keys))
+	}
+	set("b")
+	eventually(t, "every key's new value", func() error { return readAll("b") })
+}

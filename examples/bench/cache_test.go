@@ -3,11 +3,13 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"flag"
 	"fmt"
 	"net"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +23,12 @@ import (
 	apexredis "github.com/apexgo/apex/cache/redis"
 	"github.com/apexgo/apex/internal/redisconn"
 )
+
+// rounds repeats the backends of a cache benchmark in turn (go test
+// -count repeats each one several times in a row instead), so that on a
+// loaded machine each backend sees the same load: go test -bench ...
+// -rounds 5. Go names the repeats name#01, name#02, ...
+var rounds = flag.Int("rounds", 1, "times the cache benchmarks run their backends in turn")
 
 // redisAddr is the Redis the cache benchmarks use: APEX_TEST_REDIS_ADDR,
 // default 127.0.0.1:6379. Benchmarks skip when nothing answers there.
@@ -59,11 +67,21 @@ func benchPrefix() string { return "apexbench:" + rand.Text()[:10] + ":" }
 
 // concurrency runs get with 1 goroutine (a plain loop) or ~64
 // (RunParallel with 64/GOMAXPROCS goroutines per P). The context has a
-// deadline, as a request's has under apex's timeout middleware.
+// deadline, as a request's has under apex's timeout middleware. Besides
+// ns/op it reports cpu-ns/op, the CPU time this process spent per call
+// (on a loaded machine wall time mostly measures the other jobs; for the
+// limiters it leaves out the Redis server's share), and load1, the
+// machine's 1-minute load average at the end.
 func concurrency(b *testing.B, n int, get func(ctx context.Context) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	b.ReportAllocs()
+	cpu0 := cpuTime(b)
+	defer func() {
+		b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		load1, _ := strconv.ParseFloat(strings.Fields(LoadAverage())[0], 64)
+		b.ReportMetric(load1, "load1")
+	}()
 	if n == 1 {
 		for b.Loop() {
 			if err := get(ctx); err != nil {
@@ -87,8 +105,12 @@ func concurrency(b *testing.B, n int, get func(ctx context.Context) error) {
 }
 
 // BenchmarkCacheGetHot reads one hot 100-byte key through each backend
-// and through go-redis's plain GET, at 1 and 64 goroutines.
+// and through go-redis's plain GET, at 1 and 64 goroutines. -count N
+// repeats the whole set, so the backends interleave:
+//
+//	go test -run xxx -bench 'CacheGetHot/(memory|redis-client-side)/' -benchmem -rounds 5
 func BenchmarkCacheGetHot(b *testing.B) {
+	b.Logf("cpu: %s; load average at start: %s", CPUModel(), LoadAverage())
 	addr := redisAddr(b)
 	value := make([]byte, 100)
 	const key = "hot"
@@ -132,9 +154,11 @@ func BenchmarkCacheGetHot(b *testing.B) {
 		}},
 		{"go-redis-GET", func(ctx context.Context) error { _, err := gr.Get(ctx, prefix+key).Bytes(); return err }},
 	}
-	for _, n := range []int{1, 64} {
-		for _, be := range backends {
-			b.Run(fmt.Sprintf("%s/goroutines=%d", be.name, n), func(b *testing.B) { concurrency(b, n, be.get) })
+	for range *rounds {
+		for _, n := range []int{1, 64} {
+			for _, be := range backends {
+				b.Run(fmt.Sprintf("%s/goroutines=%d", be.name, n), func(b *testing.B) { concurrency(b, n, be.get) })
+			}
 		}
 	}
 }
@@ -142,8 +166,12 @@ func BenchmarkCacheGetHot(b *testing.B) {
 // BenchmarkLimiter makes rate-limit decisions on Redis with apex's
 // limiter (GCRA in Lua over rueidis) and with go-redis/redis_rate (GCRA
 // in Lua over go-redis), at 64 goroutines over 1000 keys, with limits
-// high enough that every decision is an admission.
+// high enough that every decision is an admission. -rounds N repeats
+// both in turn:
+//
+//	go test -run xxx -bench 'Limiter' -benchmem -rounds 5
 func BenchmarkLimiter(b *testing.B) {
+	b.Logf("cpu: %s; load average at start: %s", CPUModel(), LoadAverage())
 	addr := redisAddr(b)
 	prefix := benchPrefix()
 	keys := make([]string, 1000)
@@ -171,7 +199,7 @@ func BenchmarkLimiter(b *testing.B) {
 
 	var next atomic.Uint64
 	pick := func() string { return keys[next.Add(1)%uint64(len(keys))] }
-	for _, l := range []struct {
+	limiters := []struct {
 		name  string
 		allow func(ctx context.Context) error
 	}{
@@ -189,7 +217,10 @@ func BenchmarkLimiter(b *testing.B) {
 			}
 			return err
 		}},
-	} {
-		b.Run(l.name+"/goroutines=64", func(b *testing.B) { concurrency(b, 64, l.allow) })
+	}
+	for range *rounds {
+		for _, l := range limiters {
+			b.Run(l.name+"/goroutines=64", func(b *testing.B) { concurrency(b, 64, l.allow) })
+		}
 	}
 }
