@@ -22,7 +22,7 @@ func exampleTokens() *auth.JWT {
 	cfg := auth.DefaultConfig()
 	cfg.Issuer, cfg.Audience = "orders", "orders"
 	cfg.Secret = app.NewSecret("a-secret-of-at-least-32-random-bytes")
-	cfg.RefreshGrace = 50 * time.Millisecond
+	cfg.RefreshGrace = time.Second
 	tokens, err := auth.New(auth.Params{
 		Config:      cfg,
 		Revocations: memory.NewRevocations(memory.Config{}),
@@ -50,7 +50,7 @@ func ExampleJWT() {
 	again, _ := tokens.Refresh(ctx, pair.RefreshToken) // another tab, within the grace
 	fmt.Println("same pair:", again.RefreshToken == next.RefreshToken)
 
-	time.Sleep(60 * time.Millisecond)               // past the grace (50ms here; default 5s)
+	time.Sleep(1100 * time.Millisecond)             // past the grace (1s here; default 5s)
 	_, err = tokens.Refresh(ctx, pair.RefreshToken) // spent: reuse
 	fmt.Println(errors.Is(err, auth.ErrRefreshReused))
 	_, err = tokens.Verify(ctx, next.AccessToken) // the family's access token is revoked too
