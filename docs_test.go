@@ -15,6 +15,8 @@ import (
 	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/observe"
+	"github.com/apexgo/apex/queue"
+	"github.com/apexgo/apex/realtime"
 )
 
 // configKeys lists the dotted keys of a config struct with their defaults.
@@ -45,12 +47,14 @@ func configKeys(prefix string, v reflect.Value, out map[string]string) {
 func TestDocsListEveryConfigKey(t *testing.T) {
 	t.Parallel()
 	for doc, sections := range map[string]map[string]any{
-		"docs/app.md":     {"service": app.DefaultServiceConfig()},
-		"docs/observe.md": {"observe": observe.DefaultConfig()},
-		"docs/httpx.md":   {"http": httpx.DefaultConfig()},
-		"docs/cache.md":   {"cache": cache.DefaultConfig(), "redis": redisconn.DefaultConfig()},
-		"docs/data.md":    {"data": data.DefaultConfig()},
-		"docs/auth.md":    {"auth": auth.DefaultConfig()},
+		"docs/app.md":      {"service": app.DefaultServiceConfig()},
+		"docs/observe.md":  {"observe": observe.DefaultConfig()},
+		"docs/httpx.md":    {"http": httpx.DefaultConfig()},
+		"docs/cache.md":    {"cache": cache.DefaultConfig(), "redis": redisconn.DefaultConfig()},
+		"docs/data.md":     {"data": data.DefaultConfig()},
+		"docs/auth.md":     {"auth": auth.DefaultConfig()},
+		"docs/queue.md":    {"queue": queue.DefaultConfig()},
+		"docs/realtime.md": {"realtime": realtime.DefaultConfig()},
 	} {
 		b, err := os.ReadFile(doc)
 		if err != nil {
