@@ -267,14 +267,17 @@ func (j *JWT) Verify(ctx context.Context, token string) (Identity, error) {
 	if c.ID == "" || c.Subject == "" {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, errNoID)
 	}
-	id := &Identity{
+	id := Identity{
 		Principal: Principal{Subject: c.Subject, Roles: c.Roles, Tenant: c.Tenant, Claims: c.extra},
 		TokenID:   c.ID, ExpiresAt: toTime(c.ExpiresAt), IssuedAt: exactTime(c.IssuedAt),
 	}
 	if j.verified != nil {
-		j.verified.Set(token, id)
+		// A copy on the heap for the cache; id stays on the stack when
+		// the cache is off.
+		cached := id
+		j.verified.Set(token, &cached)
 	}
-	return j.checkRevoked(ctx, id)
+	return j.checkRevoked(ctx, &id)
 }
 
 // acceptedUntil is when a token expiring at exp stops verifying: exp

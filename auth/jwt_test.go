@@ -723,3 +723,64 @@ func TestRevokeWithoutExpiry(t *testing.T) {
 		t.Fatalf("Revoke of an expired token: %v", err)
 	}
 }
+
+// Claim sets that the fast decode of known claims only must hand to the
+// full one, or read as the full one does: a known claim's name in
+// another case (no other custom claim), a later null for a known claim,
+// null or "" in roles and aud, a claim of the wrong type.
+func TestClaimSetsDecodedExactly(t *testing.T) {
+	t.Parallel()
+	j := newJWT(t, testConfig())
+	now := time.Now().Unix()
+	base := fmt.Sprintf(`"iss":"test","aud":"test","jti":"j1","iat":%d,"nbf":%d,"exp":%d`, now, now, now+60)
+	enc := base64.RawURLEncoding.EncodeToString
+	sign := func(payload string) string {
+		signing := enc([]byte(`{"alg":"HS256","kid":"`+j.KeyID()+`","typ":"JWT"}`)) + "." + enc([]byte(payload))
+		sig, err := jwt.SigningMethodHS256.Sign(signing, []byte(testSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signing + "." + enc(sig)
+	}
+	for name, tc := range map[string]struct {
+		payload string
+		check   func(auth.Identity) bool // nil: refused
+	}{
+		"Sub alone": {`{` + base + `,"sub":"alice","Sub":"bob"}`, func(id auth.Identity) bool {
+			return id.Subject == "alice" && id.Claims["Sub"] == "bob" && len(id.Claims) == 1
+		}},
+		"SUB before sub": {`{"SUB":"bob",` + base + `,"sub":"alice"}`, func(id auth.Identity) bool {
+			return id.Subject == "alice" && id.Claims["SUB"] == "bob"
+		}},
+		"Sub without sub":   {`{` + base + `,"Sub":"bob"}`, nil},
+		"tEnAnT null":       {`{` + base + `,"sub":"alice","tEnAnT":null}`, func(id auth.Identity) bool { _, ok := id.Claims["tEnAnT"]; return ok && id.Tenant == "" }},
+		"Exp far":           {`{` + base + `,"sub":"alice","Exp":9e9}`, func(id auth.Identity) bool { return id.ExpiresAt.Unix() == now+60 }},
+		"sub then null":     {`{` + base + `,"sub":"alice","sub":null}`, nil},
+		"tenant then null":  {`{` + base + `,"sub":"alice","tenant":"acme","tenant":null}`, func(id auth.Identity) bool { return id.Tenant == "" }},
+		"exp then null":     {`{` + base + `,"sub":"alice","exp":null}`, nil},
+		"role null":         {`{` + base + `,"sub":"alice","roles":["admin",null]}`, nil},
+		"role empty":        {`{` + base + `,"sub":"alice","roles":["admin",""]}`, func(id auth.Identity) bool { return len(id.Roles) == 2 && id.Roles[1] == "" }},
+		"roles null":        {`{` + base + `,"sub":"alice","roles":null}`, func(id auth.Identity) bool { return id.Roles == nil }},
+		"aud element null":  {`{` + base + `,"sub":"alice","aud":["test",null]}`, nil},
+		"aud array":         {`{` + base + `,"sub":"alice","aud":["other","test"]}`, func(id auth.Identity) bool { return id.Subject == "alice" }},
+		"aud other":         {`{` + base + `,"sub":"alice","aud":"other"}`, nil},
+		"sub a number":      {`{` + base + `,"sub":42}`, nil},
+		"roles a string":    {`{` + base + `,"sub":"alice","roles":"admin"}`, nil},
+		"custom claim":      {`{` + base + `,"sub":"alice","plan":"pro"}`, func(id auth.Identity) bool { return id.Claims["plan"] == "pro" }},
+		"known claims only": {`{` + base + `,"sub":"alice","roles":["admin"],"tenant":"acme"}`, func(id auth.Identity) bool { return id.HasRole("admin") && id.Tenant == "acme" && id.Claims == nil }},
+		"not an object":     {`["sub","alice"]`, nil},
+		"iat to the milli":  {`{` + base[:strings.Index(base, `"iat"`)] + fmt.Sprintf(`"iat":%d.125,"nbf":%d,"exp":%d,"sub":"alice"}`, now-1, now, now+60), func(id auth.Identity) bool { return id.IssuedAt.UnixMilli() == (now-1)*1000+125 }},
+	} {
+		id, err := j.Verify(t.Context(), sign(tc.payload))
+		switch {
+		case tc.check == nil && err == nil:
+			t.Errorf("%s: Verify accepted %s: %+v", name, tc.payload, id)
+		case tc.check == nil && !errors.Is(err, auth.ErrInvalidToken):
+			t.Errorf("%s: Verify: %v, want ErrInvalidToken", name, err)
+		case tc.check != nil && err != nil:
+			t.Errorf("%s: Verify(%s): %v", name, tc.payload, err)
+		case tc.check != nil && !tc.check(id):
+			t.Errorf("%s: Verify(%s) = %+v", name, tc.payload, id)
+		}
+	}
+}
