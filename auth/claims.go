@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -148,9 +149,13 @@ func (v *caseVariant) UnmarshalJSON([]byte) error {
 // array element null (decoded "" here) or "".
 func (c *claims) decodeKnown(b []byte) bool {
 	var k knownOnly
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if d.Decode(&k) != nil || bool(k.Iss || k.Sub || k.Aud || k.Exp || k.Nbf || k.Iat || k.Jti || k.Roles || k.Tenant) ||
+	d := knownDecoders.Get().(*knownDecoder)
+	d.r.Reset(b)
+	if err := d.d.Decode(&k); err != nil {
+		return false // d is dropped: a decoder that failed is not reused
+	}
+	knownDecoders.Put(d)
+	if bool(k.Iss || k.Sub || k.Aud || k.Exp || k.Nbf || k.Iat || k.Jti || k.Roles || k.Tenant) ||
 		slices.Contains(k.RoleNames, "") || slices.Contains(k.Audience, "") {
 		return false
 	}
@@ -160,6 +165,22 @@ func (c *claims) decodeKnown(b []byte) bool {
 	}
 	return true
 }
+
+// knownDecoder is a json.Decoder refusing unknown fields, reading a
+// stream of claim sets (one per Decode) from r, which is reset to the
+// next claim set before each: pooled, it saves a decoder and its buffer
+// per verification.
+type knownDecoder struct {
+	r bytes.Reader
+	d *json.Decoder
+}
+
+var knownDecoders = sync.Pool{New: func() any {
+	k := &knownDecoder{}
+	k.d = json.NewDecoder(&k.r)
+	k.d.DisallowUnknownFields()
+	return k
+}}
 
 func deref(s *string) string {
 	if s == nil {

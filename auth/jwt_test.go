@@ -784,3 +784,33 @@ func TestClaimSetsDecodedExactly(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent verifications of different tokens, among them claim sets the
+// fast decode declines, each get their own claims (the fast decode's
+// decoders are pooled).
+func TestVerifyConcurrentClaimSets(t *testing.T) {
+	t.Parallel()
+	j := newJWT(t, testConfig())
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				p := auth.Principal{Subject: fmt.Sprintf("user-%d-%d", g, i), Roles: []string{fmt.Sprint("role-", i)}}
+				if i%3 == 0 {
+					p.Claims = map[string]any{"n": float64(i)}
+				}
+				pair, err := j.Issue(t.Context(), p)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				id, err := j.Verify(t.Context(), pair.AccessToken)
+				if err != nil || id.Subject != p.Subject || !id.HasRole(p.Roles[0]) || (i%3 == 0) != (id.Claims["n"] == float64(i)) {
+					t.Errorf("Verify of %+v: %+v, %v", p, id, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
