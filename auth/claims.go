@@ -29,6 +29,9 @@ type claims struct {
 	Roles     []string `json:"roles,omitempty"`
 	Tenant    string   `json:"tenant,omitempty"`
 	extra     map[string]any
+	// mapFirst, set before decoding, has UnmarshalJSON skip the decode of
+	// known claims only and go to decodeAll (see JWT.custom).
+	mapFirst bool
 }
 
 var _ jwt.Claims = (*claims)(nil)
@@ -97,9 +100,10 @@ func (c *claims) MarshalJSON() ([]byte, error) {
 // set of known claims only (what apex issues without custom claims) is
 // decoded into [knownOnly]; any other (a custom claim, a known claim's
 // name in another case, anything that decode refuses) is decoded by
-// [claims.decodeAll], whose result stands.
+// [claims.decodeAll], whose result stands. With c.mapFirst, decodeAll
+// alone.
 func (c *claims) UnmarshalJSON(b []byte) error {
-	if c.decodeKnown(b) {
+	if !c.mapFirst && c.decodeKnown(b) {
 		return nil
 	}
 	return c.decodeAll(b)

@@ -730,7 +730,7 @@ func TestRevokeWithoutExpiry(t *testing.T) {
 // null or "" in roles and aud, a claim of the wrong type.
 func TestClaimSetsDecodedExactly(t *testing.T) {
 	t.Parallel()
-	j := newJWT(t, testConfig())
+	j := newJWT(t, testConfig(func(c *auth.Config) { c.VerifyCacheSize = 0 })) // every Verify decodes
 	now := time.Now().Unix()
 	base := fmt.Sprintf(`"iss":"test","aud":"test","jti":"j1","iat":%d,"nbf":%d,"exp":%d`, now, now, now+60)
 	enc := base64.RawURLEncoding.EncodeToString
@@ -771,17 +771,35 @@ func TestClaimSetsDecodedExactly(t *testing.T) {
 		"not an object":     {`["sub","alice"]`, nil},
 		"iat to the milli":  {`{` + base[:strings.Index(base, `"iat"`)] + fmt.Sprintf(`"iat":%d.125,"nbf":%d,"exp":%d,"sub":"alice"}`, now-1, now, now+60), func(id auth.Identity) bool { return id.IssuedAt.UnixMilli() == (now-1)*1000+125 }},
 	} {
-		id, err := j.Verify(t.Context(), sign(tc.payload))
-		switch {
-		case tc.check == nil && err == nil:
-			t.Errorf("%s: Verify accepted %s: %+v", name, tc.payload, id)
-		case tc.check == nil && !errors.Is(err, auth.ErrInvalidToken):
-			t.Errorf("%s: Verify: %v, want ErrInvalidToken", name, err)
-		case tc.check != nil && err != nil:
-			t.Errorf("%s: Verify(%s): %v", name, tc.payload, err)
-		case tc.check != nil && !tc.check(id):
-			t.Errorf("%s: Verify(%s) = %+v", name, tc.payload, id)
+		// After a token without custom claims Verify tries the decode
+		// of known claims first; after one with, the map decode.
+		for _, before := range []string{"fast first", "map first"} {
+			prior := auth.Principal{Subject: "prior"}
+			if before == "map first" {
+				prior.Claims = map[string]any{"plan": "pro"}
+			}
+			if _, err := j.Verify(t.Context(), issue(t, j, prior)); err != nil {
+				t.Fatal(err)
+			}
+			verifyClaimSet(t, j, name+", "+before, tc.payload, sign(tc.payload), tc.check)
 		}
+	}
+}
+
+// verifyClaimSet checks that Verify of token (signed payload) is refused
+// when check is nil, and accepted with check true otherwise.
+func verifyClaimSet(t *testing.T, j *auth.JWT, name, payload, token string, check func(auth.Identity) bool) {
+	t.Helper()
+	id, err := j.Verify(t.Context(), token)
+	switch {
+	case check == nil && err == nil:
+		t.Errorf("%s: Verify accepted %s: %+v", name, payload, id)
+	case check == nil && !errors.Is(err, auth.ErrInvalidToken):
+		t.Errorf("%s: Verify: %v, want ErrInvalidToken", name, err)
+	case check != nil && err != nil:
+		t.Errorf("%s: Verify(%s): %v", name, payload, err)
+	case check != nil && !check(id):
+		t.Errorf("%s: Verify(%s) = %+v", name, payload, id)
 	}
 }
 
