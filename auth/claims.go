@@ -1,10 +1,13 @@
 package auth
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -26,6 +29,9 @@ type claims struct {
 	Roles     []string `json:"roles,omitempty"`
 	Tenant    string   `json:"tenant,omitempty"`
 	extra     map[string]any
+	// mapFirst, set before decoding, has UnmarshalJSON skip the decode of
+	// known claims only and go to decodeAll (see JWT.custom).
+	mapFirst bool
 }
 
 var _ jwt.Claims = (*claims)(nil)
@@ -90,10 +96,107 @@ func (c *claims) MarshalJSON() ([]byte, error) {
 	return append(b, x[1:]...), nil
 }
 
-// UnmarshalJSON decodes b into c, matching claim names exactly: one
+// UnmarshalJSON decodes b into c, matching claim names exactly. A claim
+// set of known claims only (what apex issues without custom claims) is
+// decoded into [knownOnly]; any other (a custom claim, a known claim's
+// name in another case, anything that decode refuses) is decoded by
+// [claims.decodeAll], whose result stands. With c.mapFirst, decodeAll
+// alone.
+func (c *claims) UnmarshalJSON(b []byte) error {
+	if !c.mapFirst && c.decodeKnown(b) {
+		return nil
+	}
+	return c.decodeAll(b)
+}
+
+// knownOnly is a claim set of known claims only, for encoding/json's
+// struct decode with unknown fields refused. That decode matches a key
+// to a field's name exactly and otherwise to the first field whose name
+// matches in another case: the case-variant fields, declared first, take
+// "Sub", "SUB" or "sUb", so no such key reaches a known claim. Strings are
+// pointers so that null, as in decodeAll, leaves a claim absent even after
+// an earlier duplicate key set it.
+type knownOnly struct {
+	Iss    caseVariant `json:"ISS"`
+	Sub    caseVariant `json:"SUB"`
+	Aud    caseVariant `json:"AUD"`
+	Exp    caseVariant `json:"EXP"`
+	Nbf    caseVariant `json:"NBF"`
+	Iat    caseVariant `json:"IAT"`
+	Jti    caseVariant `json:"JTI"`
+	Roles  caseVariant `json:"ROLES"`
+	Tenant caseVariant `json:"TENANT"`
+
+	Issuer    *string  `json:"iss"`
+	Subject   *string  `json:"sub"`
+	Audience  audience `json:"aud"`
+	ExpiresAt *float64 `json:"exp"`
+	NotBefore *float64 `json:"nbf"`
+	IssuedAt  *float64 `json:"iat"`
+	ID        *string  `json:"jti"`
+	RoleNames []string `json:"roles"`
+	TenantID  *string  `json:"tenant"`
+}
+
+// caseVariant is set when a known claim's name in another case is in the
+// claim set (null included).
+type caseVariant bool
+
+func (v *caseVariant) UnmarshalJSON([]byte) error {
+	*v = true
+	return nil
+}
+
+// decodeKnown decodes b into c when b has known claims only, each of its
+// type, and reports whether it did. Its result is decodeAll's: it
+// declines (false) whatever decodeAll would read differently, such as an
+// array element null (decoded "" here) or "".
+func (c *claims) decodeKnown(b []byte) bool {
+	var k knownOnly
+	d := knownDecoders.Get().(*knownDecoder)
+	d.r.Reset(b)
+	if err := d.d.Decode(&k); err != nil {
+		return false // d is dropped: a decoder that failed is not reused
+	}
+	knownDecoders.Put(d)
+	if bool(k.Iss || k.Sub || k.Aud || k.Exp || k.Nbf || k.Iat || k.Jti || k.Roles || k.Tenant) ||
+		slices.Contains(k.RoleNames, "") || slices.Contains(k.Audience, "") {
+		return false
+	}
+	*c = claims{
+		Issuer: deref(k.Issuer), Subject: deref(k.Subject), Audience: k.Audience, ExpiresAt: k.ExpiresAt,
+		NotBefore: k.NotBefore, IssuedAt: k.IssuedAt, ID: deref(k.ID), Roles: k.RoleNames, Tenant: deref(k.TenantID),
+	}
+	return true
+}
+
+// knownDecoder is a json.Decoder refusing unknown fields, reading a
+// stream of claim sets (one per Decode) from r, which is reset to the
+// next claim set before each: pooled, it saves a decoder and its buffer
+// per verification.
+type knownDecoder struct {
+	r bytes.Reader
+	d *json.Decoder
+}
+
+var knownDecoders = sync.Pool{New: func() any {
+	k := &knownDecoder{}
+	k.d = json.NewDecoder(&k.r)
+	k.d.DisallowUnknownFields()
+	return k
+}}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// decodeAll decodes b into c, matching claim names exactly: one
 // encoding/json pass into a map, then each known claim checked for its
 // type (null is as if absent); the rest are the custom claims.
-func (c *claims) UnmarshalJSON(b []byte) error {
+func (c *claims) decodeAll(b []byte) error {
 	*c = claims{}
 	var all map[string]any
 	if err := json.Unmarshal(b, &all); err != nil {
@@ -175,6 +278,14 @@ func reservedClaim(k string) bool {
 	return false
 }
 
-// audience is "aud": a string or an array of strings (decoded by
-// claims.UnmarshalJSON).
+// audience is "aud": a string or an array of strings.
 type audience []string
+
+// UnmarshalJSON is for [knownOnly]; null leaves a nil audience.
+func (a *audience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		*a = audience{""}
+		return json.Unmarshal(b, &(*a)[0])
+	}
+	return json.Unmarshal(b, (*[]string)(a))
+}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -82,6 +83,13 @@ type JWT struct {
 	// check (the revocation check still runs every time). Nil when
 	// auth.verify_cache_size is 0.
 	verified *otter.Cache[string, *Identity]
+	// custom is whether the last token parsed had custom claims (or a
+	// known claim's name in another case): the next parse then decodes
+	// its claims with the map decode straight away, not after the decode
+	// of known claims only has declined them. Either way the claims are
+	// the same; this only saves the declined decode where tokens carry
+	// custom claims.
+	custom atomic.Bool
 }
 
 var _ Tokens = (*JWT)(nil)
@@ -260,21 +268,28 @@ func (j *JWT) Verify(ctx context.Context, token string) (Identity, error) {
 			return j.checkRevoked(ctx, id)
 		}
 	}
-	var c claims
+	custom := j.custom.Load()
+	c := claims{mapFirst: custom}
 	if _, err := j.parser.ParseWithClaims(token, &c, j.keyFunc); err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if (c.extra != nil) != custom {
+		j.custom.Store(!custom)
 	}
 	if c.ID == "" || c.Subject == "" {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, errNoID)
 	}
-	id := &Identity{
+	id := Identity{
 		Principal: Principal{Subject: c.Subject, Roles: c.Roles, Tenant: c.Tenant, Claims: c.extra},
 		TokenID:   c.ID, ExpiresAt: toTime(c.ExpiresAt), IssuedAt: exactTime(c.IssuedAt),
 	}
 	if j.verified != nil {
-		j.verified.Set(token, id)
+		// A copy on the heap for the cache; id stays on the stack when
+		// the cache is off.
+		cached := id
+		j.verified.Set(token, &cached)
 	}
-	return j.checkRevoked(ctx, id)
+	return j.checkRevoked(ctx, &id)
 }
 
 // acceptedUntil is when a token expiring at exp stops verifying: exp

@@ -723,3 +723,112 @@ func TestRevokeWithoutExpiry(t *testing.T) {
 		t.Fatalf("Revoke of an expired token: %v", err)
 	}
 }
+
+// Claim sets that the fast decode of known claims only must hand to the
+// full one, or read as the full one does: a known claim's name in
+// another case (no other custom claim), a later null for a known claim,
+// null or "" in roles and aud, a claim of the wrong type.
+func TestClaimSetsDecodedExactly(t *testing.T) {
+	t.Parallel()
+	j := newJWT(t, testConfig(func(c *auth.Config) { c.VerifyCacheSize = 0 })) // every Verify decodes
+	now := time.Now().Unix()
+	base := fmt.Sprintf(`"iss":"test","aud":"test","jti":"j1","iat":%d,"nbf":%d,"exp":%d`, now, now, now+60)
+	enc := base64.RawURLEncoding.EncodeToString
+	sign := func(payload string) string {
+		signing := enc([]byte(`{"alg":"HS256","kid":"`+j.KeyID()+`","typ":"JWT"}`)) + "." + enc([]byte(payload))
+		sig, err := jwt.SigningMethodHS256.Sign(signing, []byte(testSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signing + "." + enc(sig)
+	}
+	for name, tc := range map[string]struct {
+		payload string
+		check   func(auth.Identity) bool // nil: refused
+	}{
+		"Sub alone": {`{` + base + `,"sub":"alice","Sub":"bob"}`, func(id auth.Identity) bool {
+			return id.Subject == "alice" && id.Claims["Sub"] == "bob" && len(id.Claims) == 1
+		}},
+		"SUB before sub": {`{"SUB":"bob",` + base + `,"sub":"alice"}`, func(id auth.Identity) bool {
+			return id.Subject == "alice" && id.Claims["SUB"] == "bob"
+		}},
+		"Sub without sub":   {`{` + base + `,"Sub":"bob"}`, nil},
+		"tEnAnT null":       {`{` + base + `,"sub":"alice","tEnAnT":null}`, func(id auth.Identity) bool { _, ok := id.Claims["tEnAnT"]; return ok && id.Tenant == "" }},
+		"Exp far":           {`{` + base + `,"sub":"alice","Exp":9e9}`, func(id auth.Identity) bool { return id.ExpiresAt.Unix() == now+60 }},
+		"sub then null":     {`{` + base + `,"sub":"alice","sub":null}`, nil},
+		"tenant then null":  {`{` + base + `,"sub":"alice","tenant":"acme","tenant":null}`, func(id auth.Identity) bool { return id.Tenant == "" }},
+		"exp then null":     {`{` + base + `,"sub":"alice","exp":null}`, nil},
+		"role null":         {`{` + base + `,"sub":"alice","roles":["admin",null]}`, nil},
+		"role empty":        {`{` + base + `,"sub":"alice","roles":["admin",""]}`, func(id auth.Identity) bool { return len(id.Roles) == 2 && id.Roles[1] == "" }},
+		"roles null":        {`{` + base + `,"sub":"alice","roles":null}`, func(id auth.Identity) bool { return id.Roles == nil }},
+		"aud element null":  {`{` + base + `,"sub":"alice","aud":["test",null]}`, nil},
+		"aud array":         {`{` + base + `,"sub":"alice","aud":["other","test"]}`, func(id auth.Identity) bool { return id.Subject == "alice" }},
+		"aud other":         {`{` + base + `,"sub":"alice","aud":"other"}`, nil},
+		"sub a number":      {`{` + base + `,"sub":42}`, nil},
+		"roles a string":    {`{` + base + `,"sub":"alice","roles":"admin"}`, nil},
+		"custom claim":      {`{` + base + `,"sub":"alice","plan":"pro"}`, func(id auth.Identity) bool { return id.Claims["plan"] == "pro" }},
+		"known claims only": {`{` + base + `,"sub":"alice","roles":["admin"],"tenant":"acme"}`, func(id auth.Identity) bool { return id.HasRole("admin") && id.Tenant == "acme" && id.Claims == nil }},
+		"not an object":     {`["sub","alice"]`, nil},
+		"iat to the milli":  {`{` + base[:strings.Index(base, `"iat"`)] + fmt.Sprintf(`"iat":%d.125,"nbf":%d,"exp":%d,"sub":"alice"}`, now-1, now, now+60), func(id auth.Identity) bool { return id.IssuedAt.UnixMilli() == (now-1)*1000+125 }},
+	} {
+		// After a token without custom claims Verify tries the decode
+		// of known claims first; after one with, the map decode.
+		for _, before := range []string{"fast first", "map first"} {
+			prior := auth.Principal{Subject: "prior"}
+			if before == "map first" {
+				prior.Claims = map[string]any{"plan": "pro"}
+			}
+			if _, err := j.Verify(t.Context(), issue(t, j, prior)); err != nil {
+				t.Fatal(err)
+			}
+			verifyClaimSet(t, j, name+", "+before, tc.payload, sign(tc.payload), tc.check)
+		}
+	}
+}
+
+// verifyClaimSet checks that Verify of token (signed payload) is refused
+// when check is nil, and accepted with check true otherwise.
+func verifyClaimSet(t *testing.T, j *auth.JWT, name, payload, token string, check func(auth.Identity) bool) {
+	t.Helper()
+	id, err := j.Verify(t.Context(), token)
+	switch {
+	case check == nil && err == nil:
+		t.Errorf("%s: Verify accepted %s: %+v", name, payload, id)
+	case check == nil && !errors.Is(err, auth.ErrInvalidToken):
+		t.Errorf("%s: Verify: %v, want ErrInvalidToken", name, err)
+	case check != nil && err != nil:
+		t.Errorf("%s: Verify(%s): %v", name, payload, err)
+	case check != nil && !check(id):
+		t.Errorf("%s: Verify(%s) = %+v", name, payload, id)
+	}
+}
+
+// Concurrent verifications of different tokens, among them claim sets the
+// fast decode declines, each get their own claims (the fast decode's
+// decoders are pooled).
+func TestVerifyConcurrentClaimSets(t *testing.T) {
+	t.Parallel()
+	j := newJWT(t, testConfig())
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				p := auth.Principal{Subject: fmt.Sprintf("user-%d-%d", g, i), Roles: []string{fmt.Sprint("role-", i)}}
+				if i%3 == 0 {
+					p.Claims = map[string]any{"n": float64(i)}
+				}
+				pair, err := j.Issue(t.Context(), p)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				id, err := j.Verify(t.Context(), pair.AccessToken)
+				if err != nil || id.Subject != p.Subject || !id.HasRole(p.Roles[0]) || (i%3 == 0) != (id.Claims["n"] == float64(i)) {
+					t.Errorf("Verify of %+v: %+v, %v", p, id, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
