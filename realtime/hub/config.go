@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/centrifugal/centrifuge"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -29,7 +30,7 @@ const (
 	DefaultRecheckInterval       = 30 * time.Second
 	DefaultStaleCloseDelay       = 15 * time.Second
 	DefaultPresenceUpdatePeriod  = 25 * time.Second
-	DefaultCommandTimeout        = 3 * time.Second
+	DefaultCommandTimeout        = redisconn.DefaultCommandTimeout
 	DefaultSubscriptionQueueSize = 1024
 	DefaultPositionCheckInterval = 40 * time.Second
 )
