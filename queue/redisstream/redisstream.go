@@ -256,9 +256,22 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []port.Message) ([]port.Enqueu
 			Keys: []string{s.keys.job(m.ID), s.keys.streams[p], s.keys.delayed, uk},
 			Args: []string{m.ID, hasUK, strconv.FormatInt(max(m.UniqueFor.Milliseconds(), 1), 10), runAt, ms(now), member(p, m.ID),
 				"kind", m.Kind, "queue", m.Queue, "payload", string(m.Payload), "prio", strconv.Itoa(int(p)),
-				"max", strconv.Itoa(m.MaxAttempts), "timeout", strconv.FormatInt(m.Timeout.Milliseconds(), 10),
-				"uk", m.UniqueKey, "meta", string(meta), "enq", ms(m.EnqueuedAt), "runat", strings.TrimPrefix(runAt, "0"),
-				"att", "0", "upd", ms(now)},
+				"max", strconv.Itoa(m.MaxAttempts), "enq", ms(m.EnqueuedAt), "upd", ms(now)},
+		}
+		// Empty fields are left out (a missing field reads as empty or
+		// zero): fewer to write and to keep.
+		a := &execs[i].Args
+		if m.Timeout > 0 {
+			*a = append(*a, "timeout", strconv.FormatInt(m.Timeout.Milliseconds(), 10))
+		}
+		if m.UniqueKey != "" {
+			*a = append(*a, "uk", m.UniqueKey)
+		}
+		if len(m.Meta) > 0 {
+			*a = append(*a, "meta", string(meta))
+		}
+		if runAt != "0" {
+			*a = append(*a, "runat", runAt)
 		}
 	}
 	res := byQueue(ctx, q.c, enqueueScript, msgs, func(m port.Message) string { return m.Queue }, execs)

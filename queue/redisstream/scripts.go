@@ -192,12 +192,11 @@ local function ack()
   redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
   redis.call('XDEL', KEYS[2], ARGV[1])
 end
-local st = redis.call('HGET', KEYS[1], 'state')
+local st, kind, prio, max, att = unpack(redis.call('HMGET', KEYS[1], 'state', 'kind', 'prio', 'max', 'att'))
 if not st or st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'canceled' then
   ack()
   return {'skip'}
 end
-local kind, prio, max, att = unpack(redis.call('HMGET', KEYS[1], 'kind', 'prio', 'max', 'att'))
 if ARGV[3] ~= '' and not string.find(ARGV[3], ',' .. kind .. ',', 1, true) then
   ack()
   redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + tonumber(ARGV[5]), prio .. '|' .. ARGV[6])
