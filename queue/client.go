@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/observe"
@@ -47,6 +48,8 @@ type Client struct {
 	sinks   []app.JobEventSink
 	metrics *Metrics
 	now     func() time.Time
+	tracing bool // a recording tracer: a span per attempt
+	logging bool // a logger that writes: job fields on the attempt's logger
 
 	mu      sync.Mutex
 	kinds   map[string]*kind
@@ -65,6 +68,7 @@ func New(p Params) (*Client, error) {
 	if c.log == nil {
 		c.log = zap.NewNop()
 	}
+	c.logging = c.log.Core() != zapcore.NewNopCore()
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -72,6 +76,7 @@ func New(p Params) (*Client, error) {
 	if !observe.Recording(tp) {
 		tp = noop.NewTracerProvider()
 	}
+	c.tracing = observe.Recording(tp)
 	c.tracer = tp.Tracer("github.com/apexgo/apex/queue")
 	c.worker = newWorker(c)
 	return c, nil

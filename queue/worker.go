@@ -143,10 +143,22 @@ func (w *Worker) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stop = cancel
 	for _, q := range slices.Sorted(maps.Keys(byQueue)) {
-		l := &loop{w: w, queue: q, kinds: byQueue[q], slots: w.c.cfg.concurrency(q), fetchErrs: rate.Sometimes{First: 1, Interval: time.Minute}}
+		l := &loop{w: w, queue: q, kinds: byQueue[q], slots: w.c.cfg.concurrency(q), fetchErrs: rate.Sometimes{First: 1, Interval: time.Minute},
+			byKind: map[string]*kind{}}
+		w.c.mu.Lock()
+		for _, name := range l.kinds {
+			l.byKind[name] = w.c.kinds[name]
+		}
+		w.c.mu.Unlock()
 		l.free = make(chan struct{}, l.slots)
 		for range l.slots {
 			l.free <- struct{}{}
+		}
+		// One long-lived runner per slot: a job starts without a new
+		// goroutine (and its stack growth) of its own.
+		l.jobs = make(chan port.Delivery, l.slots)
+		for range l.slots {
+			go l.runner()
 		}
 		l.settle = make(chan port.Settlement, 2*l.slots)
 		w.loops = append(w.loops, l)
@@ -180,6 +192,9 @@ func (w *Worker) Stop(ctx context.Context) error {
 	w.mu.Unlock()
 	stop()
 	w.fetchWG.Wait()
+	for _, l := range w.loops {
+		close(l.jobs) // the runners end once they ran what they were handed
+	}
 	done := make(chan struct{})
 	go func() { w.jobsWG.Wait(); close(done) }()
 	var err error
@@ -202,8 +217,10 @@ type loop struct {
 	w        *Worker
 	queue    string
 	kinds    []string
+	byKind   map[string]*kind // the kinds above; fixed once started
 	slots    int
 	free     chan struct{}
+	jobs     chan port.Delivery // fetched deliveries, to the runners
 	settle   chan port.Settlement
 	settlers sync.WaitGroup
 
@@ -265,7 +282,7 @@ func (l *loop) fetch(ctx context.Context) {
 		for _, d := range ds {
 			n--
 			l.w.jobsWG.Add(1)
-			go l.run(d)
+			l.jobs <- d // never blocks: a free slot means room in jobs
 		}
 		for range n {
 			l.free <- struct{}{}
@@ -393,14 +410,19 @@ func (a *attempt) status(s State) Status {
 		Subject: m.Meta[metaSubject], Tenant: m.Meta[metaTenant]}
 }
 
+// runner runs the deliveries fetch hands it until Stop closes jobs.
+func (l *loop) runner() {
+	for d := range l.jobs {
+		l.run(d)
+	}
+}
+
 func (l *loop) run(d port.Delivery) {
 	defer l.w.jobsWG.Done()
 	defer func() { l.free <- struct{}{} }()
 	c := l.w.c
 	m := d.Message
-	c.mu.Lock()
-	k := c.kinds[m.Kind]
-	c.mu.Unlock()
+	k := l.byKind[m.Kind]
 
 	// The job's context: request ID, tenant, a span linked to the enqueuer's.
 	base := context.Background()
@@ -410,13 +432,21 @@ func (l *loop) run(d port.Delivery) {
 	if s := m.Meta[metaSubject]; s != "" {
 		base = WithSubject(base, s) // jobs it enqueues belong to the same subject
 	}
-	link := trace.SpanContextFromContext(c.prop.Extract(context.Background(), propagation.MapCarrier(m.Meta)))
-	base, span := c.tracer.Start(base, "queue.process "+m.Kind, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithLinks(trace.Link{SpanContext: link}))
-	defer span.End()
-	log := c.log.With(zap.String("job_id", m.ID), zap.String("kind", m.Kind), zap.Int("attempt", d.Attempt))
+	span := trace.SpanFromContext(base) // a no-op span without tracing
+	if c.tracing {
+		link := trace.SpanContextFromContext(c.prop.Extract(context.Background(), propagation.MapCarrier(m.Meta)))
+		base, span = c.tracer.Start(base, "queue.process "+m.Kind, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithLinks(trace.Link{SpanContext: link}))
+		defer span.End()
+	}
+	log := c.log
+	if c.logging {
+		log = log.With(zap.String("job_id", m.ID), zap.String("kind", m.Kind), zap.Int("attempt", d.Attempt))
+	}
 	base = observe.ContextWith(base, log, m.Meta[metaRequestID])
-	log = observe.Logger(base)
+	if c.logging {
+		log = observe.Logger(base)
+	}
 
 	timeout := cmpDuration(m.Timeout, kOpt(k).timeout, c.cfg.Timeout)
 	ctx, cancel := context.WithTimeout(base, timeout)
@@ -433,9 +463,14 @@ func (l *loop) run(d port.Delivery) {
 		c.mu.Unlock()
 	}()
 
-	c.metrics.started(m.Kind, m.Queue, c.now().Sub(m.EnqueuedAt), m.RunAt)
-	c.publish(ctx, a.status(Running), app.JobEvent{Status: string(Running), Attempt: d.Attempt})
-	began := time.Now()
+	var began time.Time
+	if c.metrics != nil {
+		c.metrics.started(m.Kind, m.Queue, c.now().Sub(m.EnqueuedAt), m.RunAt)
+		began = time.Now()
+	}
+	if len(c.sinks) > 0 {
+		c.publish(ctx, a.status(Running), app.JobEvent{Status: string(Running), Attempt: d.Attempt})
+	}
 	if k == nil { // cannot happen: Fetch delivers only the kinds this loop handles
 		if a.claim() {
 			l.submit(port.Settlement{Delivery: d, Outcome: port.Abandon})
@@ -443,7 +478,9 @@ func (l *loop) run(d port.Delivery) {
 		return
 	}
 	err := safeRun(ctx, k, a)
-	c.metrics.ran(m.Kind, time.Since(began))
+	if c.metrics != nil {
+		c.metrics.ran(m.Kind, time.Since(began))
+	}
 
 	s := port.Settlement{Delivery: d}
 	ev := app.JobEvent{Attempt: d.Attempt}
@@ -492,7 +529,7 @@ func (l *loop) run(d port.Delivery) {
 		return // abandoned at the stop deadline
 	}
 	l.submit(s)
-	if !a.canceled.Load() { // the record says canceled, and the sinks heard so
+	if len(c.sinks) > 0 && !a.canceled.Load() { // the record says canceled, and the sinks heard so
 		c.publish(ctx, a.status(State(ev.Status)), ev)
 	}
 }

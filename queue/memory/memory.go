@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -106,6 +107,7 @@ type Queue struct {
 	finished []finRef // FIFO by finish time
 	seq      uint64
 	wake     chan struct{}
+	watched  bool // a Fetch waits on wake: the next change closes it
 	closed   bool
 }
 
@@ -178,9 +180,14 @@ func (q *Queue) move(j *job, to where) {
 	}
 }
 
+// broadcast wakes the waiting Fetch calls; without any it costs nothing.
 func (q *Queue) broadcast() {
+	if !q.watched {
+		return
+	}
 	close(q.wake)
 	q.wake = make(chan struct{})
+	q.watched = false
 }
 
 func prio(p port.Priority) port.Priority {
@@ -222,8 +229,9 @@ func (q *Queue) enqueue(m port.Message, now time.Time) port.Enqueued {
 	if _, ok := q.jobs[m.ID]; ok {
 		return port.Enqueued{ID: m.ID, Duplicate: true}
 	}
-	uk := m.Queue + "\x00" + m.UniqueKey
+	var uk string
 	if m.UniqueKey != "" {
+		uk = m.Queue + "\x00" + m.UniqueKey
 		if h, ok := q.unique[uk]; ok && now.Before(h.until) {
 			if j, ok := q.jobs[h.id]; ok && !j.st.State.Terminal() {
 				return port.Enqueued{ID: h.id, Duplicate: true}
@@ -342,11 +350,13 @@ func (q *Queue) Fetch(ctx context.Context, p port.FetchParams) ([]port.Delivery,
 		s := q.queue(p.Queue)
 		q.promote(s, now)
 		out := q.deliver(s, p, now)
-		wake, next := q.wake, s.nextDue()
-		q.mu.Unlock()
 		if len(out) > 0 || !now.Before(deadline) {
+			q.mu.Unlock()
 			return out, nil
 		}
+		wake, next := q.wake, s.nextDue()
+		q.watched = true
+		q.mu.Unlock()
 		wait := deadline.Sub(now)
 		if !next.IsZero() && next.Sub(now) < wait {
 			wait = max(next.Sub(now), time.Millisecond)
@@ -364,7 +374,7 @@ func (q *Queue) Fetch(ctx context.Context, p port.FetchParams) ([]port.Delivery,
 }
 
 func (q *Queue) deliver(s *queueState, p port.FetchParams, now time.Time) []port.Delivery {
-	var out []port.Delivery
+	out := make([]port.Delivery, 0, min(int64(p.Max), s.counts[inReady]))
 	for len(out) < p.Max {
 		j := s.take()
 		if j == nil {
@@ -389,9 +399,15 @@ func (q *Queue) deliver(s *queueState, p port.FetchParams, now time.Time) []port
 		m := j.msg
 		m.Payload = slices.Clone(m.Payload)
 		m.Meta = clone(m.Meta)
-		out = append(out, port.Delivery{Message: m, Attempt: j.st.Attempts, Token: fmt.Sprint(j.seq)})
+		out = append(out, port.Delivery{Message: m, Attempt: j.st.Attempts, Token: strconv.FormatUint(j.seq, 10)})
 	}
 	return out
+}
+
+// sameToken reports whether token names the delivery of seq.
+func sameToken(seq uint64, token string) bool {
+	n, err := strconv.ParseUint(token, 10, 64)
+	return err == nil && n == seq
 }
 
 // finish moves j to a terminal state.
@@ -402,8 +418,11 @@ func (q *Queue) finish(j *job, st port.State, now time.Time) {
 	if j.where != inDead {
 		q.live--
 	}
-	if h, ok := q.unique[j.msg.Queue+"\x00"+j.msg.UniqueKey]; ok && h.id == j.msg.ID {
-		delete(q.unique, j.msg.Queue+"\x00"+j.msg.UniqueKey)
+	if j.msg.UniqueKey != "" {
+		uk := j.msg.Queue + "\x00" + j.msg.UniqueKey
+		if h, ok := q.unique[uk]; ok && h.id == j.msg.ID {
+			delete(q.unique, uk)
+		}
 	}
 	if st == port.Failed || st == port.Dead {
 		q.move(j, inDead)
@@ -473,7 +492,7 @@ func (q *Queue) Settle(ctx context.Context, ss []port.Settlement) error {
 	now := q.cfg.Now()
 	for _, s := range ss {
 		j, ok := q.jobs[s.Delivery.Message.ID]
-		if !ok || j.where != inRunning || fmt.Sprint(j.seq) != s.Delivery.Token {
+		if !ok || j.where != inRunning || !sameToken(j.seq, s.Delivery.Token) {
 			if ok && j.st.State == port.Canceled && s.Outcome != port.Abandon {
 				j.st.LastError = cmp.Or(s.Error, j.st.LastError)
 			}

@@ -256,12 +256,25 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []port.Message) ([]port.Enqueu
 			Keys: []string{s.keys.job(m.ID), s.keys.streams[p], s.keys.delayed, uk},
 			Args: []string{m.ID, hasUK, strconv.FormatInt(max(m.UniqueFor.Milliseconds(), 1), 10), runAt, ms(now), member(p, m.ID),
 				"kind", m.Kind, "queue", m.Queue, "payload", string(m.Payload), "prio", strconv.Itoa(int(p)),
-				"max", strconv.Itoa(m.MaxAttempts), "timeout", strconv.FormatInt(m.Timeout.Milliseconds(), 10),
-				"uk", m.UniqueKey, "meta", string(meta), "enq", ms(m.EnqueuedAt), "runat", strings.TrimPrefix(runAt, "0"),
-				"att", "0", "upd", ms(now)},
+				"max", strconv.Itoa(m.MaxAttempts), "enq", ms(m.EnqueuedAt), "upd", ms(now)},
+		}
+		// Empty fields are left out (a missing field reads as empty or
+		// zero): fewer to write and to keep.
+		a := &execs[i].Args
+		if m.Timeout > 0 {
+			*a = append(*a, "timeout", strconv.FormatInt(m.Timeout.Milliseconds(), 10))
+		}
+		if m.UniqueKey != "" {
+			*a = append(*a, "uk", m.UniqueKey)
+		}
+		if len(m.Meta) > 0 {
+			*a = append(*a, "meta", string(meta))
+		}
+		if runAt != "0" {
+			*a = append(*a, "runat", runAt)
 		}
 	}
-	res := enqueueScript.ExecMulti(ctx, q.c, execs...)
+	res := byQueue(ctx, q.c, enqueueScript, msgs, func(m port.Message) string { return m.Queue }, execs)
 	out := make([]port.Enqueued, len(msgs))
 	for i, r := range res {
 		arr, err := r.ToArray()
@@ -283,6 +296,53 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []port.Message) ([]port.Enqueu
 		}
 	}
 	return out, nil
+}
+
+// byQueue runs script over execs (one per item), one batch per queue (a
+// queue's keys share a hash slot), the batches pipelined together; the
+// results are in the order of items.
+func byQueue[T any](ctx context.Context, c rueidis.Client, script *batchScript, items []T, queue func(T) string, execs []rueidis.LuaExec) []batchResult {
+	if len(items) == 0 {
+		return nil
+	}
+	first := queue(items[0])
+	one := true
+	for _, it := range items[1:] {
+		if queue(it) != first {
+			one = false
+			break
+		}
+	}
+	if one {
+		return script.Exec(ctx, c, execs)
+	}
+	var order []string
+	idx := map[string][]int{}
+	for i, it := range items {
+		name := queue(it)
+		if _, ok := idx[name]; !ok {
+			order = append(order, name)
+		}
+		idx[name] = append(idx[name], i)
+	}
+	out := make([]batchResult, len(items))
+	var wg sync.WaitGroup
+	for _, name := range order {
+		is := idx[name]
+		part := make([]rueidis.LuaExec, len(is))
+		for j, i := range is {
+			part[j] = execs[i]
+		}
+		wg.Add(1)
+		go func() { // rueidis pipelines the concurrent calls
+			defer wg.Done()
+			for j, r := range script.Exec(ctx, c, part) {
+				out[is[j]] = r
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // ensureGroup creates the consumer group of s's streams once.
@@ -556,7 +616,7 @@ func (q *Queue) start(ctx context.Context, s *queueState, n int, kinds string) (
 	var out []port.Delivery
 	var firstErr error
 	var unhold []rueidis.LuaExec
-	for i, r := range startScript.ExecMulti(cctx, q.c, execs...) {
+	for i, r := range startScript.Exec(cctx, q.c, execs) {
 		e := es[i]
 		arr, err := r.ToArray()
 		if err != nil {
@@ -678,7 +738,7 @@ func (q *Queue) Settle(ctx context.Context, ss []port.Settlement) error {
 		}
 	}
 	var errs []error
-	for i, r := range settleScript.ExecMulti(ctx, q.c, execs...) {
+	for i, r := range byQueue(ctx, q.c, settleScript, ss, func(s port.Settlement) string { return s.Delivery.Message.Queue }, execs) {
 		stream, entryID, _ := strings.Cut(ss[i].Delivery.Token, " ")
 		if err := r.Error(); err != nil {
 			errs = append(errs, err)

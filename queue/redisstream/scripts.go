@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"fmt"
+	"strconv"
 
 	"github.com/redis/rueidis"
 )
@@ -42,13 +44,107 @@ func (s *script) ExecMulti(ctx context.Context, c rueidis.Client, execs ...rueid
 	return res
 }
 
+// batchScript runs a one-job script body for many jobs of one queue in
+// one EVALSHA: the body sees its own job's KEYS and ARGV (it runs as a
+// function of them), so a batch costs Redis one script call and one reply
+// instead of one per job. The jobs of a call must be of one hash slot
+// (one queue); each is run in order, as the pipelined calls were.
+type batchScript struct {
+	*script
+	keysPer int
+}
+
+// batchJobs bounds the jobs per call, so that one call does not hold
+// Redis for long; a larger batch is several calls in one pipeline.
+const batchJobs = 100
+
+func newBatchScript(body string, keysPer int) *batchScript {
+	return &batchScript{keysPer: keysPer, script: newScript(`local function one(KEYS, ARGV)
+` + body + `
+end
+local out, ki, ai = {}, 0, 1
+while ai <= #ARGV do
+  local na = tonumber(ARGV[ai])
+  local k, a = {}, {}
+  for j = 1, ` + strconv.Itoa(keysPer) + ` do k[j] = KEYS[ki + j] end
+  for j = 1, na do a[j] = ARGV[ai + j] end
+  out[#out + 1] = one(k, a)
+  ki, ai = ki + ` + strconv.Itoa(keysPer) + `, ai + na + 1
+end
+return out
+`)}
+}
+
+// batchResult is one job's reply within a batch, or the batch's error.
+type batchResult struct {
+	msg rueidis.RedisMessage
+	err error
+}
+
+func (r batchResult) Error() error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.msg.Error()
+}
+
+func (r batchResult) ToArray() ([]rueidis.RedisMessage, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.msg.ToArray()
+}
+
+func (r batchResult) AsInt64() (int64, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	return r.msg.AsInt64()
+}
+
+// Exec runs the body once per exec (each with keysPer keys), in calls of
+// up to batchJobs jobs, all pipelined; execs must be of one hash slot.
+func (s *batchScript) Exec(ctx context.Context, c rueidis.Client, execs []rueidis.LuaExec) []batchResult {
+	var calls []rueidis.LuaExec
+	for i := 0; i < len(execs); i += batchJobs {
+		part := execs[i:min(i+batchJobs, len(execs))]
+		nk, na := 0, 0
+		for _, e := range part {
+			nk += len(e.Keys)
+			na += 1 + len(e.Args)
+		}
+		call := rueidis.LuaExec{Keys: make([]string, 0, nk), Args: make([]string, 0, na)}
+		for _, e := range part {
+			call.Keys = append(call.Keys, e.Keys...)
+			call.Args = append(append(call.Args, strconv.Itoa(len(e.Args))), e.Args...)
+		}
+		calls = append(calls, call)
+	}
+	out := make([]batchResult, len(execs))
+	for ci, r := range s.ExecMulti(ctx, c, calls...) {
+		lo, hi := ci*batchJobs, min((ci+1)*batchJobs, len(execs))
+		arr, err := r.ToArray()
+		if err == nil && len(arr) != hi-lo {
+			err = fmt.Errorf("redisstream: a batch of %d jobs gave %d replies", hi-lo, len(arr))
+		}
+		for i := lo; i < hi; i++ {
+			if err != nil {
+				out[i].err = err
+			} else {
+				out[i].msg = arr[i-lo]
+			}
+		}
+	}
+	return out
+}
+
 // Every script touches only the keys it declares, all of one queue and so
 // of one hash slot: they run unchanged on Redis Cluster.
 
 // enqueueScript stores a job unless its ID or unique key is taken.
 // KEYS: job, stream of its priority, delayed, unique (or job again)
 // ARGV: id, has unique ("1"/""), unique ms, run-at ms, now ms, delayed member, field pairs...
-var enqueueScript = newScript(`
+var enqueueScript = newBatchScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ARGV[1]} end
 if ARGV[2] == '1' then
   local cur = redis.call('GET', KEYS[4])
@@ -64,7 +160,7 @@ else
   redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
 end
 return {1, ARGV[1]}
-`)
+`, 4)
 
 // moveScript moves due delayed jobs to their streams, atomically: with
 // several movers each job is moved once. It returns the next due score
@@ -91,17 +187,16 @@ return tonumber(nxt[2])
 // {"dead", unique} for a job delivered more than its max attempts.
 // KEYS: job, stream, delayed, dead
 // ARGV: entry, group, kinds (",a,b," or ""), now ms, release ms, id, dead retention ms
-var startScript = newScript(`
+var startScript = newBatchScript(`
 local function ack()
   redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
   redis.call('XDEL', KEYS[2], ARGV[1])
 end
-local st = redis.call('HGET', KEYS[1], 'state')
+local st, kind, prio, max, att = unpack(redis.call('HMGET', KEYS[1], 'state', 'kind', 'prio', 'max', 'att'))
 if not st or st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'canceled' then
   ack()
   return {'skip'}
 end
-local kind, prio, max, att = unpack(redis.call('HMGET', KEYS[1], 'kind', 'prio', 'max', 'att'))
 if ARGV[3] ~= '' and not string.find(ARGV[3], ',' .. kind .. ',', 1, true) then
   ack()
   redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + tonumber(ARGV[5]), prio .. '|' .. ARGV[6])
@@ -122,14 +217,14 @@ local out = {'run', tostring(att)}
 local h = redis.call('HGETALL', KEYS[1])
 for i = 1, #h do out[#out + 1] = h[i] end
 return out
-`)
+`, 4)
 
 // settleScript ends an attempt: only the attempt that holds the job
 // (state running, same attempt number) changes it; a canceled job is
 // acknowledged and stays canceled.
 // KEYS: job, stream, delayed, dead, unique (or job again), stream to requeue on (abandon)
 // ARGV: entry, group, outcome, now ms, error, result, run-at ms, delayed member, status ttl ms, dead retention ms, id, attempt
-var settleScript = newScript(`
+var settleScript = newBatchScript(`
 local function ack()
   redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
   redis.call('XDEL', KEYS[2], ARGV[1])
@@ -167,7 +262,7 @@ elseif o == 'abandon' then
 end
 ack()
 return 1
-`)
+`, 6)
 
 // heartbeatScript resets the idle time of the entries this consumer still
 // owns, and returns those it no longer owns.

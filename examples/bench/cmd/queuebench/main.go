@@ -20,8 +20,11 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -53,8 +56,13 @@ func main() {
 	}
 	defer rc.Close()
 
-	fmt.Printf("%-44s %14s %14s\n", "measurement", "apex", "asynq")
-	row := func(name string, a, b string) { fmt.Printf("%-44s %14s %14s\n", name, a, b) }
+	redisCli = rc
+	fmt.Printf("%-44s %14s %14s %18s %18s\n", "measurement", "apex", "asynq", "apex CPU ms", "asynq CPU ms")
+	fmt.Printf("%-44s %14s %14s %18s %18s\n", "", "", "", "(process/redis)", "(process/redis)")
+	row := func(name string, a, b string) {
+		fmt.Printf("%-44s %14s %14s %18s %18s\n", name, a, b, cpuUsed["apex"], cpuUsed["asynq"])
+		clear(cpuUsed)
+	}
 	for _, c := range []int{10, 50} {
 		row(fmt.Sprintf("processed jobs/s, no-op, concurrency %d", c),
 			perSec(runIf("apex", func() float64 { return apexProcess(ctx, rc, c) })),
@@ -72,11 +80,48 @@ func main() {
 	row("in-process backend jobs/s, concurrency 50", perSec(runIf("apex", func() float64 { return memoryProcess(ctx) })), "n/a")
 }
 
+// cpuUsed is the CPU time of the last measurement of each side: this
+// process's (user+sys, from getrusage; it includes the enqueuing of the
+// jobs a throughput measurement runs) and the Redis server's (INFO cpu;
+// the server is shared, so other clients' commands count too).
+var (
+	cpuUsed  = map[string]string{}
+	redisCli rueidis.Client
+)
+
 func runIf(who string, f func() float64) float64 {
 	if *only != "" && *only != who {
 		return -1
 	}
-	return f()
+	p0, r0 := processCPU(), redisCPU()
+	v := f()
+	cpuUsed[who] = fmt.Sprintf("%.0f/%.0f", (processCPU()-p0).Seconds()*1000, (redisCPU()-r0).Seconds()*1000)
+	return v
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU is the server's used_cpu_user + used_cpu_sys.
+func redisCPU() time.Duration {
+	info, err := redisCli.Do(context.Background(), redisCli.B().Info().Section("cpu").Build()).ToString()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 func perSec(v float64) string {
