@@ -1,6 +1,10 @@
 package redisstream
 
-import "time"
+import (
+	"time"
+
+	"github.com/apexgo/apex/internal/redisconn"
+)
 
 // Defaults of [Config].
 const (
@@ -9,5 +13,5 @@ const (
 	// DefaultHeartbeat is how often a process marks its deliveries alive.
 	DefaultHeartbeat = 5 * time.Second
 	// DefaultCommandTimeout bounds each Redis call.
-	DefaultCommandTimeout = 3 * time.Second
+	DefaultCommandTimeout = redisconn.DefaultCommandTimeout
 )
