@@ -304,10 +304,12 @@ func TestCheckConformance(t *testing.T) {
 }
 
 // TestFailFastCloseEndsProbes: closing the client while it probes a
-// frozen Redis does not wait for the probe's timeout.
+// frozen Redis does not wait for the probe's timeout. (rueidis's own
+// Close may wait up to one second for a silent peer before it drops the
+// connection, so the timeout here is well above that.)
 func TestFailFastCloseEndsProbes(t *testing.T) {
 	t.Parallel()
-	const timeout = time.Second
+	const timeout = 3 * time.Second
 	s := startServer(t)
 	cfg := redisconn.DefaultConfig()
 	cfg.Addr, cfg.CommandTimeout = s.addr, timeout
