@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -127,15 +128,15 @@ type knownOnly struct {
 	Roles  caseVariant `json:"ROLES"`
 	Tenant caseVariant `json:"TENANT"`
 
-	Issuer    *string  `json:"iss"`
-	Subject   *string  `json:"sub"`
-	Audience  audience `json:"aud"`
-	ExpiresAt *float64 `json:"exp"`
-	NotBefore *float64 `json:"nbf"`
-	IssuedAt  *float64 `json:"iat"`
-	ID        *string  `json:"jti"`
-	RoleNames []string `json:"roles"`
-	TenantID  *string  `json:"tenant"`
+	Issuer    *string       `json:"iss"`
+	Subject   *string       `json:"sub"`
+	Audience  audience      `json:"aud"`
+	ExpiresAt *float64      `json:"exp"`
+	NotBefore *float64      `json:"nbf"`
+	IssuedAt  *float64      `json:"iat"`
+	ID        *string       `json:"jti"`
+	RoleNames strictStrings `json:"roles"`
+	TenantID  *string       `json:"tenant"`
 }
 
 // caseVariant is set when a known claim's name in another case is in the
@@ -287,5 +288,34 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 		*a = audience{""}
 		return json.Unmarshal(b, &(*a)[0])
 	}
-	return json.Unmarshal(b, (*[]string)(a))
+	return (*strictStrings)(a).UnmarshalJSON(b)
+}
+
+// strictStrings is an array of strings decoded afresh every time (a
+// duplicate key must not fill in the previous array's elements, as
+// encoding/json does for a slice it reuses); a null element is an error,
+// so that the fast path declines and the map decode answers.
+type strictStrings []string
+
+var errNullElement = errors.New("auth: null in a string array claim")
+
+// UnmarshalJSON implements json.Unmarshaler; null leaves nil.
+func (s *strictStrings) UnmarshalJSON(b []byte) error {
+	var ps []*string
+	if err := json.Unmarshal(b, &ps); err != nil {
+		return err
+	}
+	if ps == nil {
+		*s = nil
+		return nil
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if p == nil {
+			return errNullElement
+		}
+		out[i] = *p
+	}
+	*s = out
+	return nil
 }
