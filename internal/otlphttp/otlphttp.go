@@ -71,8 +71,9 @@ func New(cfg Config) (*Exporter, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("otlphttp: endpoint %q must be an http:// or https:// URL with a host", cfg.Endpoint)
 	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
 	if !strings.HasSuffix(u.Path, TracesPath) {
-		u.Path = strings.TrimSuffix(u.Path, "/") + TracesPath
+		u.Path += TracesPath
 	}
 	h := http.Header{}
 	for k, v := range cfg.Headers {
@@ -80,7 +81,10 @@ func New(cfg Config) (*Exporter, error) {
 	}
 	h.Set("Content-Type", "application/x-protobuf")
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	return &Exporter{url: u.String(), headers: h, client: &http.Client{Timeout: cfg.Timeout, Transport: transport}}, nil
+	// No redirects: a redirect to another host would carry the headers
+	// (API keys) with it.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Exporter{url: u.String(), headers: h, client: &http.Client{Timeout: cfg.Timeout, Transport: transport, CheckRedirect: noRedirect}}, nil
 }
 
 // URL is where spans are sent.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,10 +128,11 @@ func TestExportsEverySpanField(t *testing.T) {
 func TestEndpointPath(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"http://c:4318":            "http://c:4318/v1/traces",
-		"http://c:4318/":           "http://c:4318/v1/traces",
-		"https://c/otlp":           "https://c/otlp/v1/traces",
-		"https://c/otlp/v1/traces": "https://c/otlp/v1/traces",
+		"http://c:4318":             "http://c:4318/v1/traces",
+		"http://c:4318/":            "http://c:4318/v1/traces",
+		"https://c/otlp":            "https://c/otlp/v1/traces",
+		"https://c/otlp/v1/traces":  "https://c/otlp/v1/traces",
+		"https://c/otlp/v1/traces/": "https://c/otlp/v1/traces",
 	} {
 		exp, err := otlphttp.New(otlphttp.Config{Endpoint: in})
 		if err != nil || exp.URL() != want {
@@ -141,6 +143,36 @@ func TestEndpointPath(t *testing.T) {
 		if _, err := otlphttp.New(otlphttp.Config{Endpoint: bad}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// A redirect is an error, not followed: it would carry the exporter's
+// headers (API keys) to the host it names.
+func TestRedirectNotFollowed(t *testing.T) {
+	t.Parallel()
+	var followed atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { followed.Store(true) }))
+	defer other.Close()
+	rec, srv := newReceiver(t)
+	rec.mu.Lock()
+	rec.answer = func(w http.ResponseWriter) {
+		w.Header().Set("Location", other.URL+"/v1/traces")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}
+	rec.mu.Unlock()
+	exp, err := otlphttp.New(otlphttp.Config{Endpoint: srv.URL, Timeout: 5 * time.Second, Headers: map[string]string{"X-Api-Key": "s3cret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &recorder{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rs))
+	_, sp := tp.Tracer("t").Start(context.Background(), "op")
+	sp.End()
+	if err := exp.ExportSpans(context.Background(), rs.spans); err == nil {
+		t.Fatal("a 307 answer was taken as success")
+	}
+	if followed.Load() {
+		t.Fatal("the redirect was followed, headers and all")
 	}
 }
 

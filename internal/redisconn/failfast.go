@@ -187,10 +187,12 @@ func (b *breaker) start(f func()) {
 	}
 }
 
+// ping reports whether Redis answered a PING: an error reply (NOPERM
+// after an ACL change, LOADING) is an answer, as for every command.
 func (b *breaker) ping() error {
 	ctx, cancel := context.WithTimeout(b.ctx, b.probeTimeout)
 	defer cancel()
-	return b.base.Do(ctx, b.base.B().Ping().Build()).Error()
+	return b.base.Do(ctx, b.base.B().Ping().Build()).NonRedisError()
 }
 
 // probeLoop PINGs Redis, at once and then every interval (±25%), until it
