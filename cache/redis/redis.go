@@ -113,7 +113,12 @@ func (g *getCommands) get(client rueidis.Client, prefix, key string) (*getComman
 
 var _ port.Cache = (*Cache)(nil)
 
-// New returns a Cache on client.
+// New returns a Cache on client. With client-side caching the Cache
+// reuses built GET commands across goroutines (pinned, so that rueidis
+// never recycles them): do not pass a client built with rueidis's
+// Standalone.EnableRedirect, whose redirect path returns commands to its
+// pool even when pinned. apex's own client (internal/redisconn) does not
+// set it.
 func New(client rueidis.Client, cfg Config) (*Cache, error) {
 	if client == nil {
 		return nil, errors.New("redis: nil client")
