@@ -162,11 +162,12 @@ func (w *Worker) Start() error {
 		}
 		l.settle = make(chan port.Settlement, 2*l.slots)
 		w.loops = append(w.loops, l)
-		// A few fetchers per queue keep a round trip in flight while
-		// another's jobs start: one per 5 slots, at most 4.
-		// and several settlers, so that finishing jobs do not queue
-		// behind one round trip at a time.
-		for range min(max(l.slots/5, 1), 4) {
+		// A few fetchers per queue keep round trips in flight while
+		// another's jobs start: one per 2 slots, at most 8 (on Redis, an
+		// idle fetcher holds a blocking connection); and several
+		// settlers, so that finishing jobs do not queue behind one round
+		// trip at a time.
+		for range min(max(l.slots/2, 1), 8) {
 			w.fetchWG.Add(1)
 			go l.fetch(ctx)
 		}
