@@ -50,6 +50,9 @@ type Client struct {
 	now     func() time.Time
 	tracing bool // a recording tracer: a span per attempt
 	logging bool // a logger that writes: job fields on the attempt's logger
+	// bare is the base context of an attempt whose job carries no tenant,
+	// subject or request ID, made once (without tracing or logging).
+	bare context.Context
 
 	mu      sync.Mutex
 	kinds   map[string]*kind
@@ -78,6 +81,7 @@ func New(p Params) (*Client, error) {
 	}
 	c.tracing = observe.Recording(tp)
 	c.tracer = tp.Tracer("github.com/apexgo/apex/queue")
+	c.bare = observe.ContextWith(context.Background(), c.log, "")
 	c.worker = newWorker(c)
 	return c, nil
 }
@@ -270,6 +274,9 @@ func (c *Client) meta(ctx context.Context) map[string]string {
 		m[metaSubject] = s
 	}
 	c.prop.Inject(ctx, propagation.MapCarrier(m))
+	if len(m) == 0 {
+		return nil // nothing to keep: no map to copy or encode per job
+	}
 	return m
 }
 

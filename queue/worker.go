@@ -162,11 +162,12 @@ func (w *Worker) Start() error {
 		}
 		l.settle = make(chan port.Settlement, 2*l.slots)
 		w.loops = append(w.loops, l)
-		// A few fetchers per queue keep a round trip in flight while
-		// another's jobs start: one per 5 slots, at most 4.
-		// and several settlers, so that finishing jobs do not queue
-		// behind one round trip at a time.
-		for range min(max(l.slots/5, 1), 4) {
+		// A few fetchers per queue keep round trips in flight while
+		// another's jobs start: one per 2 slots, at most 8 (on Redis, an
+		// idle fetcher holds a blocking connection); and several
+		// settlers, so that finishing jobs do not queue behind one round
+		// trip at a time.
+		for range min(max(l.slots/2, 1), 8) {
 			w.fetchWG.Add(1)
 			go l.fetch(ctx)
 		}
@@ -417,14 +418,10 @@ func (l *loop) runner() {
 	}
 }
 
-func (l *loop) run(d port.Delivery) {
-	defer l.w.jobsWG.Done()
-	defer func() { l.free <- struct{}{} }()
-	c := l.w.c
-	m := d.Message
-	k := l.byKind[m.Kind]
-
-	// The job's context: request ID, tenant, a span linked to the enqueuer's.
+// attemptBase returns the base context of an attempt at m (tenant,
+// subject, request ID, a span linked to the enqueuer's when tracing), its
+// logger and its span (a no-op one without tracing).
+func (c *Client) attemptBase(m port.Message, attempt int) (context.Context, *zap.Logger, trace.Span) {
 	base := context.Background()
 	if t := m.Meta[metaTenant]; t != "" {
 		base = app.WithTenant(base, t)
@@ -437,15 +434,32 @@ func (l *loop) run(d port.Delivery) {
 		link := trace.SpanContextFromContext(c.prop.Extract(context.Background(), propagation.MapCarrier(m.Meta)))
 		base, span = c.tracer.Start(base, "queue.process "+m.Kind, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindConsumer),
 			trace.WithLinks(trace.Link{SpanContext: link}))
-		defer span.End()
 	}
 	log := c.log
 	if c.logging {
-		log = log.With(zap.String("job_id", m.ID), zap.String("kind", m.Kind), zap.Int("attempt", d.Attempt))
+		log = log.With(zap.String("job_id", m.ID), zap.String("kind", m.Kind), zap.Int("attempt", attempt))
 	}
 	base = observe.ContextWith(base, log, m.Meta[metaRequestID])
 	if c.logging {
 		log = observe.Logger(base)
+	}
+	return base, log, span
+}
+
+func (l *loop) run(d port.Delivery) {
+	defer l.w.jobsWG.Done()
+	defer func() { l.free <- struct{}{} }()
+	c := l.w.c
+	m := d.Message
+	k := l.byKind[m.Kind]
+
+	// The job's context: request ID, tenant, a span linked to the enqueuer's.
+	base, log, span := c.bare, c.log, trace.SpanFromContext(c.bare) // a no-op span
+	if len(m.Meta) > 0 || c.tracing || c.logging {
+		base, log, span = c.attemptBase(m, d.Attempt)
+		if c.tracing {
+			defer span.End()
+		}
 	}
 
 	timeout := cmpDuration(m.Timeout, kOpt(k).timeout, c.cfg.Timeout)

@@ -267,7 +267,7 @@ func (q *Queue) enqueue(m port.Message, now time.Time) port.Enqueued {
 }
 
 func clone(m map[string]string) map[string]string {
-	if m == nil {
+	if len(m) == 0 { // an empty map reads as a nil one
 		return nil
 	}
 	out := make(map[string]string, len(m))

@@ -237,7 +237,6 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []port.Message) ([]port.Enqueu
 		}
 		s := q.state(m.Queue)
 		p := prio(m.Priority)
-		meta, _ := json.Marshal(m.Meta)
 		if m.EnqueuedAt.IsZero() {
 			m.EnqueuedAt = now
 		}
@@ -268,6 +267,7 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []port.Message) ([]port.Enqueu
 			*a = append(*a, "uk", m.UniqueKey)
 		}
 		if len(m.Meta) > 0 {
+			meta, _ := json.Marshal(m.Meta)
 			*a = append(*a, "meta", string(meta))
 		}
 		if runAt != "0" {
