@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -721,6 +722,11 @@ func (q *Queue) Settle(ctx context.Context, ss []port.Settlement) error {
 			return fmt.Errorf("redisstream: settle: bad delivery token %q or outcome %d", st.Delivery.Token, st.Outcome)
 		}
 		k := q.state(m.Queue).keys
+		if !slices.Contains(k.streams[:], stream) {
+			// A token naming another queue's stream would ack that
+			// queue's entry (and cross slots on a Cluster).
+			return fmt.Errorf("redisstream: settle: delivery token %q is not of queue %q", st.Delivery.Token, m.Queue)
+		}
 		uk := k.job(m.ID)
 		if m.UniqueKey != "" {
 			uk = k.unique(m.UniqueKey)

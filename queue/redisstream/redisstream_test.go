@@ -2,12 +2,14 @@ package redisstream_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/apexgo/apex/internal/testservice"
+	"github.com/apexgo/apex/queue"
 	"github.com/apexgo/apex/queue/port"
 	"github.com/apexgo/apex/queue/queuetest"
 	"github.com/apexgo/apex/queue/redisstream"
@@ -62,4 +64,33 @@ func newBackend(c rueidis.Client) queuetest.NewBackend {
 func TestConformance(t *testing.T) {
 	c := connect(t, testservice.Need(t, testservice.Redis))
 	queuetest.Run(t, queuetest.Features{Durable: true, Shared: true}, newBackend(c))
+}
+
+// A delivery token naming another queue's stream is refused: settling it
+// would ack (and delete) that queue's entry, and on a Cluster cross slots.
+func TestSettleRefusesAnotherQueuesToken(t *testing.T) {
+	t.Parallel()
+	c := connect(t, testservice.Need(t, testservice.Redis))
+	prefix := "apex-test-" + queue.NewID("t") + ":"
+	q := newBackend(c)(t, prefix)
+	ctx := t.Context()
+	var ds []port.Delivery
+	for _, name := range []string{"a", "b"} {
+		if _, err := q.Enqueue(ctx, []port.Message{{ID: queue.NewID(name), Kind: "k", Queue: name, Payload: []byte(`{}`), MaxAttempts: 3}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := q.Fetch(ctx, port.FetchParams{Queue: name, Max: 1, Wait: time.Second})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("fetch %s: %v %v", name, got, err)
+		}
+		ds = append(ds, got[0])
+	}
+	forged := ds[0]
+	forged.Token = strings.SplitN(ds[1].Token, " ", 2)[0] + " " + strings.SplitN(ds[0].Token, " ", 2)[1]
+	if err := q.Settle(ctx, []port.Settlement{{Delivery: forged, Outcome: port.Succeed}}); err == nil {
+		t.Fatal("a token of queue b settled a job of queue a")
+	}
+	if err := q.Settle(ctx, []port.Settlement{{Delivery: ds[0], Outcome: port.Succeed}, {Delivery: ds[1], Outcome: port.Succeed}}); err != nil {
+		t.Fatalf("settle with the right tokens: %v", err)
+	}
 }
