@@ -305,11 +305,12 @@ func TestCheckConformance(t *testing.T) {
 
 // TestFailFastCloseEndsProbes: closing the client while it probes a
 // frozen Redis does not wait for the probe's timeout. (rueidis's own
-// Close may wait up to one second for a silent peer before it drops the
-// connection, so the timeout here is well above that.)
+// Close waits up to one second per connection for a silent peer before
+// it drops it — seen taking 2s here — so the timeout is well above that
+// and Close must end within it.)
 func TestFailFastCloseEndsProbes(t *testing.T) {
 	t.Parallel()
-	const timeout = 3 * time.Second
+	const timeout = 5 * time.Second
 	s := startServer(t)
 	cfg := redisconn.DefaultConfig()
 	cfg.Addr, cfg.CommandTimeout = s.addr, timeout
@@ -328,7 +329,7 @@ func TestFailFastCloseEndsProbes(t *testing.T) {
 	// A probe is now waiting for a PING that cannot come back.
 	start := time.Now()
 	c.Close()
-	if took := time.Since(start); took > timeout/2 {
+	if took := time.Since(start); took > timeout*4/5 {
 		t.Fatalf("Close took %v while a probe waited on a frozen Redis; want it to end the probe", took)
 	}
 }
