@@ -8,6 +8,8 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/httpx/httpxtest"
 	"github.com/apexgo/apex/internal/testservice"
 	"github.com/apexgo/apex/queue"
 	"github.com/apexgo/apex/queue/port"
@@ -93,4 +95,27 @@ func TestSettleRefusesAnotherQueuesToken(t *testing.T) {
 	if err := q.Settle(ctx, []port.Settlement{{Delivery: ds[0], Outcome: port.Succeed}, {Delivery: ds[1], Outcome: port.Succeed}}); err != nil {
 		t.Fatalf("settle with the right tokens: %v", err)
 	}
+}
+
+// The backend's Ping, which the module registers as the "queue" readiness
+// check, passes the health-check suite: on the live Redis it passes, on a
+// Redis that was stopped it fails promptly.
+func TestHealthCheckConformance(t *testing.T) {
+	t.Parallel()
+	live := connect(t, testservice.Need(t, testservice.Redis))
+	s := startRedis(t)
+	dead := connect(t, s.addr())
+	s.stop()
+	httpxtest.Run(t, httpxtest.Features{Down: true}, func(t *testing.T, down bool) httpx.HealthCheck {
+		c := live
+		if down {
+			c = dead
+		}
+		q, err := redisstream.New(c, redisstream.Config{Prefix: "apex-test-" + queue.NewID("h") + ":", CommandTimeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = q.Close() })
+		return httpx.CheckFunc("queue", q.Ping)
+	})
 }
