@@ -3,13 +3,13 @@ package redisstream_test
 import (
 	"context"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/apexgo/apex/internal/testservice"
 	"github.com/apexgo/apex/queue"
 	"github.com/apexgo/apex/queue/port"
+	"github.com/apexgo/apex/queue/queuetest"
 	"github.com/apexgo/apex/queue/redisstream"
 )
 
@@ -46,39 +46,5 @@ func BenchmarkRedisEnqueueBatch(b *testing.B) {
 
 // BenchmarkRedisProcess runs b.N waiting no-op jobs at concurrency 50.
 func BenchmarkRedisProcess(b *testing.B) {
-	be := benchBackend(b)
-	ctx := context.Background()
-	cl, err := queue.New(queue.Params{Backend: be, Config: queue.Config{Queues: map[string]queue.QueueConfig{"b": {Concurrency: 50}}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for i := 0; i < b.N; i += 1000 {
-		items := make([]queue.Item, min(1000, b.N-i))
-		for j := range items {
-			items[j] = queue.Item{Kind: "noop", Payload: i + j, Options: []queue.Option{queue.On("b")}}
-		}
-		if _, err := cl.EnqueueMany(ctx, items...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var ran atomic.Int64
-	done := make(chan struct{})
-	queue.Handle(cl.Worker(), "noop", func(context.Context, queue.Job[int]) error {
-		if ran.Add(1) == int64(b.N) {
-			close(done)
-		}
-		return nil
-	}, queue.On("b"))
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	if err := cl.Worker().Start(); err != nil {
-		b.Fatal(err)
-	}
-	<-done
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
-	b.StopTimer()
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	_ = cl.Worker().Stop(sctx)
+	queuetest.BenchmarkProcess(b, benchBackend(b), "b", 50)
 }
