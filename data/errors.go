@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/apexgo/apex/internal/sqldb"
 	sqlitedrv "github.com/glebarez/go-sqlite"
 	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -61,6 +62,9 @@ func classify(err error) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}
+	if sqldb.Retryable(err) {
+		return ErrRetryable
+	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		switch pg.Code {
@@ -68,8 +72,6 @@ func classify(err error) error {
 			return ErrConflict
 		case "23503":
 			return ErrForeignKey
-		case "40001", "40P01", "55P03":
-			return ErrRetryable
 		case "3D000":
 			return errNoDatabase
 		}
@@ -82,8 +84,6 @@ func classify(err error) error {
 			return ErrConflict
 		case 1451, 1452, 1216, 1217:
 			return ErrForeignKey
-		case 1213, 1205:
-			return ErrRetryable
 		case 1049:
 			return errNoDatabase
 		}
@@ -100,10 +100,6 @@ func classify(err error) error {
 		if lite.Code()&0xff == 19 && strings.Contains(lite.Error(), "FOREIGN KEY") {
 			// ON DELETE RESTRICT reports SQLITE_CONSTRAINT_TRIGGER.
 			return ErrForeignKey
-		}
-		switch lite.Code() & 0xff {
-		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
-			return ErrRetryable
 		}
 	}
 	return nil

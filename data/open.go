@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apexgo/apex/internal/sqldb"
 	"github.com/glebarez/sqlite"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
@@ -23,9 +24,9 @@ import (
 
 // The drivers.
 const (
-	Postgres = "postgres"
-	MySQL    = "mysql"
-	SQLite   = "sqlite"
+	Postgres = sqldb.Postgres
+	MySQL    = sqldb.MySQL
+	SQLite   = sqldb.SQLite
 )
 
 // OpenParams are the optional parts of [Open].
@@ -271,16 +272,7 @@ func newGorm(dialector gorm.Dialector, driver string, p OpenParams) (*gorm.DB, e
 
 // Driver returns the driver of a database from [Open]: postgres, mysql or
 // sqlite.
-func Driver(db *gorm.DB) string {
-	switch db.Dialector.Name() {
-	case "postgres":
-		return Postgres
-	case "mysql":
-		return MySQL
-	default:
-		return SQLite
-	}
-}
+func Driver(db *gorm.DB) string { return sqldb.Dialect(db) }
 
 // Ping connects to db, retrying with backoff until it answers or ctx ends;
 // each attempt is bounded by timeout. The error names setting, the

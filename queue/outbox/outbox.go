@@ -34,7 +34,7 @@ import (
 	"go.uber.org/zap"
 	"gorm.io/gorm"
 
-	"github.com/apexgo/apex/data"
+	"github.com/apexgo/apex/internal/sqldb"
 	"github.com/apexgo/apex/queue/port"
 )
 
@@ -58,10 +58,10 @@ const (
 var migrations embed.FS
 
 // Migrations returns the goose migrations of the outbox table for driver
-// (data.Postgres, data.MySQL or data.SQLite).
+// ("postgres", "mysql" or "sqlite": data.Postgres, data.MySQL, data.SQLite).
 func Migrations(driver string) (fs.FS, error) {
 	switch driver {
-	case data.Postgres, data.MySQL, data.SQLite:
+	case sqldb.Postgres, sqldb.MySQL, sqldb.SQLite:
 		return fs.Sub(migrations, "migrations/"+driver)
 	}
 	return nil, fmt.Errorf("outbox: no migrations for driver %q", driver)
@@ -71,11 +71,16 @@ func Migrations(driver string) (fs.FS, error) {
 // versions in VersionTable (apart from the app's own migrations), under
 // data's migration lock so instances starting together apply each once.
 func Migrate(ctx context.Context, db *gorm.DB, log *zap.Logger) error {
-	fsys, err := Migrations(data.Driver(db))
+	dialect := sqldb.Dialect(db)
+	fsys, err := Migrations(dialect)
 	if err != nil {
 		return err
 	}
-	m, err := data.NewMigrator(db, fsys, data.MigratorParams{Table: VersionTable, Log: log})
+	sqlDB, err := db.DB()
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	m, err := sqldb.NewMigrator(sqlDB, fsys, sqldb.MigratorParams{Dialect: dialect, Table: VersionTable, Log: log})
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
@@ -108,7 +113,7 @@ func Insert(tx *gorm.DB, msgs []port.Message, notify bool) error {
 	if err := tx.Table(Table).Omit("id").Create(&rows).Error; err != nil {
 		return fmt.Errorf("outbox: insert into %s: %w", Table, err)
 	}
-	if notify && data.Driver(tx) == data.Postgres {
+	if notify && sqldb.Dialect(tx) == sqldb.Postgres {
 		if err := tx.Exec("SELECT pg_notify(?, '')", Channel).Error; err != nil {
 			return fmt.Errorf("outbox: notify: %w", err)
 		}
@@ -117,7 +122,12 @@ func Insert(tx *gorm.DB, msgs []port.Message, notify bool) error {
 }
 
 // errTaken: another relay held some of the rows read; nothing was sent.
-var errTaken = &data.Error{Kind: data.ErrRetryable, Err: errors.New("outbox: rows taken by another relay")}
+var errTaken = errors.New("outbox: rows taken by another relay")
+
+// IsRetryable reports whether an error of [Relay.RelayOnce] left every row
+// for a next call that may follow at once: another relay held some of the
+// rows, or the database reported a deadlock or serialization failure.
+func IsRetryable(err error) bool { return errors.Is(err, errTaken) || sqldb.Retryable(err) }
 
 // Config configures a [Relay]. Zero fields take the defaults.
 type Config struct {
@@ -158,7 +168,7 @@ func NewRelay(db *gorm.DB, backend port.Queue, cfg Config, log *zap.Logger) (*Re
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Relay{db: db, backend: backend, cfg: cfg, log: log, driver: data.Driver(db), wake: make(chan struct{}, 1)}, nil
+	return &Relay{db: db, backend: backend, cfg: cfg, log: log, driver: sqldb.Dialect(db), wake: make(chan struct{}, 1)}, nil
 }
 
 // Wake makes a started relay look for rows now.
@@ -172,15 +182,15 @@ func (r *Relay) Wake() {
 // RelayOnce moves up to Batch rows, oldest first, to the backend in one
 // database transaction and returns how many it moved. Rows the backend
 // refused (ErrFull) stay for the next call; rows another relay holds are
-// skipped. An error wrapping data.ErrRetryable (a deadlock) left every
-// row for the next call.
+// skipped. An error for which [IsRetryable] holds left every row for the
+// next call.
 func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	moved := 0
 	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		q := "SELECT id, job_id, message FROM " + Table + " ORDER BY id LIMIT ?"
-		if r.driver == data.SQLite {
+		if r.driver == sqldb.SQLite {
 			// Take the one write lock now, so that relays in other
 			// processes wait instead of reading the same rows.
 			if err := tx.Exec("DELETE FROM " + Table + " WHERE 0").Error; err != nil {
@@ -243,7 +253,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 // txOptions: read committed on MySQL, whose default repeatable read
 // takes gap locks that make concurrent relays deadlock.
 func (r *Relay) txOptions() *sql.TxOptions {
-	if r.driver == data.MySQL {
+	if r.driver == sqldb.MySQL {
 		return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
 	return nil
@@ -258,7 +268,7 @@ func (r *Relay) Start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
-	if r.cfg.Listen && r.driver == data.Postgres {
+	if r.cfg.Listen && r.driver == sqldb.Postgres {
 		r.done.Add(1)
 		go r.listen(ctx)
 	}
@@ -283,7 +293,7 @@ func (r *Relay) run(ctx context.Context) {
 		switch {
 		case ctx.Err() != nil:
 			return
-		case errors.Is(err, data.ErrRetryable):
+		case IsRetryable(err):
 			wait = 0 // a deadlock or serialization failure: nothing was deleted
 		case err != nil:
 			r.log.Warn("outbox: relay failed; retrying", zap.Error(err))

@@ -10,7 +10,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/data/datatest"
 	"github.com/apexgo/apex/queue"
 	"github.com/apexgo/apex/queue/memory"
@@ -262,7 +261,7 @@ func TestConcurrentRelays(t *testing.T) {
 				defer wg.Done()
 				for {
 					n, err := r.RelayOnce(context.Background())
-					if errors.Is(err, data.ErrRetryable) {
+					if outbox.IsRetryable(err) {
 						retries[i]++
 						continue
 					}
