@@ -126,6 +126,11 @@ func TestIdenticalAlertsFold(t *testing.T) {
 	}
 }
 
+// TestHangingReceiverNeverSlowsLogging: while the receiver hangs (it
+// answers only when the test ends), a thousand ERROR lines are logged and
+// counted as dropped, and Stop returns within its budget. A logging call
+// that waited on the receiver would never return before the release, so
+// the deadlines below detect a hang; they measure no speed.
 func TestHangingReceiverNeverSlowsLogging(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
@@ -139,38 +144,37 @@ func TestHangingReceiverNeverSlowsLogging(t *testing.T) {
 	defer close(release)
 	cfg := alertsConfig()
 	cfg.QueueSize = 8
-	cfg.Timeout = 30 * time.Second
+	cfg.Timeout = time.Hour // a send that is waited for would outlast the test
 	cfg.Window = 0
 	d, log, reg := newDispatcher(t, srv.URL, cfg)
 
-	// Baseline: the same logger shape with nothing behind it.
-	nop := zap.New(zapcore.NewTee(zapcore.NewNopCore()))
-	base := worstOf(1000, func(i int) { nop.Error("x", zap.Int("i", i)) })
-	worst := worstOf(1000, func(i int) { log.Error("distinct", zap.Int("i", i), zap.Error(errors.New("boom"))) })
-	if worst > 50*time.Millisecond {
-		t.Fatalf("a logging call took %v while the receiver hangs (baseline worst %v)", worst, base)
+	logged := make(chan struct{})
+	go func() {
+		defer close(logged)
+		for i := range 1000 {
+			log.Error("distinct", zap.Int("i", i), zap.Error(errors.New("boom")))
+		}
+	}()
+	select {
+	case <-logged:
+	case <-time.After(time.Minute):
+		t.Fatal("logging blocked while the alert receiver hangs")
 	}
 	if dropped := counterValue(t, reg, "apex_alerts_dropped_total"); dropped < 900 {
 		t.Fatalf("dropped %v alerts, want the overflow (≥ 900) counted", dropped)
 	}
-	// A dead receiver must neither fail nor hold up the stop.
+	// A dead receiver must neither fail nor hold up the stop: Stop ends
+	// with its context, not with the hour-long send timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	start := time.Now()
-	if err := d.Stop(ctx); err != nil {
-		t.Fatalf("Stop with a hanging receiver: %v", err)
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.Stop(ctx) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Stop with a hanging receiver: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Stop outlived its 200ms budget by a minute with a hanging receiver")
 	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Fatalf("Stop took %v with a 200ms budget", took)
-	}
-}
-
-func worstOf(n int, f func(i int)) time.Duration {
-	var worst time.Duration
-	for i := range n {
-		start := time.Now()
-		f(i)
-		worst = max(worst, time.Since(start))
-	}
-	return worst
 }

@@ -125,7 +125,8 @@ func read(c rueidis.Client, cached bool) error {
 }
 
 // failFast checks reads during an outage: each fails with ErrUnavailable,
-// and the 99th percentile of their latencies is under 50ms.
+// and the 99th percentile of their latencies is under a quarter of the
+// client's 1s command timeout (waiting for it is what fail-fast avoids).
 func failFast(t *testing.T, c rueidis.Client) {
 	t.Helper()
 	var took []time.Duration
@@ -141,8 +142,8 @@ func failFast(t *testing.T, c rueidis.Client) {
 	slices.Sort(took)
 	p99 := took[len(took)*99/100]
 	t.Logf("reads during the outage: median %v, p99 %v, max %v", took[len(took)/2], p99, took[len(took)-1])
-	if p99 > 50*time.Millisecond {
-		t.Fatalf("p99 of reads during the outage %v, want under 50ms", p99)
+	if p99 > 250*time.Millisecond {
+		t.Fatalf("p99 of reads during the outage %v, want under 250ms (a quarter of the command timeout)", p99)
 	}
 }
 
@@ -206,7 +207,7 @@ func TestFailFastWhenRedisIsKilled(t *testing.T) {
 
 	checkStart := time.Now()
 	err = redisconn.Check{Client: c}.Check(t.Context())
-	if !errors.Is(err, redisconn.ErrUnavailable) || !strings.Contains(err.Error(), "unavailable since") || time.Since(checkStart) > 50*time.Millisecond {
+	if !errors.Is(err, redisconn.ErrUnavailable) || !strings.Contains(err.Error(), "unavailable since") || time.Since(checkStart) > 250*time.Millisecond {
 		t.Fatalf("readiness check during the outage: %v after %v; want a prompt error saying since when Redis is unavailable", err, time.Since(checkStart))
 	}
 	if up, outages := gauge(t, reg, "apex_redis_up"), gauge(t, reg, "apex_redis_outages_total"); up != 0 || outages != 1 {
