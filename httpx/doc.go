@@ -24,7 +24,7 @@ type Doc struct {
 	Tags []string
 	// OperationID names the operation for client generators; it must be
 	// unique in the document. Default: derived from the method and the
-	// path (GET /orders/:id → "getOrdersByID").
+	// path (GET /orders/:id → "getOrdersById").
 	OperationID string
 	// Deprecated marks the operation as deprecated.
 	Deprecated bool
