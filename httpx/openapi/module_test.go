@@ -85,7 +85,7 @@ func TestModuleUIAndCSP(t *testing.T) {
 		t.Fatalf("GET /docs: %d %s", page.StatusCode, page.Header.Get("Content-Type"))
 	}
 	csp := page.Header.Get("Content-Security-Policy")
-	if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-eval") ||
+	if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") ||
 		strings.Contains(csp, "http") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("the UI page's CSP: %q", csp)
 	}

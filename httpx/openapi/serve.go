@@ -120,7 +120,7 @@ func NewHandler(cfg httpx.OpenAPIConfig, title string) *Handler {
 			connect = append(connect, u.Scheme+"://"+u.Host)
 		}
 	}
-	h.csp = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	h.csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 		"font-src 'self' data:; connect-src " + strings.Join(connect, " ") + "; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 	return h
 }
