@@ -11,7 +11,6 @@ import (
 	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/httpx"
-	"github.com/apexgo/apex/httpx/openapi"
 )
 
 // With apex.Modules, every route of the app — apex's own (health,
@@ -207,5 +206,4 @@ func TestModuleBadDoc(t *testing.T) {
 			}
 		}
 	}
-	_ = openapi.Module
 }
