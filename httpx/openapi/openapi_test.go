@@ -263,3 +263,35 @@ func TestSchemaNames(t *testing.T) {
 		t.Errorf("/b refers to %s", ref)
 	}
 }
+
+// A request or response that is not a struct: a JSON array, a map, a
+// pointer.
+func TestNonStructBodies(t *testing.T) {
+	t.Parallel()
+	e := echo.New()
+	nop := func(echo.Context) error { return nil }
+	routes := []httpx.Route{
+		{Method: http.MethodPost, Path: "/bulk", Handler: nop, Doc: httpx.Doc{
+			Request: []createTask{}, Responses: map[int]any{200: map[string]int{}, 201: &task{}}}},
+		{Method: http.MethodPut, Path: "/ptr/:project", Handler: nop, Doc: httpx.Doc{Request: (*createTask)(nil)}},
+	}
+	if err := httpx.Register(e, nil, routes); err != nil {
+		t.Fatal(err)
+	}
+	d, err := openapi.New(openapi.Params{Echo: e, Routes: routes, Config: httpx.DefaultConfig().OpenAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := load(t, d.JSON())
+	bulk := doc.Paths.Find("/bulk").Post
+	if s := bulk.RequestBody.Value.Content.Get("application/json").Schema.Value; !s.Type.Is("array") || s.Items == nil {
+		t.Errorf("bulk body: %v", s.Type)
+	}
+	if s := bulk.Responses.Status(200).Value.Content.Get("application/json").Schema.Value; !s.Type.Is("object") {
+		t.Errorf("bulk 200: %v", s.Type)
+	}
+	ptr := doc.Paths.Find("/ptr/{project}").Put
+	if ptr.RequestBody == nil || ptr.Parameters.GetByInAndName("path", "project") == nil {
+		t.Error("a nil *createTask is not documented as createTask")
+	}
+}
