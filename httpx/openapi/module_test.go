@@ -2,10 +2,12 @@ package openapi_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
+	"github.com/swaggest/jsonschema-go"
 	"go.uber.org/fx"
 
 	"github.com/apexgo/apex"
@@ -205,5 +207,41 @@ func TestModuleBadDoc(t *testing.T) {
 				t.Errorf("%s: %v, want an error with %q", c.name, err, w)
 			}
 		}
+	}
+}
+
+// listenProbe records, when jsonschema-go reflects it, whether the
+// server was listening then.
+type listenProbe struct {
+	Name string `json:"name"`
+}
+
+var probe struct {
+	server    *httpx.Server
+	listening []bool
+}
+
+func (listenProbe) PrepareJSONSchema(*jsonschema.Schema) error {
+	probe.listening = append(probe.listening, probe.server.Addr() != nil)
+	return nil
+}
+
+// With apex.Modules, the document is generated before the server
+// listens, so that a bad Doc stops the start before any request is
+// served.
+func TestModuleGeneratesBeforeListening(t *testing.T) {
+	// Not parallel: probe is shared.
+	apptest.New(t, apex.Modules, apptest.With(
+		fx.Provide(httpx.AsRoute(func() httpx.Route {
+			return httpx.Route{Method: http.MethodPost, Path: "/probe", Handler: func(c echo.Context) error { return nil },
+				Doc: httpx.Doc{Request: listenProbe{}}}
+		})),
+		fx.Populate(&probe.server),
+	))
+	if len(probe.listening) == 0 || slices.Contains(probe.listening, true) {
+		t.Errorf("reflected while listening: %v", probe.listening)
+	}
+	if probe.server.Addr() == nil {
+		t.Error("the server does not listen after the start")
 	}
 }
