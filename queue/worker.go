@@ -155,7 +155,7 @@ func (w *Worker) Start() error {
 		// One long-lived runner per slot: a job starts without a new
 		// goroutine (and its stack growth) of its own. jobs holds what
 		// the slots and the read-ahead allow (see reserve).
-		l.jobs = make(chan port.Delivery, 2*l.slots)
+		l.jobs = make(chan port.Delivery, (1+readAhead)*l.slots)
 		for range l.slots {
 			go l.runner()
 		}
@@ -259,23 +259,29 @@ func (l *loop) close() {
 }
 
 // readAheadBelow is the average run time under which a loop reads
-// ahead: it fetches up to one more job per slot than it has free slots,
-// so that the next batch is on its way while one runs. A job read ahead
-// is a started attempt (its record says running) that waits in this
-// process for about one job's run time, at most this long on average;
-// longer jobs are fetched only for free slots, so that an idle worker
-// elsewhere gets them. Stop gives the ones not started back at once.
-const readAheadBelow = time.Millisecond
+// ahead: it holds up to readAhead more jobs per slot than it has slots,
+// fetched up to two slots' worth at a time, so that the next batches are
+// on their way while one runs and each round trip carries more jobs. A
+// job read ahead is a started attempt (its record says running) that
+// waits in this process for about readAhead jobs' run time, at most a
+// few milliseconds on average; longer jobs are fetched only for free
+// slots, so that an idle worker elsewhere gets them. Stop gives the ones
+// not started back at once.
+const (
+	readAheadBelow = time.Millisecond
+	readAhead      = 3
+	fetchSlots     = 2
+)
 
-// reserve returns how many deliveries the caller may fetch (at most a
-// slot's worth), counting them held; 0 when the loop is full.
+// reserve returns how many deliveries the caller may fetch (at most
+// fetchSlots per slot), counting them held; 0 when the loop is full.
 func (l *loop) reserve() int {
 	limit := l.slots
 	if avg := l.runAvg.Load(); avg >= 0 && avg < int64(readAheadBelow) {
-		limit += l.slots
+		limit += readAhead * l.slots
 	}
 	l.gate.Lock()
-	n := min(limit-l.held, l.slots)
+	n := min(limit-l.held, fetchSlots*l.slots)
 	if n <= 0 {
 		l.gate.Unlock()
 		return 0
@@ -307,8 +313,12 @@ func (l *loop) signal() {
 	}
 }
 
-// ran records a handler's run time in the moving average.
+// ran records a handler's run time in the moving average; a sample
+// counts as at most twice readAheadBelow, so that one job slowed by the
+// scheduler does not stop the read-ahead of a queue of short jobs (a
+// queue of longer ones still averages past the threshold).
 func (l *loop) ran(d time.Duration) {
+	d = min(d, 2*readAheadBelow)
 	avg := l.runAvg.Load()
 	if avg < 0 {
 		l.runAvg.Store(int64(d))

@@ -32,7 +32,7 @@ func TestReadAhead(t *testing.T, _ Features, newBackend NewBackend) {
 	// Short jobs first: the worker learns that its jobs take well under
 	// readAheadBelow.
 	var last string
-	for range 20 {
+	for range 50 {
 		last = e.enqueue("ra", Payload{N: 0})
 	}
 	e.waitState(last, queue.Succeeded)

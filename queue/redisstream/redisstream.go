@@ -758,11 +758,15 @@ func (q *Queue) Settle(ctx context.Context, ss []port.Settlement) error {
 	var errs []error
 	for i, r := range byQueue(ctx, q.c, settleScript, ss, func(s port.Settlement) string { return s.Delivery.Message.Queue }, execs) {
 		stream, entryID, _ := strings.Cut(ss[i].Delivery.Token, " ")
+		// Settled or not, this process no longer keeps the entry alive:
+		// one whose outcome could not be recorded (Redis down, a corrupt
+		// record) is reclaimed after ReclaimAfter and runs again (at
+		// least once), instead of staying pending, heartbeated, for as
+		// long as this process lives.
+		q.hold(stream, entryID, false)
 		if err := r.Error(); err != nil {
 			errs = append(errs, err)
-			continue // still held: heartbeats keep it ours until the process stops, then it is reclaimed
 		}
-		q.hold(stream, entryID, false)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("redisstream: settle: %w", errors.Join(errs...))
