@@ -150,13 +150,12 @@ func (w *Worker) Start() error {
 			l.byKind[name] = w.c.kinds[name]
 		}
 		w.c.mu.Unlock()
-		l.free = make(chan struct{}, l.slots)
-		for range l.slots {
-			l.free <- struct{}{}
-		}
+		l.wake = make(chan struct{}, 1)
+		l.runAvg.Store(-1) // unknown: no read-ahead until jobs prove short
 		// One long-lived runner per slot: a job starts without a new
-		// goroutine (and its stack growth) of its own.
-		l.jobs = make(chan port.Delivery, l.slots)
+		// goroutine (and its stack growth) of its own. jobs holds what
+		// the slots and the read-ahead allow (see reserve).
+		l.jobs = make(chan port.Delivery, (1+readAhead)*l.slots)
 		for range l.slots {
 			go l.runner()
 		}
@@ -194,6 +193,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 	stop()
 	w.fetchWG.Wait()
 	for _, l := range w.loops {
+		l.giveBack()  // read ahead, not started: back to the queue at once
 		close(l.jobs) // the runners end once they ran what they were handed
 	}
 	done := make(chan struct{})
@@ -215,13 +215,20 @@ func (w *Worker) Stop(ctx context.Context) error {
 
 // loop fetches and runs the jobs of one queue.
 type loop struct {
-	w        *Worker
-	queue    string
-	kinds    []string
-	byKind   map[string]*kind // the kinds above; fixed once started
-	slots    int
-	free     chan struct{}
-	jobs     chan port.Delivery // fetched deliveries, to the runners
+	w      *Worker
+	queue  string
+	kinds  []string
+	byKind map[string]*kind // the kinds above; fixed once started
+	slots  int
+	jobs   chan port.Delivery // fetched deliveries, to the runners
+	// held counts deliveries being fetched, waiting in jobs or running;
+	// reserve bounds it. wake tells a waiting fetcher that it went down.
+	gate sync.Mutex
+	held int
+	wake chan struct{}
+	// runAvg is a moving average of the handlers' run time (ns), -1
+	// until one ran: it decides whether the loop reads ahead.
+	runAvg   atomic.Int64
 	settle   chan port.Settlement
 	settlers sync.WaitGroup
 
@@ -251,24 +258,120 @@ func (l *loop) close() {
 	l.settlers.Wait()
 }
 
+// readAheadBelow is the average run time under which a loop reads
+// ahead: it holds up to readAhead more jobs per slot than it has slots,
+// fetched up to two slots' worth at a time, so that the next batches are
+// on their way while one runs and each round trip carries more jobs. A
+// job read ahead is a started attempt (its record says running) that
+// waits in this process for about readAhead jobs' run time, at most a
+// few milliseconds on average; longer jobs are fetched only for free
+// slots, so that an idle worker elsewhere gets them. Stop gives the ones
+// not started back at once.
+const (
+	readAheadBelow = time.Millisecond
+	readAhead      = 3
+	fetchSlots     = 2
+)
+
+// reserve returns how many deliveries the caller may fetch (at most
+// fetchSlots per slot), counting them held; 0 when the loop is full.
+func (l *loop) reserve() int {
+	limit := l.slots
+	if avg := l.runAvg.Load(); avg >= 0 && avg < int64(readAheadBelow) {
+		limit += readAhead * l.slots
+	}
+	l.gate.Lock()
+	n := min(limit-l.held, fetchSlots*l.slots)
+	if n <= 0 {
+		l.gate.Unlock()
+		return 0
+	}
+	l.held += n
+	more := l.held < limit
+	l.gate.Unlock()
+	if more {
+		l.signal() // another fetcher may take the rest
+	}
+	return n
+}
+
+// release returns n held deliveries (finished, or not fetched).
+func (l *loop) release(n int) {
+	if n <= 0 {
+		return
+	}
+	l.gate.Lock()
+	l.held -= n
+	l.gate.Unlock()
+	l.signal()
+}
+
+func (l *loop) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ran records a handler's run time in the moving average; a sample
+// counts as at most twice readAheadBelow, so that one job slowed by the
+// scheduler does not stop the read-ahead of a queue of short jobs (a
+// queue of longer ones still averages past the threshold).
+func (l *loop) ran(d time.Duration) {
+	d = min(d, 2*readAheadBelow)
+	avg := l.runAvg.Load()
+	if avg < 0 {
+		l.runAvg.Store(int64(d))
+		return
+	}
+	l.runAvg.Store(avg + (int64(d)-avg)/8)
+}
+
+// giveBack abandons the deliveries fetched but not started (read ahead)
+// once the fetchers stopped: they go back to the queue for any worker,
+// their attempt uncounted.
+func (l *loop) giveBack() {
+	var ss []port.Settlement
+	for {
+		select {
+		case d := <-l.jobs:
+			ss = append(ss, port.Settlement{Delivery: d, Outcome: port.Abandon})
+			continue
+		default:
+		}
+		break
+	}
+	if len(ss) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := l.w.c.backend.Settle(ctx, ss); err != nil {
+		// Still held by this process: reclaimed once it stops.
+		l.w.c.log.Warn("queue: cannot give back jobs read ahead; they run again once reclaimed", zap.String("queue", l.queue), zap.Int("jobs", len(ss)), zap.Error(err))
+	}
+	l.release(len(ss))
+	for range ss {
+		l.w.jobsWG.Done()
+	}
+}
+
 func (l *loop) fetch(ctx context.Context) {
 	defer l.w.fetchWG.Done()
 	c := l.w.c
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-l.free:
-		}
-		n := 1
-	more:
-		for n < l.slots {
+		n := l.reserve()
+		if n == 0 {
 			select {
-			case <-l.free:
-				n++
-			default:
-				break more
+			case <-ctx.Done():
+				return
+			case <-l.wake:
 			}
+			continue
+		}
+		if ctx.Err() != nil {
+			l.release(n)
+			return
 		}
 		ds, err := c.backend.Fetch(ctx, port.FetchParams{Queue: l.queue, Max: n, Wait: c.cfg.Poll, Kinds: l.kinds})
 		if err != nil && ctx.Err() == nil {
@@ -283,11 +386,9 @@ func (l *loop) fetch(ctx context.Context) {
 		for _, d := range ds {
 			n--
 			l.w.jobsWG.Add(1)
-			l.jobs <- d // never blocks: a free slot means room in jobs
+			l.jobs <- d // never blocks: held bounds what jobs holds
 		}
-		for range n {
-			l.free <- struct{}{}
-		}
+		l.release(n)
 	}
 }
 
@@ -361,13 +462,23 @@ type attempt struct {
 	c      *Client
 	d      port.Delivery
 	log    *zap.Logger
-	cancel context.CancelFunc
+	ctx    deadlineCtx        // the handler's ctx, when its base cannot end
+	stop   context.CancelFunc // the handler's ctx's cancel otherwise
 	result []byte
 
 	canceled atomic.Bool // by Client.Cancel: the outcome is discarded, no event
 
 	mu      sync.Mutex
 	settled bool
+}
+
+// cancel ends the handler's ctx.
+func (a *attempt) cancel() {
+	if a.stop != nil {
+		a.stop()
+		return
+	}
+	a.ctx.end(context.Canceled)
 }
 
 // claim marks the attempt settled; only the first caller may settle it.
@@ -448,7 +559,7 @@ func (c *Client) attemptBase(m port.Message, attempt int) (context.Context, *zap
 
 func (l *loop) run(d port.Delivery) {
 	defer l.w.jobsWG.Done()
-	defer func() { l.free <- struct{}{} }()
+	defer l.release(1)
 	c := l.w.c
 	m := d.Message
 	k := l.byKind[m.Kind]
@@ -463,9 +574,17 @@ func (l *loop) run(d port.Delivery) {
 	}
 
 	timeout := cmpDuration(m.Timeout, kOpt(k).timeout, c.cfg.Timeout)
-	ctx, cancel := context.WithTimeout(base, timeout)
-	defer cancel()
-	a := &attempt{c: c, d: d, log: log, cancel: cancel}
+	a := &attempt{c: c, d: d, log: log}
+	var ctx context.Context
+	if base.Done() == nil {
+		// The usual case: a base that never ends needs no timer until
+		// the handler asks for Done.
+		a.ctx = deadlineCtx{Context: base, deadline: time.Now().Add(timeout)}
+		ctx = &a.ctx
+	} else {
+		ctx, a.stop = context.WithTimeout(base, timeout)
+	}
+	defer a.cancel()
 	l.track(a, true)
 	defer l.track(a, false)
 	c.mu.Lock()
@@ -477,11 +596,10 @@ func (l *loop) run(d port.Delivery) {
 		c.mu.Unlock()
 	}()
 
-	var began time.Time
 	if c.metrics != nil {
 		c.metrics.started(m.Kind, m.Queue, c.now().Sub(m.EnqueuedAt), m.RunAt)
-		began = time.Now()
 	}
+	began := time.Now()
 	if len(c.sinks) > 0 {
 		c.publish(ctx, a.status(Running), app.JobEvent{Status: string(Running), Attempt: d.Attempt})
 	}
@@ -492,8 +610,10 @@ func (l *loop) run(d port.Delivery) {
 		return
 	}
 	err := safeRun(ctx, k, a)
+	took := time.Since(began)
+	l.ran(took)
 	if c.metrics != nil {
-		c.metrics.ran(m.Kind, time.Since(began))
+		c.metrics.ran(m.Kind, took)
 	}
 
 	s := port.Settlement{Delivery: d}

@@ -68,6 +68,7 @@ func Run(t *testing.T, f Features, newBackend NewBackend) {
 		{"DeadLetters", TestDeadLetters},
 		{"UnknownKind", TestUnknownKind},
 		{"GracefulStop", TestGracefulStop},
+		{"ReadAhead", TestReadAhead},
 		{"Shared", TestShared},
 	} {
 		t.Run(b.name, func(t *testing.T) {

@@ -48,3 +48,8 @@ func BenchmarkRedisEnqueueBatch(b *testing.B) {
 func BenchmarkRedisProcess(b *testing.B) {
 	queuetest.BenchmarkProcess(b, benchBackend(b), "b", 50)
 }
+
+// BenchmarkRedisProcess10 runs b.N waiting no-op jobs at concurrency 10.
+func BenchmarkRedisProcess10(b *testing.B) {
+	queuetest.BenchmarkProcess(b, benchBackend(b), "b", 10)
+}

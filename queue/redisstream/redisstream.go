@@ -66,6 +66,8 @@ type Config struct {
 type Queue struct {
 	c   rueidis.Client
 	cfg Config
+	// Durations of cfg in milliseconds, as script arguments.
+	releaseMS, deadMS, statusMS string
 
 	mu       sync.Mutex
 	queues   map[string]*queueState
@@ -154,7 +156,9 @@ func New(client rueidis.Client, cfg Config) (*Queue, error) {
 		cfg.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 	}
 	q := &Queue{c: client, cfg: cfg, queues: map[string]*queueState{}, inflight: map[string]map[string]struct{}{},
-		stop: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{}),
+		releaseMS: strconv.FormatInt(cfg.ReleaseDelay.Milliseconds(), 10), deadMS: strconv.FormatInt(cfg.DeadRetention.Milliseconds(), 10),
+		statusMS: strconv.FormatInt(cfg.StatusTTL.Milliseconds(), 10)}
 	go q.heartbeats()
 	return q, nil
 }
@@ -278,9 +282,15 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []port.Message) ([]port.Enqueu
 	res := byQueue(ctx, q.c, enqueueScript, msgs, func(m port.Message) string { return m.Queue }, execs)
 	out := make([]port.Enqueued, len(msgs))
 	for i, r := range res {
+		if r.err != nil { // the call failed as a whole (Redis unreachable...)
+			return nil, fmt.Errorf("redisstream: enqueue: %w", r.err)
+		}
 		arr, err := r.ToArray()
-		if err != nil {
-			return nil, fmt.Errorf("redisstream: enqueue: %w", err)
+		if err != nil || len(arr) < 2 {
+			// This job's own error (a unique key of the wrong type...):
+			// it wrote nothing, the others of the batch are stored.
+			out[i] = port.Enqueued{ID: msgs[i].ID, Err: fmt.Errorf("redisstream: enqueue %s: %w", msgs[i].ID, cmp.Or(err, errors.New("short reply")))}
+			continue
 		}
 		stored, _ := arr[0].AsInt64()
 		id, _ := arr[1].ToString()
@@ -608,8 +618,7 @@ func (q *Queue) start(ctx context.Context, s *queueState, n int, kinds string) (
 	for i, e := range es {
 		execs[i] = rueidis.LuaExec{
 			Keys: []string{s.keys.job(e.job), e.stream, s.keys.delayed, s.keys.dead},
-			Args: []string{e.id, q.cfg.Group, kinds, now, strconv.FormatInt(q.cfg.ReleaseDelay.Milliseconds(), 10), e.job,
-				strconv.FormatInt(q.cfg.DeadRetention.Milliseconds(), 10)},
+			Args: []string{e.id, q.cfg.Group, kinds, now, q.releaseMS, e.job, q.deadMS},
 		}
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.cfg.CommandTimeout)
@@ -637,7 +646,11 @@ func (q *Queue) start(ctx context.Context, s *queueState, n int, kinds string) (
 			continue
 		}
 		att, _ := arr[1].ToString()
-		d, err := delivery(e, att, arr[2:])
+		var h []rueidis.RedisMessage
+		if len(arr) > 2 {
+			h, _ = arr[2].ToArray()
+		}
+		d, err := delivery(e, att, h)
 		if err != nil {
 			q.hold(e.stream, e.id, false)
 			firstErr = cmp.Or(firstErr, err)
@@ -739,18 +752,21 @@ func (q *Queue) Settle(ctx context.Context, ss []port.Settlement) error {
 		execs[i] = rueidis.LuaExec{
 			Keys: []string{k.job(m.ID), stream, k.delayed, k.dead, uk, k.streams[p]},
 			Args: []string{entryID, q.cfg.Group, o, now, st.Error, string(st.Result), runAt, member(p, m.ID),
-				strconv.FormatInt(q.cfg.StatusTTL.Milliseconds(), 10), strconv.FormatInt(q.cfg.DeadRetention.Milliseconds(), 10),
-				m.ID, strconv.Itoa(st.Delivery.Attempt)},
+				q.statusMS, q.deadMS, m.ID, strconv.Itoa(st.Delivery.Attempt)},
 		}
 	}
 	var errs []error
 	for i, r := range byQueue(ctx, q.c, settleScript, ss, func(s port.Settlement) string { return s.Delivery.Message.Queue }, execs) {
 		stream, entryID, _ := strings.Cut(ss[i].Delivery.Token, " ")
+		// Settled or not, this process no longer keeps the entry alive:
+		// one whose outcome could not be recorded (Redis down, a corrupt
+		// record) is reclaimed after ReclaimAfter and runs again (at
+		// least once), instead of staying pending, heartbeated, for as
+		// long as this process lives.
+		q.hold(stream, entryID, false)
 		if err := r.Error(); err != nil {
 			errs = append(errs, err)
-			continue // still held: heartbeats keep it ours until the process stops, then it is reclaimed
 		}
-		q.hold(stream, entryID, false)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("redisstream: settle: %w", errors.Join(errs...))

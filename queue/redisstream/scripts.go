@@ -48,7 +48,12 @@ func (s *script) ExecMulti(ctx context.Context, c rueidis.Client, execs ...rueid
 // one EVALSHA: the body sees its own job's KEYS and ARGV (it runs as a
 // function of them), so a batch costs Redis one script call and one reply
 // instead of one per job. The jobs of a call must be of one hash slot
-// (one queue); each is run in order, as the pipelined calls were.
+// (one queue); each is run in order, as the pipelined calls were. Each
+// job runs under pcall: a runtime error (a corrupt job hash, a key of
+// the wrong type) is that job's error reply in the batch's array and the
+// other jobs run as if it were alone, so a batch never fails half
+// written. The bodies check what they read before they write, so a job
+// that fails has written nothing.
 type batchScript struct {
 	*script
 	keysPer int
@@ -59,7 +64,20 @@ type batchScript struct {
 const batchJobs = 100
 
 func newBatchScript(body string, keysPer int) *batchScript {
-	return &batchScript{keysPer: keysPer, script: newScript(`local function one(KEYS, ARGV)
+	return &batchScript{keysPer: keysPer, script: newScript(`local acks = {}
+-- ack acknowledges and deletes a stream entry once the batch ran: one
+-- XACK and one XDEL per stream instead of per job.
+local function ack(stream, group, id)
+  local a = acks[stream]
+  if not a then
+    a = {}
+    acks[stream] = {group, a}
+  else
+    a = a[2]
+  end
+  a[#a + 1] = id
+end
+local function one(KEYS, ARGV)
 ` + body + `
 end
 local out, ki, ai = {}, 0, 1
@@ -68,8 +86,17 @@ while ai <= #ARGV do
   local k, a = {}, {}
   for j = 1, ` + strconv.Itoa(keysPer) + ` do k[j] = KEYS[ki + j] end
   for j = 1, na do a[j] = ARGV[ai + j] end
-  out[#out + 1] = one(k, a)
+  local ok, r = pcall(one, k, a)
+  if not ok then
+    if type(r) == 'table' and r.err then r = r.err end
+    r = {err = 'ERR job ' .. (a[1] or '?') .. ': ' .. tostring(r)}
+  end
+  out[#out + 1] = r
   ki, ai = ki + ` + strconv.Itoa(keysPer) + `, ai + na + 1
+end
+for stream, a in pairs(acks) do
+  redis.call('XACK', stream, a[1], unpack(a[2]))
+  redis.call('XDEL', stream, unpack(a[2]))
 end
 return out
 `)}
@@ -188,35 +215,45 @@ return tonumber(nxt[2])
 // KEYS: job, stream, delayed, dead
 // ARGV: entry, group, kinds (",a,b," or ""), now ms, release ms, id, dead retention ms
 var startScript = newBatchScript(`
-local function ack()
-  redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
-  redis.call('XDEL', KEYS[2], ARGV[1])
+local function acked() ack(KEYS[2], ARGV[2], ARGV[1]) end
+local h = redis.call('HGETALL', KEYS[1])
+local st, kind, prio, max, att, err, uk
+for i = 1, #h, 2 do
+  local f = h[i]
+  if f == 'state' then st = h[i + 1]
+  elseif f == 'kind' then kind = h[i + 1]
+  elseif f == 'prio' then prio = h[i + 1]
+  elseif f == 'max' then max = h[i + 1]
+  elseif f == 'att' then att = h[i + 1]
+  elseif f == 'err' then err = h[i + 1]
+  elseif f == 'uk' then uk = h[i + 1]
+  end
 end
-local st, kind, prio, max, att = unpack(redis.call('HMGET', KEYS[1], 'state', 'kind', 'prio', 'max', 'att'))
 if not st or st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'canceled' then
-  ack()
+  acked()
   return {'skip'}
 end
+if not kind or not tonumber(prio) or not tonumber(max) or (att and not tonumber(att)) then
+  return redis.error_reply('corrupt job record ' .. ARGV[6] .. ': kind, prio, max or att missing or not a number')
+end
 if ARGV[3] ~= '' and not string.find(ARGV[3], ',' .. kind .. ',', 1, true) then
-  ack()
   redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + tonumber(ARGV[5]), prio .. '|' .. ARGV[6])
+  acked()
   return {'released'}
 end
 att = tonumber(att or '0') + 1
 if tonumber(max) > 0 and att > tonumber(max) then
-  local err = redis.call('HGET', KEYS[1], 'err')
   if not err or err == '' then err = 'attempts exhausted: the worker was lost' end
   redis.call('HSET', KEYS[1], 'state', 'dead', 'err', err, 'fin', ARGV[4], 'upd', ARGV[4])
   redis.call('PEXPIRE', KEYS[1], ARGV[7])
   redis.call('ZADD', KEYS[4], ARGV[4], ARGV[6])
-  ack()
-  return {'dead', redis.call('HGET', KEYS[1], 'uk') or ''}
+  acked()
+  return {'dead', uk or ''}
 end
 redis.call('HSET', KEYS[1], 'state', 'running', 'att', att, 'start', ARGV[4], 'upd', ARGV[4])
-local out = {'run', tostring(att)}
-local h = redis.call('HGETALL', KEYS[1])
-for i = 1, #h do out[#out + 1] = h[i] end
-return out
+-- The record as it was read: the message fields the worker needs did
+-- not change (state, att, start and upd did, and are not read back).
+return {'run', tostring(att), h}
 `, 4)
 
 // settleScript ends an attempt: only the attempt that holds the job
@@ -225,16 +262,13 @@ return out
 // KEYS: job, stream, delayed, dead, unique (or job again), stream to requeue on (abandon)
 // ARGV: entry, group, outcome, now ms, error, result, run-at ms, delayed member, status ttl ms, dead retention ms, id, attempt
 var settleScript = newBatchScript(`
-local function ack()
-  redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
-  redis.call('XDEL', KEYS[2], ARGV[1])
-end
+local function acked() ack(KEYS[2], ARGV[2], ARGV[1]) end
 local function unhold()
   if KEYS[5] ~= KEYS[1] and redis.call('GET', KEYS[5]) == ARGV[11] then redis.call('DEL', KEYS[5]) end
 end
 local st, att = unpack(redis.call('HMGET', KEYS[1], 'state', 'att'))
 if not st or st == 'canceled' then
-  ack()
+  acked()
   return 0
 end
 if st ~= 'running' or att ~= ARGV[12] then return 0 end
@@ -260,7 +294,7 @@ elseif o == 'abandon' then
   redis.call('HSET', KEYS[1], 'state', back, 'att', tonumber(att) - 1, 'upd', now)
   redis.call('XADD', KEYS[6], '*', 'id', ARGV[11])
 end
-ack()
+acked()
 return 1
 `, 6)
 

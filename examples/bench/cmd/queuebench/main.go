@@ -43,7 +43,11 @@ var (
 	rate     = flag.Int("rate", 1000, "jobs/s of the latency measurement")
 	duration = flag.Duration("latency-for", 10*time.Second, "length of the latency measurement")
 	only     = flag.String("only", "", "run only apex or asynq")
+	rows     = flag.String("rows", "process,enqueue,latency,memory", "measurements to run, comma-separated: process, enqueue, latency, memory")
 )
+
+// want reports whether -rows names row.
+func want(row string) bool { return slices.Contains(strings.Split(*rows, ","), row) }
 
 func main() {
 	flag.Parse()
@@ -57,27 +61,45 @@ func main() {
 	defer rc.Close()
 
 	redisCli = rc
-	fmt.Printf("%-44s %14s %14s %18s %18s\n", "measurement", "apex", "asynq", "apex CPU ms", "asynq CPU ms")
-	fmt.Printf("%-44s %14s %14s %18s %18s\n", "", "", "", "(process/redis)", "(process/redis)")
+	fmt.Printf("%-44s %22s %14s %18s %18s\n", "measurement", "apex", "asynq", "apex CPU ms", "asynq CPU ms")
+	fmt.Printf("%-44s %22s %14s %18s %18s\n", "", "", "", "(process/redis)", "(process/redis)")
 	row := func(name string, a, b string) {
-		fmt.Printf("%-44s %14s %14s %18s %18s\n", name, a, b, cpuUsed["apex"], cpuUsed["asynq"])
+		fmt.Printf("%-44s %22s %14s %18s %18s\n", name, a, b, cpuUsed["apex"], cpuUsed["asynq"])
 		clear(cpuUsed)
 	}
-	for _, c := range []int{10, 50} {
-		row(fmt.Sprintf("processed jobs/s, no-op, concurrency %d", c),
-			perSec(runIf("apex", func() float64 { return apexProcess(ctx, rc, c) })),
-			perSec(runIf("asynq", func() float64 { return asynqProcess(ctx, c) })))
+	if want("process") {
+		for _, c := range []int{10, 50} {
+			a := perSec(runIf("apex", func() float64 { return apexProcess(ctx, rc, c) }))
+			b := perSec(runIf("asynq", func() float64 { return asynqProcess(ctx, c) }))
+			row(fmt.Sprintf("processed jobs/s, no-op, concurrency %d", c), a+ratio(a, b), b)
+		}
 	}
-	row("enqueue/s, one at a time, 1 caller", perSec(runIf("apex", func() float64 { return apexEnqueue(ctx, rc, 1, 1) })),
-		perSec(runIf("asynq", func() float64 { return asynqEnqueue(ctx, 1) })))
-	row("enqueue/s, one at a time, 50 callers", perSec(runIf("apex", func() float64 { return apexEnqueue(ctx, rc, 50, 1) })),
-		perSec(runIf("asynq", func() float64 { return asynqEnqueue(ctx, 50) })))
-	row("enqueue/s, batches of 1000, 1 caller", perSec(runIf("apex", func() float64 { return apexEnqueue(ctx, rc, 1, 1000) })), "n/a")
-	a50, a99 := apexLatency(ctx, rc)
-	q50, q99 := asynqLatency(ctx)
-	row(fmt.Sprintf("end-to-end p50 at %d jobs/s, concurrency 10", *rate), ms(a50), ms(q50))
-	row(fmt.Sprintf("end-to-end p99 at %d jobs/s, concurrency 10", *rate), ms(a99), ms(q99))
-	row("in-process backend jobs/s, concurrency 50", perSec(runIf("apex", func() float64 { return memoryProcess(ctx) })), "n/a")
+	if want("enqueue") {
+		row("enqueue/s, one at a time, 1 caller", perSec(runIf("apex", func() float64 { return apexEnqueue(ctx, rc, 1, 1) })),
+			perSec(runIf("asynq", func() float64 { return asynqEnqueue(ctx, 1) })))
+		row("enqueue/s, one at a time, 50 callers", perSec(runIf("apex", func() float64 { return apexEnqueue(ctx, rc, 50, 1) })),
+			perSec(runIf("asynq", func() float64 { return asynqEnqueue(ctx, 50) })))
+		row("enqueue/s, batches of 1000, 1 caller", perSec(runIf("apex", func() float64 { return apexEnqueue(ctx, rc, 1, 1000) })), "n/a")
+	}
+	if want("latency") {
+		a50, a99 := apexLatency(ctx, rc)
+		q50, q99 := asynqLatency(ctx)
+		row(fmt.Sprintf("end-to-end p50 at %d jobs/s, concurrency 10", *rate), ms(a50), ms(q50))
+		row(fmt.Sprintf("end-to-end p99 at %d jobs/s, concurrency 10", *rate), ms(a99), ms(q99))
+	}
+	if want("memory") {
+		row("in-process backend jobs/s, concurrency 50", perSec(runIf("apex", func() float64 { return memoryProcess(ctx) })), "n/a")
+	}
+}
+
+// ratio is " (a/b×)" for two rates, or "" when either is missing.
+func ratio(a, b string) string {
+	x, err1 := strconv.ParseFloat(a, 64)
+	y, err2 := strconv.ParseFloat(b, 64)
+	if err1 != nil || err2 != nil || y <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.2f×)", x/y)
 }
 
 // cpuUsed is the CPU time of the last measurement of each side: this
