@@ -146,6 +146,9 @@ func TestBrowser(t *testing.T) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, "realtime-browser.png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)

@@ -427,7 +427,8 @@ func (f *fanout) wait(timeout time.Duration) error {
 	case <-done:
 		return nil
 	case <-time.After(timeout):
-		return fmt.Errorf("%d of %d clients got the publication within %v", f.got.Load(), len(f.lat), timeout)
+		return fmt.Errorf("%d of %d clients got the publication within %v (%d connections closed by the server, %d close frames)",
+			f.got.Load(), len(f.lat), timeout, closedConns.Load(), closeFrames.Load())
 	}
 }
 
@@ -580,8 +581,14 @@ func (p *poller) run() {
 		for _, ev := range events[:n] {
 			c := p.clients[ev.Fd].Load()
 			k, err := syscall.Read(c.fd, buf)
+			if err == syscall.EAGAIN || err == syscall.EINTR {
+				continue
+			}
 			if k <= 0 || err != nil {
 				_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+				if !p.stop.Load() {
+					closedConns.Add(1)
+				}
 				continue
 			}
 			p.frames(c, buf[:k], time.Now().UnixNano())
@@ -595,7 +602,11 @@ func (p *poller) close() {
 	_ = syscall.Close(p.epfd)
 }
 
-var tKey = []byte(`"T":`)
+var (
+	tKey        = []byte(`"T":`)
+	closedConns atomic.Int64 // closed by the server during a measurement
+	closeFrames atomic.Int64
+)
 
 // frames handles the frames in data (after what was pending).
 func (p *poller) frames(c *client, data []byte, now int64) {
@@ -614,8 +625,14 @@ func (p *poller) frames(c *client, data []byte, now int64) {
 		if len(data) < hl+n {
 			break
 		}
-		payload := data[hl : hl+n]
+		op, payload := data[0]&0x0f, data[hl:hl+n]
 		data = data[hl+n:]
+		if op == 0x8 {
+			if closeFrames.Add(1) == 1 && len(payload) >= 2 {
+				log.Printf("the server closes a connection: %d %s", binary.BigEndian.Uint16(payload), payload[2:])
+			}
+			continue
+		}
 		if len(payload) == 2 && payload[0] == '{' && payload[1] == '}' { // ping
 			_, _ = syscall.Write(c.fd, pongFrame)
 			continue
