@@ -31,9 +31,11 @@
 //
 // The clients are light so that the machine's CPU goes to the server: a
 // raw WebSocket handshake, one pre-encoded frame with the connect and
-// subscribe commands (centrifuge's JSON protocol), one goroutine per
-// connection reading frames through a 512-byte buffer, no JSON decoding
-// (the publication time is read from the frame's bytes).
+// subscribe commands (centrifuge's JSON protocol), then the sockets are
+// read by one epoll loop per core (one read per ready socket, no goroutine
+// per connection), with no JSON decoding: the publication time is read
+// from the frame's bytes. They answer the server's pings; a connection
+// the server closes is reported with its close code.
 package main
 
 import (
@@ -89,12 +91,27 @@ func main() {
 	fmt.Printf("rtbench: %d connections, %d rounds; CPU %s, %d cores, load average %s\n",
 		*conns, *rounds, bench.CPUModel(), runtime.NumCPU(), bench.LoadAverage())
 	fmt.Printf("%-13s %10s %9s %9s %9s %12s %12s %12s\n", "mode", "KiB/conn", "p50 ms", "p99 ms", "max ms", "srv conn s", "srv fan ms", "cli fan ms")
+	type sum struct{ runs, kib, connect, fanout float64 }
+	sums := map[string]*sum{}
 	for _, mode := range strings.Split(*modes, ",") {
 		r, err := measure(mode, *conns, *rounds, *redisAddr, *pprofAddr)
 		if err != nil {
 			log.Fatalf("%s: %v", mode, err)
 		}
 		fmt.Printf("%-13s %10.2f %9.1f %9.1f %9.1f %12.3f %12.1f %12.1f\n", mode, r.kibPerConn, r.p50, r.p99, r.max, r.connectCPU, r.fanoutCPU, r.clientCPU)
+		if sums[mode] == nil {
+			sums[mode] = &sum{}
+		}
+		s := sums[mode]
+		s.runs++
+		s.kib += r.kibPerConn
+		s.connect += r.connectCPU
+		s.fanout += r.fanoutCPU
+	}
+	if a, r := sums["apex"], sums["raw"]; a != nil && r != nil {
+		pct := func(x, y float64) float64 { return (x/a.runs)/(y/r.runs)*100 - 100 }
+		fmt.Printf("apex over raw (means of %v and %v runs): memory %+.1f%%, connect CPU %+.1f%%, fan-out CPU %+.1f%%\n",
+			a.runs, r.runs, pct(a.kib, r.kib), pct(a.connect, r.connect), pct(a.fanout, r.fanout))
 	}
 	fmt.Printf("load average after: %s\n", bench.LoadAverage())
 }
