@@ -61,11 +61,13 @@ type Config struct {
 	// revoked token or a logged-out subject is disconnected within it.
 	// Default 30s.
 	RecheckInterval time.Duration `koanf:"recheck_interval" validate:"gt=0"`
-	// PositionCheckInterval is how often a subscription to a channel with
-	// history compares its position with the broker's: publications lost
-	// while Redis was restarting or failing over make the client recover
-	// from history, or tell it that it cannot, within about this bound.
-	// Default 40s (centrifuge's).
+	// PositionCheckInterval bounds how long a client can miss a
+	// publication in a channel with history without knowing: publications
+	// lost between Redis and an instance (Redis restarted or failed over)
+	// make the client recover from history, or tell it that it cannot,
+	// within this interval of Redis answering again. Each connection checks
+	// its history channels this often (one Redis read per channel); below
+	// 25s its presence refresh runs this often too. Default 10s.
 	PositionCheckInterval time.Duration `koanf:"position_check_interval" validate:"gt=0"`
 	// PresenceTTL keeps a Redis presence entry alive without refresh.
 	// Default 1m.

@@ -30,39 +30,48 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// Two people in one room, each in their own browser context, see each
-// other's messages and presence, and a job's progress and completion
-// arrive over the socket.
+// Two people in one room, each in their own browser context of one
+// Chromium, see each other's messages and presence, and a job's progress
+// and completion arrive over the socket.
 func TestBrowser(t *testing.T) {
 	t.Parallel()
 	bin := chromium(t)
 	a := apptest.New(t, options())
 
-	// Two browsers, each with its own fresh profile: two people who
-	// share nothing but the server.
-	browser := func(name string) context.Context {
+	// One Chromium, two browser contexts (each an incognito-like profile
+	// with its own cookies and storage): two people who share nothing but
+	// the server.
+	alloc, cancelAlloc := chromedp.NewExecAllocator(t.Context(),
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox,
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1000, 900),
+	)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browserCtx); err != nil { // starts the browser
+		t.Fatalf("start chromium: %v", err)
+	}
+	person := func(name string) context.Context {
 		t.Helper()
-		alloc, cancel := chromedp.NewExecAllocator(t.Context(),
-			chromedp.ExecPath(bin),
-			chromedp.NoSandbox,
-			chromedp.Headless,
-			chromedp.DisableGPU,
-			chromedp.NoFirstRun,
-			chromedp.UserDataDir(t.TempDir()),
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true),
-			chromedp.WindowSize(1000, 900),
-		)
+		ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
 		t.Cleanup(cancel)
-		ctx, cancelCtx := chromedp.NewContext(alloc)
-		t.Cleanup(cancelCtx)
-		if err := chromedp.Do(ctx); err != nil { // starts the browser
-			t.Fatalf("start %s's browser: %v", name, err)
+		if err := chromedp.Do(ctx); err != nil { // creates the context and its tab
+			t.Fatalf("%s's browser context: %v", name, err)
 		}
 		return ctx
 	}
-	alice, bob := browser("alice"), browser("bob")
+	alice, bob := person("alice"), person("bob")
+	if ai, bi := chromedp.FromContext(alice), chromedp.FromContext(bob); ai.BrowserContextID == "" || ai.BrowserContextID == bi.BrowserContextID || ai.Browser != bi.Browser {
+		t.Fatalf("want two browser contexts in one browser; got %q and %q", ai.BrowserContextID, bi.BrowserContextID)
+	}
 
 	join := func(c context.Context, name string) {
 		t.Helper()
@@ -136,6 +145,9 @@ func TestBrowser(t *testing.T) {
 	dir := os.Getenv("APEX_SCREENSHOT_DIR")
 	if dir == "" {
 		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "realtime-browser.png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {

@@ -3,6 +3,8 @@ package hub_test
 import (
 	"bytes"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +46,11 @@ func TestHostileFrames(t *testing.T) {
 			expectClose(t, conn, c.code)
 		})
 	}
+	// The oversized frame is closed by the WebSocket layer before any
+	// handler sees it; it is logged and counted all the same, once.
+	if got := s.refusals("message_size"); got != 1 {
+		t.Fatalf("message_size refusals: %v, want 1", got)
+	}
 	t.Run("unknown command", func(t *testing.T) {
 		conn := s.connect(t, "")
 		_ = conn.WriteFrame(wsclient.OpText, []byte(`{"id":7,"launch_missiles":{}}`))
@@ -68,8 +75,27 @@ func TestHostileFrames(t *testing.T) {
 	})
 	// Still serving.
 	s.connect(t, "ok:alice")
-	if s.refusals("subscribe_rate") == 0 || s.refusals("bad_request") == 0 {
-		t.Fatalf("refusals not counted: subscribe_rate=%v bad_request=%v", s.refusals("subscribe_rate"), s.refusals("bad_request"))
+	if s.refusals("subscribe_rate") != 1 || s.refusals("bad_request") == 0 {
+		t.Fatalf("refusals not counted, or the flood counted more than once: subscribe_rate=%v bad_request=%v", s.refusals("subscribe_rate"), s.refusals("bad_request"))
+	}
+}
+
+// A request body over the message size limit on the HTTP transports
+// gets 413, and is logged and counted like the WebSocket's.
+func TestOversizedBodyCounted(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, func(c *hub.Config) { c.AllowAnonymous = true; c.Limits.MessageSizeLimit = 4096 })
+	hs := s.Handlers(nil)
+	for name, hd := range map[string]http.Handler{"sse": hs.SSE, "http_stream": hs.HTTPStream, "emulation": hs.Emulation} {
+		r := httptest.NewRequest(http.MethodPost, "/"+name, bytes.NewReader(bytes.Repeat([]byte("x"), 10_000)))
+		w := httptest.NewRecorder()
+		hd.ServeHTTP(w, r)
+		if w.Code != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%s: status %d, want 413", name, w.Code)
+		}
+	}
+	if got := s.refusals("message_size"); got != 3 {
+		t.Fatalf("message_size refusals: %v, want 3", got)
 	}
 }
 

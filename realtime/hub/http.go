@@ -3,6 +3,7 @@ package hub
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/http"
@@ -93,12 +94,14 @@ func (h *Hub) wrap(next http.Handler, ipOf IPFunc, hijack bool) http.Handler {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
-		ctx, cancel := context.WithCancel(WithRemoteIP(context.WithoutCancel(r.Context()), ipOf(r)))
+		ip := ipOf(r)
+		ctx, cancel := context.WithCancel(WithRemoteIP(context.WithoutCancel(r.Context()), ip))
 		defer cancel()
 		rc := http.NewResponseController(w)
 		if hijack {
-			w = &hijacker{ResponseWriter: w}
+			w = &hijacker{ResponseWriter: w, hub: h, ip: ip}
 		} else {
+			w = &statusWatch{ResponseWriter: w, hub: h, ip: ip}
 			_ = rc.SetReadDeadline(time.Time{})
 			_ = rc.SetWriteDeadline(time.Time{})
 			// The request context may end at the request timeout; the
@@ -138,15 +141,131 @@ func unwrapCloseNotifier(w http.ResponseWriter) (http.CloseNotifier, bool) { //n
 	}
 }
 
-// hijacker clears the deadlines net/http left on a hijacked connection.
-type hijacker struct{ http.ResponseWriter }
+// hijacker clears the deadlines net/http left on a hijacked connection,
+// and has the connection's reads watched for a frame over the message size
+// limit (see sizeWatch). The net.Conn itself is returned as it is, so that
+// centrifuge's writes keep their writev.
+type hijacker struct {
+	http.ResponseWriter
+	hub *Hub
+	ip  string
+}
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err == nil {
-		_ = c.SetDeadline(time.Time{})
+	if err != nil {
+		return c, rw, err
 	}
-	return c, rw, err
+	_ = c.SetDeadline(time.Time{})
+	// Nothing is buffered after the handshake (centrifuge refuses a client
+	// that sent data before it): the reader's buffer can read through the
+	// watch instead of net/http's reader, at no extra memory.
+	if rw.Reader.Buffered() == 0 {
+		rw.Reader.Reset(&sizeWatch{Conn: c, hub: h.hub, ip: h.ip, limit: int64(h.hub.cfg.Limits.MessageSizeLimit)})
+	}
+	return c, rw, nil
 }
 
 func (h *hijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// sizeWatch logs and counts a WebSocket message over the size limit,
+// which centrifuge's WebSocket closes by itself (1009 "message too big")
+// before any handler of the hub sees it. It follows the client's frame
+// headers as they are read, summing a message's data frames as the
+// WebSocket's own read limit does, and stops at the first refusal.
+type sizeWatch struct {
+	net.Conn
+	hub   *Hub
+	ip    string
+	limit int64
+
+	hdr     [14]byte // the frame header being read
+	nh      int
+	skip    int64 // payload bytes left in the current frame
+	message int64 // the current message's length so far
+	done    bool
+}
+
+func (w *sizeWatch) Read(b []byte) (int, error) {
+	n, err := w.Conn.Read(b)
+	if !w.done && n > 0 {
+		w.scan(b[:n])
+	}
+	return n, err
+}
+
+func (w *sizeWatch) scan(p []byte) {
+	for len(p) > 0 && !w.done {
+		if w.skip > 0 {
+			k := min(int64(len(p)), w.skip)
+			w.skip -= k
+			p = p[k:]
+			continue
+		}
+		w.hdr[w.nh] = p[0]
+		w.nh++
+		p = p[1:]
+		need := 2
+		if w.nh >= 2 {
+			switch w.hdr[1] & 0x7f {
+			case 126:
+				need = 4
+			case 127:
+				need = 10
+			}
+			if w.hdr[1]&0x80 != 0 { // masked, as client frames are
+				need += 4
+			}
+		}
+		if w.nh < need {
+			continue
+		}
+		w.nh = 0
+		var size int64
+		switch l := w.hdr[1] & 0x7f; l {
+		case 126:
+			size = int64(binary.BigEndian.Uint16(w.hdr[2:4]))
+		case 127:
+			size = int64(binary.BigEndian.Uint64(w.hdr[2:10]) & (1<<63 - 1))
+		default:
+			size = int64(l)
+		}
+		switch op := w.hdr[0] & 0x0f; {
+		case op == 1 || op == 2: // text, binary: a new message
+			w.message = size
+		case op == 0: // continuation
+			w.message += size
+		}
+		if w.hdr[0]&0x0f < 8 && w.limit > 0 && w.message > w.limit {
+			w.hub.refuse("message_size", zap.String("ip", w.ip))
+			w.done = true
+			return
+		}
+		w.skip = size
+	}
+}
+
+// statusWatch logs and counts the 413 that centrifuge's SSE, HTTP-stream
+// and emulation handlers answer, by themselves, for a request body over
+// the message size limit.
+type statusWatch struct {
+	http.ResponseWriter
+	hub *Hub
+	ip  string
+}
+
+func (w *statusWatch) WriteHeader(code int) {
+	if code == http.StatusRequestEntityTooLarge {
+		w.hub.refuse("message_size", zap.String("ip", w.ip))
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Flush and FlushError keep the streams flushable.
+func (w *statusWatch) Flush() { _ = w.FlushError() }
+
+func (w *statusWatch) FlushError() error {
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *statusWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -67,6 +67,7 @@ func New(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.metrics = m
+	tick := connectionTick(cfg)
 	node, err := centrifuge.New(centrifuge.Config{
 		Name:                             cfg.Name,
 		LogLevel:                         centrifuge.LogLevelInfo,
@@ -75,7 +76,8 @@ func New(cfg Config) (*Hub, error) {
 		ClientChannelLimit:               cfg.Limits.MaxChannelsPerClient,
 		ChannelMaxLength:                 cfg.Limits.MaxChannelLength,
 		ClientStaleCloseDelay:            cfg.Limits.StaleCloseDelay,
-		ClientPresenceUpdateInterval:     DefaultPresenceUpdatePeriod,
+		ClientPresenceUpdateInterval:     tick,
+		ClientChannelPositionCheckDelay:  positionCheckDelay(cfg.PositionCheckInterval),
 		HistoryMaxPublicationLimit:       1000,
 		RecoveryMaxPublicationLimit:      0,
 		NodeInfoMetricsAggregateInterval: time.Minute,
@@ -105,6 +107,31 @@ func New(cfg Config) (*Hub, error) {
 	}
 	go h.recheckLoop()
 	return h, nil
+}
+
+// connectionTick is how often each connection refreshes its presence
+// entries and checks its stream positions (centrifuge runs both on one
+// per-connection timer): DefaultPresenceUpdatePeriod, or
+// PositionCheckInterval when shorter and some namespace keeps history,
+// so that the position check's bound holds.
+func connectionTick(c Config) time.Duration {
+	if c.PositionCheckInterval >= DefaultPresenceUpdatePeriod {
+		return DefaultPresenceUpdatePeriod
+	}
+	for _, ns := range c.Namespaces {
+		if ns.history() {
+			return c.PositionCheckInterval
+		}
+	}
+	return DefaultPresenceUpdatePeriod
+}
+
+// positionCheckDelay is centrifuge's minimum time between two position
+// checks of one subscription. centrifuge compares it in whole seconds
+// ("more than delay seconds since the last check"), so half the interval
+// makes every tick of the connection's timer check.
+func positionCheckDelay(interval time.Duration) time.Duration {
+	return max(interval/2, time.Nanosecond)
 }
 
 func withDefaults(c Config) Config {

@@ -13,9 +13,11 @@ import (
 	"github.com/centrifugal/centrifuge"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/apexgo/apex/internal/testservice"
 	"github.com/apexgo/apex/realtime/hub"
 	"github.com/apexgo/apex/realtime/internal/wsclient"
 	"github.com/apexgo/apex/realtime/memory"
+	"github.com/apexgo/apex/realtime/redis"
 )
 
 const wait = 5 * time.Second
@@ -58,7 +60,35 @@ type server struct {
 	reg *prometheus.Registry
 }
 
+// newServerFunc starts a hub on one backend behind an HTTP server.
+type newServerFunc func(t testing.TB, mod func(*hub.Config)) *server
+
+// newServer starts a hub on the memory backend.
 func newServer(t testing.TB, mod func(*hub.Config)) *server {
+	t.Helper()
+	return newServerWith(t, mod, memory.New)
+}
+
+// newRedisServer returns a newServerFunc whose hubs share one Redis and
+// one key prefix: instances of one app.
+func newRedisServer(t testing.TB) newServerFunc {
+	addr := testservice.Need(t, testservice.Redis)
+	prefix := testservice.Unique("apexrthub")
+	return func(t testing.TB, mod func(*hub.Config)) *server {
+		t.Helper()
+		return newServerWith(t, mod, func(cfg hub.Config) (*hub.Hub, error) {
+			return redis.New(redis.Config{Addr: addr, Prefix: prefix}, cfg)
+		})
+	}
+}
+
+// onBackends runs test on the memory backend and on the real Redis.
+func onBackends(t *testing.T, test func(t *testing.T, newServer newServerFunc)) {
+	t.Run("memory", func(t *testing.T) { t.Parallel(); test(t, newServer) })
+	t.Run("redis", func(t *testing.T) { t.Parallel(); test(t, newRedisServer(t)) })
+}
+
+func newServerWith(t testing.TB, mod func(*hub.Config), build func(hub.Config) (*hub.Hub, error)) *server {
 	t.Helper()
 	tk := &tokens{revoked: map[string]bool{}}
 	reg := prometheus.NewRegistry()
@@ -73,7 +103,7 @@ func newServer(t testing.TB, mod func(*hub.Config)) *server {
 	if mod != nil {
 		mod(&cfg)
 	}
-	h, err := memory.New(cfg)
+	h, err := build(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +290,10 @@ func TestOriginAllowlist(t *testing.T) {
 }
 
 func TestRevokedTokenDisconnected(t *testing.T) {
-	t.Parallel()
+	onBackends(t, testRevokedTokenDisconnected)
+}
+
+func testRevokedTokenDisconnected(t *testing.T, newServer newServerFunc) {
 	s := newServer(t, func(c *hub.Config) { c.RecheckInterval = 100 * time.Millisecond })
 	c := s.connect(t, "ok:alice")
 	other := s.connect(t, "ok:bob")
@@ -269,18 +302,37 @@ func TestRevokedTokenDisconnected(t *testing.T) {
 	if _, err := other.Call("subscribe", map[string]any{"channel": "room:a"}, wait); err != nil {
 		t.Fatalf("bob affected: %v", err)
 	}
+	// Counted by the server's disconnect handler, which may run just
+	// after the client has read its close frame.
+	for deadline := time.Now().Add(wait); s.refusals("revoked") == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s.refusals("revoked") != 1 {
+		t.Fatalf("revocation counted %v times, want once", s.refusals("revoked"))
+	}
 }
 
+// Disconnect closes the subject's connections on every instance that
+// shares the broker (another instance of the app on Redis).
 func TestDisconnectSubject(t *testing.T) {
-	t.Parallel()
-	s := newServer(t, nil)
-	c := s.connect(t, "ok:alice")
-	if err := s.Disconnect(t.Context(), "alice", "logged out"); err != nil {
-		t.Fatal(err)
-	}
-	if cl := expectClose(t, c, hub.CodeDisconnected); cl.Reason != "logged out" {
-		t.Fatalf("reason %q", cl.Reason)
-	}
+	onBackends(t, func(t *testing.T, newServer newServerFunc) {
+		s := newServer(t, nil)
+		from := s
+		if strings.HasSuffix(t.Name(), "/redis") {
+			from = newServer(t, nil) // another instance
+		}
+		c := s.connect(t, "ok:alice")
+		bob := s.connect(t, "ok:bob")
+		if err := from.Disconnect(t.Context(), "alice", "logged out"); err != nil {
+			t.Fatal(err)
+		}
+		if cl := expectClose(t, c, hub.CodeDisconnected); cl.Reason != "logged out" {
+			t.Fatalf("reason %q", cl.Reason)
+		}
+		if _, err := bob.Call("subscribe", map[string]any{"channel": "room:a"}, wait); err != nil {
+			t.Fatalf("bob affected: %v", err)
+		}
+	})
 }
 
 func TestExpiredTokenAsksForRefresh(t *testing.T) {
@@ -306,7 +358,10 @@ func TestExpiredTokenAsksForRefresh(t *testing.T) {
 }
 
 func TestConnectionLimits(t *testing.T) {
-	t.Parallel()
+	onBackends(t, testConnectionLimits)
+}
+
+func testConnectionLimits(t *testing.T, newServer newServerFunc) {
 	s := newServer(t, func(c *hub.Config) { c.Limits.MaxConnsPerSubject = 2; c.Limits.MaxConnsPerIP = 3 })
 	s.connect(t, "ok:alice")
 	s.connect(t, "ok:alice")
@@ -323,7 +378,10 @@ func TestConnectionLimits(t *testing.T) {
 }
 
 func TestDrainTellsClientsToReconnect(t *testing.T) {
-	t.Parallel()
+	onBackends(t, testDrainTellsClientsToReconnect)
+}
+
+func testDrainTellsClientsToReconnect(t *testing.T, newServer newServerFunc) {
 	s := newServer(t, nil)
 	c := s.connect(t, "ok:alice")
 	if err := s.Drain(t.Context()); err != nil {

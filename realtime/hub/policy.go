@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/centrifugal/centrifuge"
@@ -33,6 +34,7 @@ type ctxKey int
 const (
 	ipKey ctxKey = iota
 	localKey
+	tokenKey
 )
 
 // WithRemoteIP records the client's IP for the per-IP limit; the HTTP
@@ -53,7 +55,17 @@ type conn struct {
 	ip      string
 	token   string
 	subs    *rate.Limiter
-	pubs    *rate.Limiter // without a shared Limiter
+	pubs    atomic.Pointer[rate.Limiter] // without a shared Limiter; made at the first publication
+	flooded atomic.Bool                  // the subscribe flood was refused (logged once)
+}
+
+// publishLimiter is the connection's own publication bucket.
+func (cn *conn) publishLimiter(l Limits) *rate.Limiter {
+	if p := cn.pubs.Load(); p != nil {
+		return p
+	}
+	cn.pubs.CompareAndSwap(nil, rate.NewLimiter(rate.Limit(l.PublishRate), l.PublishBurst))
+	return cn.pubs.Load()
 }
 
 func (h *Hub) install() {
@@ -100,7 +112,9 @@ func (h *Hub) connecting(ctx context.Context, e centrifuge.ConnectEvent) (centri
 	reply := centrifuge.ConnectReply{
 		Credentials:       &centrifuge.Credentials{UserID: id.Subject},
 		ClientSideRefresh: true,
-		Storage:           map[string]any{"ip": ip, "token": e.Token},
+	}
+	if e.Token != "" { // for connected, which keeps it for the recheck
+		reply.Context = context.WithValue(ctx, tokenKey, e.Token)
 	}
 	if !id.ExpiresAt.IsZero() {
 		reply.Credentials.ExpireAt = id.ExpiresAt.Unix()
@@ -168,15 +182,11 @@ func (h *Hub) connected(c *centrifuge.Client) {
 	if _, local := c.Context().Value(localKey).(*centrifuge.Credentials); local {
 		return
 	}
-	st, release := c.AcquireStorage()
-	ip, _ := st["ip"].(string)
-	token, _ := st["token"].(string)
-	delete(st, "token")
-	release(st)
+	ip := RemoteIP(c.Context())
+	token, _ := c.Context().Value(tokenKey).(string)
 	cn := &conn{
 		subject: c.UserID(), ip: ip, token: token,
 		subs: rate.NewLimiter(rate.Limit(h.cfg.Limits.SubscribeRate), h.cfg.Limits.SubscribeBurst),
-		pubs: rate.NewLimiter(rate.Limit(h.cfg.Limits.PublishRate), h.cfg.Limits.PublishBurst),
 	}
 	admitErr := h.admit(cn.subject, ip)
 	c.OnDisconnect(func(e centrifuge.DisconnectEvent) {
@@ -231,7 +241,11 @@ func (h *Hub) connected(c *centrifuge.Client) {
 	})
 	c.OnSubscribe(func(e centrifuge.SubscribeEvent, cb centrifuge.SubscribeCallback) {
 		if !cn.subs.Allow() {
-			h.refuse("subscribe_rate", zap.String("subject", cn.subject), zap.String("ip", cn.ip))
+			// Subscribes already in flight when the close is decided
+			// are refused too, but the flood is one refusal.
+			if cn.flooded.CompareAndSwap(false, true) {
+				h.refuse("subscribe_rate", zap.String("subject", cn.subject), zap.String("ip", cn.ip))
+			}
 			cb(centrifuge.SubscribeReply{}, centrifuge.Disconnect{Code: CodeSubscribeFlood, Reason: "subscribe rate exceeded"})
 			return
 		}
@@ -296,8 +310,8 @@ var refusalCodes = map[uint32]string{
 	centrifuge.DisconnectExpired.Code:               "expired",
 	centrifuge.DisconnectPermissionDenied.Code:      "permission_denied",
 	centrifuge.DisconnectInappropriateProtocol.Code: "bad_protocol",
-	CodeSubscribeFlood:                              "subscribe_flood",
-	CodeRevoked:                                     "revoked",
+	CodeRevoked: "revoked",
+	// CodeSubscribeFlood is counted where it is decided ("subscribe_rate").
 }
 
 func (h *Hub) authorize(ctx context.Context, subject, channel string, a Action) error {
@@ -315,7 +329,7 @@ func (h *Hub) authorize(ctx context.Context, subject, channel string, a Action) 
 
 func (h *Hub) allowPublish(ctx context.Context, cn *conn) error {
 	if h.cfg.AllowPublish == nil || cn.subject == "" {
-		if !cn.pubs.Allow() {
+		if !cn.publishLimiter(h.cfg.Limits).Allow() {
 			h.refuse("publish_rate", zap.String("subject", cn.subject), zap.String("ip", cn.ip))
 			return centrifuge.ErrorTooManyRequests
 		}

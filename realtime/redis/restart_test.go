@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,16 +43,31 @@ func startOwnRedis(t *testing.T, aof bool) *ownRedis {
 		t.Skip("redis-server not found: the restart test starts its own")
 	}
 	_ = bin
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	r := &ownRedis{t: t, dir: t.TempDir(), port: port, aof: aof}
 	r.start()
 	t.Cleanup(r.kill)
 	return r
+}
+
+// Ports of the redis-servers this package's tests start: 7200-7299
+// (other suites use other ranges), the first free one from a counter
+// that parallel tests share.
+var nextPort atomic.Int32
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		port := 7200 + int(nextPort.Add(1)-1)%100
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
+	}
+	t.Fatal("no free port in 7200-7299 for the test's redis-server")
+	return 0
 }
 
 func (r *ownRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
@@ -60,15 +79,29 @@ func (r *ownRedis) start() {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	}
 	r.cmd = exec.Command("redis-server", args...)
+	logf, err := os.OpenFile(filepath.Join(r.dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer logf.Close()
+	r.cmd.Stdout, r.cmd.Stderr = logf, logf
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	cmd := r.cmd
+	go func() { _, _ = cmd.Process.Wait(); close(exited) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", r.addr(), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
+		// A PONG, not just a TCP connect: the server is ours and ready.
+		if pong(r.addr()) {
 			return
+		}
+		select {
+		case <-exited:
+			out, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
+			r.t.Fatalf("own redis-server on %s exited:\n%s", r.addr(), out)
+		default:
 		}
 		if time.Now().After(deadline) {
 			r.t.Fatalf("own redis-server on %s did not start", r.addr())
@@ -77,10 +110,27 @@ func (r *ownRedis) start() {
 	}
 }
 
+func pong(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	buf := make([]byte, 7)
+	n, _ := io.ReadAtLeast(c, buf, 7)
+	return string(buf[:n]) == "+PONG\r\n"
+}
+
 func (r *ownRedis) kill() {
 	if r.cmd != nil && r.cmd.Process != nil {
 		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
+		for pong(r.addr()) { // until the port is closed
+			time.Sleep(20 * time.Millisecond)
+		}
 		r.cmd = nil
 	}
 }
@@ -191,12 +241,14 @@ func (rc *recovering) readUntil(n int, timeout time.Duration) {
 	}
 }
 
+const restartCheckInterval = 2 * time.Second
+
 func newRestartHub(t *testing.T, addr string) (*hub.Hub, string) {
 	t.Helper()
 	h, err := redis.New(redis.Config{Addr: addr, IOTimeout: time.Second, DialTimeout: time.Second}, hub.Config{
 		AllowAnonymous:        true,
 		CommandTimeout:        time.Second,
-		PositionCheckInterval: 2 * time.Second,
+		PositionCheckInterval: restartCheckInterval,
 		Namespaces:            map[string]hub.Namespace{"room": {Public: true, HistorySize: 1000, HistoryTTL: 10 * time.Minute}},
 	})
 	if err != nil {
@@ -256,8 +308,10 @@ func TestRedisRestartRecoversWithoutGap(t *testing.T) {
 	}
 
 	r.start()
+	back := time.Now()
 	publish(t, h, rc.ch, 10, 20)
 	rc.readUntil(20, 90*time.Second)
+	t.Logf("all 20 in hand %v after Redis answered again (position check interval %v)", time.Since(back).Round(time.Millisecond), restartCheckInterval)
 	if rc.told {
 		t.Fatalf("told it cannot recover although Redis kept its data; got %v", rc.got)
 	}
@@ -286,6 +340,7 @@ func TestRedisRestartEmptyToldCannotRecover(t *testing.T) {
 	rc.readUntil(10, 10*time.Second)
 	r.kill()
 	r.start()
+	back := time.Now()
 	publish(t, h, rc.ch, 10, 25)
 	hist, err := h.History(t.Context(), rc.ch, port.HistoryParams{Limit: 0})
 	t.Logf("history after restart: %+v %v; client at %d %s", hist.Position, err, rc.offset, rc.epoch)
@@ -298,5 +353,6 @@ func TestRedisRestartEmptyToldCannotRecover(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("told=%v offsets=%v reconnects=%d", rc.told, rc.got, rc.drops)
+	t.Logf("told=%v offsets=%v reconnects=%d, %v after Redis answered again (position check interval %v)",
+		rc.told, rc.got, rc.drops, time.Since(back).Round(time.Millisecond), restartCheckInterval)
 }
