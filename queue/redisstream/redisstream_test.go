@@ -51,9 +51,13 @@ func cleanup(t testing.TB, c rueidis.Client, prefix string) {
 	})
 }
 
+// newBackend returns backends whose reclaim comes soon enough for the
+// suite's crash and stop tests (3 heartbeats, 750ms), yet not so soon that
+// a heartbeat delayed by a loaded machine hands a running job to the
+// other worker of TestShared.
 func newBackend(c rueidis.Client) queuetest.NewBackend {
 	return func(t *testing.T, prefix string) port.Queue {
-		q, err := redisstream.New(c, redisstream.Config{Prefix: prefix, Heartbeat: 100 * time.Millisecond})
+		q, err := redisstream.New(c, redisstream.Config{Prefix: prefix, Heartbeat: 250 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
