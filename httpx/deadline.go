@@ -6,13 +6,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/apexgo/apex/observe"
 )
 
 // requestCtx is a request's context under the stack, everything the stack
 // gives a request in one allocation: observe's scope (logger and request
 // ID), the value of the response's request ID header, and under
-// http.timeout the request's deadline.
+// http.timeout the request's deadline. It also answers the
+// [ContextValue]s, from the request's echo.Context.
 //
 // The deadline ends it like context.WithDeadline's, but the standard
 // context (its timer, its registration with the parent) is made only when
@@ -36,6 +39,9 @@ type requestCtx struct {
 	// of a generated ID (ids[0] then points into it; never written again).
 	ids   [1]string
 	idBuf [requestIDLen]byte
+
+	values []ContextValue
+	echo   echo.Context // set with values
 
 	timed    bool // deadline is set
 	deadline time.Time
@@ -124,6 +130,11 @@ func (c *requestCtx) check() error {
 func (c *requestCtx) Value(key any) any {
 	if v, ok := c.scope.Lookup(key); ok {
 		return v
+	}
+	for _, v := range c.values {
+		if v.Key == key {
+			return v.Value(c.echo)
+		}
 	}
 	if c.timed {
 		if a := c.inner.Load(); a != nil {

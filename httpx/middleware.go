@@ -88,6 +88,7 @@ type stack struct {
 	bodyMax     int64
 	timeout     time.Duration
 	gzip        echo.MiddlewareFunc // nil when off
+	values      []ContextValue      // answered by every request's context
 }
 
 type header struct {
@@ -147,9 +148,14 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 	// context (which also holds the ID and its header value) and one copy
 	// of the request.
 	rc := &requestCtx{Context: req.Context()}
+	if len(s.values) > 0 {
+		rc.values, rc.echo = s.values, c
+	}
 	var id string
 	if s.idHeader != "" {
-		id = req.Header.Get(s.idHeader)
+		if v := req.Header[s.idHeader]; len(v) > 0 { // canonical key: no Get
+			id = v[0]
+		}
 		if !SaneRequestID(id) {
 			id = newRequestID(rc)
 		}
@@ -207,10 +213,17 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 		}
 		req.Body = http.MaxBytesReader(res, req.Body, s.bodyMax)
 	}
-	if s.gzip != nil && strings.Contains(req.Header.Get(echo.HeaderAcceptEncoding), "gzip") {
+	if s.gzip != nil && acceptsGzip(req.Header) {
 		next = s.gzip(next)
 	}
 	return markTimeout(c, next(c))
+}
+
+// acceptsGzip is strings.Contains(h.Get("Accept-Encoding"), "gzip")
+// without canonicalising the key on every request.
+func acceptsGzip(h http.Header) bool {
+	v := h[echo.HeaderAcceptEncoding]
+	return len(v) > 0 && strings.Contains(v[0], "gzip")
 }
 
 // record writes the metrics and the access log line of a finished request,

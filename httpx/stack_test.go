@@ -1,10 +1,12 @@
 package httpx
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,4 +191,55 @@ http_requests_total{method="GET",route="/items/:id",status="200"} 1
 		}
 	}
 	t.Error("no http_request_duration_seconds")
+}
+
+type ctxValueKey struct{}
+
+// A ContextValue is made from the request when looked up, in the handler
+// or through a context derived from the request's, and not before; a
+// derived context's own value for the key wins. Bad ones are start errors.
+func TestContextValues(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	v := ContextValue{Key: ctxValueKey{}, Value: func(c echo.Context) any {
+		calls.Add(1)
+		return c.Request().Header.Get("X-User")
+	}}
+	s, err := New(Params{Config: DefaultConfig(), Log: zap.NewNop(), ContextValues: []ContextValue{v}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Echo.GET("/who", func(c echo.Context) error {
+		ctx := c.Request().Context()
+		if calls.Load() != 0 {
+			t.Error("made before it was looked up")
+		}
+		derived, cancel := context.WithCancel(context.WithValue(ctx, struct{}{}, 1))
+		defer cancel()
+		got, _ := derived.Value(ctxValueKey{}).(string)
+		own, _ := context.WithValue(ctx, ctxValueKey{}, "own").Value(ctxValueKey{}).(string)
+		return c.String(http.StatusOK, got+" "+own+" "+observe.RequestID(ctx))
+	})
+	s.Echo.GET("/none", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+	req := httptest.NewRequest(http.MethodGet, "/who", nil)
+	req.Header.Set("X-User", "alice")
+	req.Header.Set(DefaultRequestIDHeader, "rid-1")
+	w := httptest.NewRecorder()
+	s.Echo.ServeHTTP(w, req)
+	if w.Body.String() != "alice own rid-1" || calls.Load() != 1 {
+		t.Fatalf("body %q, %d calls", w.Body.String(), calls.Load())
+	}
+	s.Echo.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/none", nil))
+	if calls.Load() != 1 {
+		t.Fatal("made for a request that never looked it up")
+	}
+	for name, bad := range map[string][]ContextValue{
+		"no Key or no Value": {{Key: ctxValueKey{}}},
+		"cannot be compared": {{Key: []string{"x"}, Value: v.Value}},
+		"two ContextValues":  {v, v},
+	} {
+		if _, err := New(Params{Config: DefaultConfig(), Log: zap.NewNop(), ContextValues: bad}); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }
