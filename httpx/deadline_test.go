@@ -7,14 +7,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/apexgo/apex/observe"
 )
 
-// deadline is withDeadline as a caller sees it: a context and its stop.
+// deadline is a request's context with deadline d as the stack makes it:
+// the context and its stop.
 func deadline(parent context.Context, d time.Time) (context.Context, func()) {
-	if c := withDeadline(parent, d); c != nil {
-		return c, c.stop
-	}
-	return parent, func() {}
+	c := &requestCtx{Context: parent}
+	c.setDeadline(d)
+	return c, c.stop
 }
 
 func waitDone(t *testing.T, ctx context.Context, within time.Duration) {
@@ -128,15 +132,69 @@ func TestDeadlineCtxDerived(t *testing.T) {
 	<-late
 }
 
-// An earlier parent deadline wins, without a wrapper.
+// An earlier parent deadline wins: the parent governs alone, with no
+// timer or deadline of the request's own.
 func TestDeadlineCtxParentEarlier(t *testing.T) {
 	t.Parallel()
 	parent, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	ctx, stop := deadline(parent, time.Now().Add(time.Hour))
 	defer stop()
-	if ctx != parent {
-		t.Fatal("wrapped a parent that ends first")
+	pd, _ := parent.Deadline()
+	if d, ok := ctx.Deadline(); !ok || !d.Equal(pd) {
+		t.Fatalf("deadline %v %v, parent's %v", d, ok, pd)
+	}
+	if ctx.Done() != parent.Done() {
+		t.Fatal("Done is not the parent's")
+	}
+	if c := ctx.(*requestCtx); c.timed || c.inner.Load() != nil {
+		t.Fatal("made a deadline of its own")
+	}
+	cancel()
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Fatalf("err %v", ctx.Err())
+	}
+}
+
+// Without http.timeout the context is its parent's, plus the scope: Done,
+// Err and Deadline are the parent's, stop does nothing, and contexts
+// derived from it register with the parent's cancelCtx (no goroutine).
+func TestRequestCtxWithoutDeadline(t *testing.T) {
+	t.Parallel()
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), ctxTestKey{}, "v"))
+	ctx := &requestCtx{Context: parent, scope: observe.NewScope(zap.NewNop(), "id-1")}
+	if _, ok := ctx.Deadline(); ok || ctx.Done() != parent.Done() || ctx.Err() != nil {
+		t.Fatal("not the parent's deadline, Done and Err")
+	}
+	if observe.RequestID(ctx) != "id-1" || ctx.Value(ctxTestKey{}) != "v" {
+		t.Fatalf("request ID %q, parent's value %v", observe.RequestID(ctx), ctx.Value(ctxTestKey{}))
+	}
+	ctx.stop()
+	if ctx.Err() != nil {
+		t.Fatal("stop ended a context without deadline")
+	}
+	child, cancelChild := context.WithCancel(ctx)
+	defer cancelChild()
+	cancel()
+	waitDone(t, child, 2*time.Second)
+	if !errors.Is(ctx.Err(), context.Canceled) || !errors.Is(child.Err(), context.Canceled) {
+		t.Fatalf("err %v, child %v", ctx.Err(), child.Err())
+	}
+}
+
+// The scope is found whether or not the deadline was armed.
+func TestRequestCtxScope(t *testing.T) {
+	t.Parallel()
+	for _, armed := range []bool{false, true} {
+		ctx := &requestCtx{Context: context.Background(), scope: observe.NewScope(zap.NewNop(), "id-2")}
+		ctx.setDeadline(time.Now().Add(time.Hour))
+		if armed {
+			_ = ctx.Done()
+		}
+		valued := context.WithValue(ctx, ctxTestKey{}, "v")
+		if observe.RequestID(valued) != "id-2" || observe.RequestID(ctx) != "id-2" {
+			t.Fatalf("armed=%v: request ID %q", armed, observe.RequestID(valued))
+		}
+		ctx.stop()
 	}
 }
 

@@ -8,17 +8,20 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/apexgo/apex/observe"
 )
@@ -40,16 +43,21 @@ func SaneRequestID(id string) bool {
 	return true
 }
 
-// newRequestID returns 32 hex characters from the runtime's ChaCha8
-// generator: unique enough for correlation, and much cheaper per request
-// than crypto/rand. A request ID is not a secret.
-func newRequestID() string {
-	var b [16]byte
+// requestIDLen is the length of a generated request ID.
+const requestIDLen = 32
+
+// newRequestID writes a new request ID into c: 32 hex characters (128
+// bits) from the runtime's ChaCha8 generator, unique enough for
+// correlation and much cheaper per request than crypto/rand. A request ID
+// is not a secret. The ID's characters are c's own, so that the ID, its
+// header value and the request's context take one allocation.
+func newRequestID(c *requestCtx) string {
+	var b [requestIDLen / 2]byte
 	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
-	var out [32]byte
-	hex.Encode(out[:], b[:])
-	return string(out[:])
+	hex.Encode(c.idBuf[:], b[:])
+	// idBuf is never written again: the string may share its bytes.
+	return unsafe.String(&c.idBuf[0], len(c.idBuf))
 }
 
 // errPanic marks a recovered panic; the client sees a plain 500.
@@ -63,18 +71,24 @@ var errPanic = errors.New("httpx: handler panicked")
 // gzip wraps the rest only for a request that accepts it. CORS stays a
 // separate echo middleware after the stack.
 type stack struct {
-	log       *zap.Logger
-	idHeader  string // canonical; "" when request IDs are off
-	recover   bool
-	access    *zap.Logger // nil when the access log is off
-	skip      []string
-	spans     *serverSpans                  // set when spans are recorded
-	propagate propagation.TextMapPropagator // set when they are not: logs still get the incoming trace_id
-	metrics   *metrics
-	headers   []header
-	bodyMax   int64
-	timeout   time.Duration
-	gzip      echo.MiddlewareFunc // nil when off
+	log      *zap.Logger
+	idHeader string // canonical; "" when request IDs are off
+	recover  bool
+	access   *zap.Logger // nil when the access log is off
+	// accessCore and accessName are access's core and name, errorOutput
+	// where zap reports a failed write.
+	accessCore  zapcore.Core
+	accessName  string
+	errorOutput zapcore.WriteSyncer
+	skip        []string
+	spans       *serverSpans                  // set when spans are recorded
+	propagate   propagation.TextMapPropagator // set when they are not: logs still get the incoming trace_id
+	metrics     *metrics
+	headers     []header
+	bodyMax     int64
+	timeout     time.Duration
+	gzip        echo.MiddlewareFunc // nil when off
+	values      []ContextValue      // answered by every request's context
 }
 
 type header struct {
@@ -90,6 +104,8 @@ func newStack(cfg Config, log *zap.Logger, m *metrics, spans *serverSpans, prop 
 	if cfg.AccessLog.Enabled {
 		// The caller is always this file: not worth a stack walk per line.
 		s.access = log.Named("access").WithOptions(zap.WithCaller(false))
+		s.accessCore, s.accessName = s.access.Core(), s.access.Name()
+		s.errorOutput = zapcore.Lock(os.Stderr)
 		s.skip = cfg.AccessLog.SkipPaths
 	}
 	if sh := cfg.SecurityHeaders; sh.Enabled {
@@ -129,27 +145,33 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 	res := c.Response()
 
 	// Request ID, logger, incoming trace context and deadline: one new
-	// context and one copy of the request.
+	// context (which also holds the ID and its header value) and one copy
+	// of the request.
+	rc := &requestCtx{Context: req.Context()}
+	if len(s.values) > 0 {
+		rc.values, rc.echo = s.values, c
+	}
 	var id string
 	if s.idHeader != "" {
-		id = req.Header.Get(s.idHeader)
-		if !SaneRequestID(id) {
-			id = newRequestID()
+		if v := req.Header[s.idHeader]; len(v) > 0 { // canonical key: no Get
+			id = v[0]
 		}
-		res.Header()[s.idHeader] = []string{id}
+		if !SaneRequestID(id) {
+			id = newRequestID(rc)
+		}
+		rc.ids[0] = id
+		res.Header()[s.idHeader] = rc.ids[:]
 	}
-	ctx := observe.ContextWith(req.Context(), s.log, id)
+	rc.scope = observe.NewScope(s.log, id)
+	var ctx context.Context = rc
 	var span trace.Span
 	if s.spans != nil {
 		ctx, span = s.spans.start(ctx, c, req)
 	} else if s.propagate != nil && hasTraceContext(req.Header) {
 		ctx = s.propagate.Extract(ctx, propagation.HeaderCarrier(req.Header))
 	}
-	if s.timeout > 0 {
-		if d := withDeadline(ctx, start.Add(s.timeout)); d != nil {
-			ctx = d
-			defer d.stop()
-		}
+	if s.timeout > 0 && rc.setDeadline(start.Add(s.timeout)) {
+		defer rc.stop()
 	}
 	req = req.WithContext(ctx)
 	c.SetRequest(req)
@@ -164,7 +186,7 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 				if span != nil {
 					s.spans.end(span, c, req, id, res.Status, fmt.Errorf("%w: %v", errPanic, v))
 				}
-				s.record(c, req, start)
+				s.record(c, req, id, start)
 				panic(v)
 			}
 			observe.LogPanic(observe.Logger(ctx).With(zap.String("route", c.Path())), "HTTP handler", v)
@@ -179,7 +201,7 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 			s.spans.end(span, c, req, id, res.Status, err)
 		}
 		err = nil // answered
-		s.record(c, req, start)
+		s.record(c, req, id, start)
 	}()
 
 	for _, h := range s.headers {
@@ -191,19 +213,31 @@ func (s *stack) serve(c echo.Context, next echo.HandlerFunc) (err error) {
 		}
 		req.Body = http.MaxBytesReader(res, req.Body, s.bodyMax)
 	}
-	if s.gzip != nil && strings.Contains(req.Header.Get(echo.HeaderAcceptEncoding), "gzip") {
+	if s.gzip != nil && acceptsGzip(req.Header) {
 		next = s.gzip(next)
 	}
 	return markTimeout(c, next(c))
 }
 
-// record writes the metrics and the access log line of a finished request.
-func (s *stack) record(c echo.Context, req *http.Request, start time.Time) {
+// acceptsGzip is strings.Contains(h.Get("Accept-Encoding"), "gzip")
+// without canonicalising the key on every request.
+func acceptsGzip(h http.Header) bool {
+	v := h[echo.HeaderAcceptEncoding]
+	return len(v) > 0 && strings.Contains(v[0], "gzip")
+}
+
+// record writes the metrics and the access log line of a finished request,
+// both with the same end time: one clock read for the two.
+func (s *stack) record(c echo.Context, req *http.Request, id string, start time.Time) {
+	if s.metrics == nil && s.access == nil {
+		return
+	}
+	end := time.Now()
 	if s.metrics != nil {
-		s.metrics.observe(c, start)
+		s.metrics.observe(c, end.Sub(start))
 	}
 	if s.access != nil && !slices.Contains(s.skip, req.URL.Path) {
-		s.writeAccess(c, start)
+		s.writeAccess(c, id, start, end)
 	}
 }
 
@@ -220,26 +254,40 @@ func markTimeout(c echo.Context, err error) error {
 // latency, request_id and trace_id. Headers (so Authorization and cookies)
 // and paths (which may carry tokens) are never logged: the route template
 // says which endpoint it was.
-func (s *stack) writeAccess(c echo.Context, start time.Time) {
-	ce := s.access.Check(zap.InfoLevel, "request")
+//
+// It checks the entry with the access logger's core itself, stamped with
+// the request's end time, rather than through zap.Logger.Check, which
+// would read the clock again; the access logger has no caller and no
+// stack trace to add. The fields are a pooled array: zap's cores encode
+// (or copy) the fields they are given before Write returns.
+func (s *stack) writeAccess(c echo.Context, id string, start, end time.Time) {
+	ce := s.accessCore.Check(zapcore.Entry{LoggerName: s.accessName, Time: end, Level: zapcore.InfoLevel, Message: "request"}, nil)
 	if ce == nil {
 		return
 	}
+	ce.ErrorOutput = s.errorOutput
 	req := c.Request()
-	fields := make([]zap.Field, 0, 7)
-	fields = append(fields,
+	buf := fieldPool.Get().(*[accessFields]zap.Field)
+	fields := append(buf[:0],
 		zap.String("method", req.Method),
 		zap.String("route", c.Path()),
 		zap.Int("status", c.Response().Status),
 		zap.Int64("bytes", c.Response().Size),
-		zap.Duration("latency", time.Since(start)),
-		zap.String("request_id", observe.RequestID(req.Context())),
+		zap.Duration("latency", end.Sub(start)),
+		zap.String("request_id", id),
 	)
 	if sc := trace.SpanContextFromContext(req.Context()); sc.IsValid() {
 		fields = append(fields, zap.String("trace_id", sc.TraceID().String()))
 	}
 	ce.Write(fields...)
+	clear(fields)
+	fieldPool.Put(buf)
 }
+
+// accessFields is the most fields an access line has.
+const accessFields = 7
+
+var fieldPool = sync.Pool{New: func() any { return new([accessFields]zap.Field) }}
 
 // metrics is the HTTP metrics of the default stack:
 // http_requests_total and http_request_duration_seconds, labelled by
@@ -279,7 +327,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) observe(c echo.Context, start time.Time) {
+func (m *metrics) observe(c echo.Context, latency time.Duration) {
 	route := c.Path()
 	if route == "" {
 		route = "<unmatched>"
@@ -296,7 +344,7 @@ func (m *metrics) observe(c echo.Context, start time.Time) {
 	}
 	s := v.(*series)
 	s.requests.Inc()
-	s.duration.Observe(time.Since(start).Seconds())
+	s.duration.Observe(latency.Seconds())
 }
 
 // statusLabels holds the label of every valid status code, so that the

@@ -38,6 +38,7 @@ type serverIn struct {
 	Propagator     propagation.TextMapPropagator `optional:"true"`
 	Checks         []HealthCheck                 `group:"httpx.health_checks"`
 	ErrorMappings  []ErrorMapping                `group:"httpx.error_mappings"`
+	ContextValues  []ContextValue                `group:"httpx.context_values"`
 	State          *app.State                    `optional:"true"`
 }
 
@@ -46,7 +47,7 @@ func newServer(in serverIn) (*Server, error) {
 		Config: in.Config, Info: in.Info, Log: in.Log,
 		Registerer: in.Registerer, Gatherer: in.Gatherer,
 		TracerProvider: in.TracerProvider, Propagator: in.Propagator,
-		Checks: in.Checks, ErrorMapping: in.ErrorMappings,
+		Checks: in.Checks, ErrorMapping: in.ErrorMappings, ContextValues: in.ContextValues,
 	}
 	if in.Observe.Admin.Addr == "" {
 		p.MetricsPath = in.Observe.Metrics.Path

@@ -49,6 +49,9 @@ type Params struct {
 	Checks []HealthCheck
 	// ErrorMapping maps domain errors to statuses.
 	ErrorMapping []ErrorMapping
+	// ContextValues are answered by every request's context (see
+	// [ContextValue]).
+	ContextValues []ContextValue
 }
 
 // Server is the app's echo instance and the listener it is served on.
@@ -116,6 +119,10 @@ func New(p Params) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkContextValues(p.ContextValues); err != nil {
+		return nil, err
+	}
+	st.values = p.ContextValues
 	if cfg.Gzip.Enabled {
 		// Run by the stack, and only for requests that accept gzip: echo
 		// builds its middleware chain per request, so a separate gzip

@@ -9,39 +9,59 @@ import (
 
 type ctxKey struct{}
 
-// scope is what a context carries for observe.
-type scope struct {
+// Scope is what a request's context carries for observe: its logger and
+// request ID. [ContextWith] wraps a context around one. A package that
+// makes a context type of its own for every request (httpx fuses the
+// scope with the request's deadline, one allocation per request instead
+// of two) holds a Scope and answers [Scope.Lookup] first in its Value
+// method; [Logger] and [RequestID] then find it there.
+type Scope struct {
 	log       *zap.Logger
 	requestID string
+}
+
+// NewScope returns the scope of a request logged to log under requestID.
+func NewScope(log *zap.Logger, requestID string) Scope {
+	return Scope{log: log, requestID: requestID}
+}
+
+// Lookup returns what a context holding s answers for key: s itself
+// (true) for observe's key, nothing (false) for any other key, which the
+// context then looks up in its parent.
+func (s *Scope) Lookup(key any) (any, bool) {
+	if key == (ctxKey{}) {
+		return s, true
+	}
+	return nil, false
 }
 
 // scopeCtx carries a scope: one allocation per request, where
 // context.WithValue would take two (the context and the boxed value).
 type scopeCtx struct {
 	context.Context
-	scope scope
+	scope Scope
 }
 
 func (c *scopeCtx) Value(key any) any {
-	if key == (ctxKey{}) {
-		return &c.scope
+	if v, ok := c.scope.Lookup(key); ok {
+		return v
 	}
 	return c.Context.Value(key)
 }
 
 func (c *scopeCtx) String() string { return "observe.scope" }
 
-func scopeOf(ctx context.Context) scope {
-	if s, ok := ctx.Value(ctxKey{}).(*scope); ok {
+func scopeOf(ctx context.Context) Scope {
+	if s, ok := ctx.Value(ctxKey{}).(*Scope); ok {
 		return *s
 	}
-	return scope{}
+	return Scope{}
 }
 
 // ContextWith returns ctx carrying log and a request ID, for [Logger] and
 // [RequestID] to find; httpx calls it once per request.
 func ContextWith(ctx context.Context, log *zap.Logger, requestID string) context.Context {
-	return &scopeCtx{Context: ctx, scope: scope{log: log, requestID: requestID}}
+	return &scopeCtx{Context: ctx, scope: Scope{log: log, requestID: requestID}}
 }
 
 // ContextWithLogger returns ctx carrying log, keeping its request ID.

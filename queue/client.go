@@ -289,12 +289,6 @@ func WithSubject(ctx context.Context, subject string) context.Context {
 	return context.WithValue(ctx, subjectKey{}, func() string { return subject })
 }
 
-// withLazySubject is WithSubject with the subject found when needed
-// (after the route's auth middleware ran).
-func withLazySubject(ctx context.Context, f func() string) context.Context {
-	return context.WithValue(ctx, subjectKey{}, f)
-}
-
 func subjectOf(ctx context.Context) string {
 	if f, ok := ctx.Value(subjectKey{}).(func() string); ok {
 		return f()

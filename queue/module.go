@@ -37,7 +37,7 @@ var Module = fx.Module("queue",
 	fx.Provide(newBackend, newClient, func(c *Client) *Worker { return c.Worker() }),
 	fx.Provide(fx.Private, newUnavailable),
 	fx.Provide(httpx.AsHealthChecks(newChecks), httpx.AsGroup(newStatusGroup), httpx.AsGroup(newAdminGroup),
-		httpx.AsMiddlewares(subjectMiddleware)),
+		httpx.AsContextValues(subjectValue)),
 	fx.Invoke(registerLifecycle),
 	cronModule,
 	outboxModule,
@@ -179,21 +179,19 @@ func newAdminGroup(in routesIn) (httpx.Group, error) {
 	return in.Client.AdminGroup(in.Config.HTTP.Path+"/admin", in.Down, in.Role(role))
 }
 
-// subjectMiddleware makes every request's ctx carry its subject (found
-// when a job is enqueued, after the route's auth ran) for Enqueue.
-func subjectMiddleware(in struct {
+// subjectValue makes every request's ctx carry its subject (found when a
+// job is enqueued, after the route's auth ran) for Enqueue. It is an
+// httpx.ContextValue rather than a middleware: the HTTP stack's own
+// context answers it, which spares every request a context and a copy.
+func subjectValue(in struct {
 	fx.In
 	Subject httpx.SubjectFunc `optional:"true"`
-}) []httpx.Middleware {
+}) []httpx.ContextValue {
 	if in.Subject == nil {
 		return nil
 	}
 	subject := in.Subject
-	return []httpx.Middleware{{Name: "queue.subject", Order: -50, Func: func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			r := c.Request()
-			c.SetRequest(r.WithContext(withLazySubject(r.Context(), func() string { return subject(c) })))
-			return next(c)
-		}
+	return []httpx.ContextValue{{Key: subjectKey{}, Value: func(c echo.Context) any {
+		return func() string { return subject(c) }
 	}}}
 }

@@ -13,7 +13,11 @@
 //	bare http://127.0.0.1:36119
 //
 // With -pprof ADDR (a loopback address) it also serves net/http/pprof
-// there, to take a CPU profile of the process under load. -set KEY=VALUE
+// there, to take a CPU profile of the process under load. It always serves
+// the process's heap allocation counters (runtime/metrics
+// /gc/heap/allocs:objects and :bytes, "OBJECTS BYTES\n") on one more
+// loopback port, printed as "stats URL", so that the script can report
+// allocations per request of the stack under load. -set KEY=VALUE
 // (repeatable) overrides a config key of the apex app, to measure what
 // one middleware costs: -set http.timeout.enabled=false (both apex stacks).
 package main
@@ -29,7 +33,9 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/metrics"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -95,6 +101,12 @@ func run(only string, limit time.Duration, pprofAddr string, set map[string]any)
 		fmt.Printf("bare http://%s\n", addr)
 		stops = append(stops, stopBare)
 	}
+	statsAddr, stopStats, err := serveStats()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("stats http://%s/allocs\n", statsAddr)
+	stops = append(stops, stopStats)
 	if pprofAddr != "" {
 		addr, stopPprof, err := servePprof(pprofAddr)
 		if err != nil {
@@ -105,7 +117,7 @@ func run(only string, limit time.Duration, pprofAddr string, set map[string]any)
 	}
 
 	<-ctx.Done()
-	err := stopAll(stops)
+	err = stopAll(stops)
 	stops = nil
 	return err
 }
@@ -137,6 +149,27 @@ func servePprof(addr string) (string, func(context.Context) error, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return ln.Addr().String(), srv.Shutdown, nil
+}
+
+// serveStats serves the process's cumulative heap allocations, objects and
+// bytes, on an ephemeral loopback port.
+func serveStats() (string, func(context.Context) error, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	samples := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"}}
+	var mu sync.Mutex
+	mux := http.NewServeMux()
+	mux.HandleFunc("/allocs", func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		metrics.Read(samples)
+		fmt.Fprintf(w, "%d %d\n", samples[0].Value.Uint64(), samples[1].Value.Uint64())
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return ln.Addr().String(), srv.Shutdown, nil
