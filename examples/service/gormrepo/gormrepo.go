@@ -34,7 +34,7 @@ type userRow struct {
 	Email        string
 	PasswordHash string
 	Roles        string // comma-separated
-	CreatedAt    int64 `gorm:"autoCreateTime:milli"` // Unix milliseconds
+	CreatedAt    int64  `gorm:"autoCreateTime:milli"` // Unix milliseconds
 }
 
 func (userRow) TableName() string { return "tracker_users" }
@@ -62,7 +62,7 @@ func (taskRow) TableName() string { return "tracker_tasks" }
 
 type snapshotRow struct {
 	JobID    string `gorm:"primaryKey"`
-	Tick     int64 // Unix milliseconds
+	Tick     int64  // Unix milliseconds
 	Projects int64
 	Tasks    int64
 }

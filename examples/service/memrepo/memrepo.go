@@ -120,7 +120,9 @@ func (r *Repository) Projects(ctx context.Context, tenant string) ([]domain.Proj
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(a, b domain.Project) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID)) })
+	slices.SortFunc(out, func(a, b domain.Project) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 
