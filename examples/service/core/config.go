@@ -12,7 +12,7 @@ const (
 	DefaultSnapshotEvery  = time.Minute
 	DefaultCacheTTL       = time.Minute
 	DefaultSQLitePath     = "var/tracker.db"
-	DefaultMailFrom       = "tracker@localhost"
+	DefaultMailFrom       = "tracker@example.com"
 	DefaultMailDriver     = "auto"
 	DefaultAdminAddr      = "127.0.0.1:9090"
 	DefaultHealthTimeout  = 2 * time.Second

@@ -40,10 +40,15 @@ const RoomNamespace = "project"
 const SnapshotSchedule = "snapshot"
 
 // Module is the shared core. It needs apex's config, data, cache, auth,
-// queue and realtime modules in the app.
-var Module = fx.Module("tracker",
-	apexapp.ProvideSection("tracker", DefaultConfig),
+// queue and realtime modules in the app. Its decorations of apex's
+// sections are at the root of the app, so that apex's modules see them
+// (a decoration inside an fx.Module reaches only that module).
+var Module = fx.Options(
 	fx.Decorate(dataDefaults, queueDefaults, realtimeDefaults),
+	fx.Module("tracker", apexapp.ProvideSection("tracker", DefaultConfig), provides),
+)
+
+var provides = fx.Options(
 	fx.Provide(
 		fx.Annotate(gormrepo.New, fx.As(new(domain.Repository))),
 		newMailer,

@@ -29,7 +29,8 @@ import (
 
 // Module serves the API; it needs core.Module and apex's modules.
 var Module = fx.Module("tracker.http",
-	fx.Provide(newHandlers, httpx.AsGroup(authRoutes), httpx.AsGroup(projectRoutes), httpx.AsGroup(adminRoutes)),
+	fx.Provide(newHandlers, httpx.AsGroup(authRoutes), httpx.AsGroup(projectRoutes), httpx.AsGroup(adminRoutes),
+		httpx.AsMiddleware(optionalAuth)),
 	httpx.MapError(domain.ErrNotFound, http.StatusNotFound),
 	httpx.MapError(domain.ErrConflict, http.StatusConflict),
 	httpx.MapError(domain.ErrInvalid, http.StatusUnprocessableEntity),
@@ -45,6 +46,14 @@ type Handlers struct {
 
 func newHandlers(svc *app.Service, tokens auth.Tokens, jobs *queue.Client) *Handlers {
 	return &Handlers{svc: svc, tokens: tokens, jobs: jobs}
+}
+
+// optionalAuth verifies a token on every request that carries one:
+// apex's GET /jobs/{id} has no authentication of its own, and shows a
+// caller only the jobs enqueued under its subject, so the subject must be
+// known there too.
+func optionalAuth(g *auth.Guard) httpx.Middleware {
+	return httpx.Middleware{Name: "tracker.optional_auth", Func: g.Optional()}
 }
 
 type actorKey struct{}
