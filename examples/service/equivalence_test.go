@@ -98,7 +98,7 @@ func cluster(t *testing.T) *env {
 	cleanRedis(t, redisAddr, name)
 	mail := smtptest.Start(t)
 	mailHost, mailPort, _ := net.SplitHostPort(mail.Addr)
-	common := append(baseEnv(),
+	common := slices.Concat(baseEnv(), []string{
 		"APP_ENV=production",
 		"APP_SERVICE__NAME="+name,
 		"APP_DATA__DSN="+dsn,
@@ -109,7 +109,8 @@ func cluster(t *testing.T) *env {
 		"APP_TRACKER__MAIL__PORT="+mailPort,
 		"APP_TRACKER__MAIL__TLS=none",
 		"APP_QUEUE__REDIS__HEARTBEAT=1s",
-	)
+	})
+	common = slices.Clip(common) // every process appends its own
 	dir := t.TempDir()
 	migrate := newProc(t, "migrate", bin+"/migrate", dir, common...)
 	if out, err := migrate.run("up"); err != nil || !strings.Contains(out, "applied 1 migrations") {
@@ -346,15 +347,17 @@ func scenario(t *testing.T, e *env) []string {
 
 	e.disrupt(t)
 
-	status := func(u *user, id string) jobView {
-		var v jobView
-		want(t, "job status", c.do(t, "GET", "/jobs/"+id, u.token, nil), 200).decode(t, &v)
-		return v
-	}
+	// waitState waits for a job's state. A job of the outbox has no
+	// status until the relay moved it to the queue (within
+	// queue.outbox.poll of the commit): 404 until then.
 	waitState := func(u *user, id, state string) jobView {
 		var v jobView
 		eventually(t, "job "+id+" "+state, func() (bool, string) {
-			v = status(u, id)
+			r := c.do(t, "GET", "/jobs/"+id, u.token, nil)
+			if r.Status == 404 {
+				return false, "not found yet"
+			}
+			want(t, "job status", r, 200).decode(t, &v)
 			return v.State == state, v.State + " " + v.LastError
 		})
 		return v

@@ -166,6 +166,8 @@ func (p *proc) run(args ...string) (string, error) {
 	return string(out), err
 }
 
+var readyClient = &http.Client{Timeout: 10 * time.Second}
+
 // waitReady waits until url answers 200, failing early if the process
 // exits.
 func (p *proc) waitReady(url string) {
@@ -177,7 +179,7 @@ func (p *proc) waitReady(url string) {
 			p.t.Fatalf("%s exited before it was ready:\n%s", p.name, tail(p.log, 40))
 		default:
 		}
-		r, err := http.Get(url)
+		r, err := readyClient.Get(url)
 		if err == nil {
 			r.Body.Close()
 			if r.StatusCode == http.StatusOK {
