@@ -100,13 +100,13 @@ func cluster(t *testing.T) *env {
 	mailHost, mailPort, _ := net.SplitHostPort(mail.Addr)
 	common := slices.Concat(baseEnv(), []string{
 		"APP_ENV=production",
-		"APP_SERVICE__NAME="+name,
-		"APP_DATA__DSN="+dsn,
-		"APP_REDIS__ADDR="+redisAddr,
+		"APP_SERVICE__NAME=" + name,
+		"APP_DATA__DSN=" + dsn,
+		"APP_REDIS__ADDR=" + redisAddr,
 		"APP_AUTH__SECRET=equivalence-run-secret-of-at-least-32-bytes",
-		"APP_TRACKER__SNAPSHOT_EVERY="+snapshotEvery.String(),
-		"APP_TRACKER__MAIL__HOST="+mailHost,
-		"APP_TRACKER__MAIL__PORT="+mailPort,
+		"APP_TRACKER__SNAPSHOT_EVERY=" + snapshotEvery.String(),
+		"APP_TRACKER__MAIL__HOST=" + mailHost,
+		"APP_TRACKER__MAIL__PORT=" + mailPort,
 		"APP_TRACKER__MAIL__TLS=none",
 		"APP_QUEUE__REDIS__HEARTBEAT=1s",
 	})
