@@ -19,6 +19,7 @@ import (
 	"github.com/apexgo/apex/cache"
 	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/httpx/openapi"
 	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/observe"
 	"github.com/apexgo/apex/queue"
@@ -32,8 +33,9 @@ type Capability int
 
 // The capabilities that can be left out.
 const (
-	// HTTP is the echo server (package httpx). Without it, metrics are
-	// served only if observe.admin.addr is set.
+	// HTTP is the echo server (package httpx) with the OpenAPI document
+	// and docs UI of its routes (package httpx/openapi). Without it,
+	// metrics are served only if observe.admin.addr is set.
 	HTTP Capability = iota + 1
 	// Cache is the key/value cache, the rate limiter and its middleware
 	// (package cache). The Redis client (internal/redisconn) is part of the
@@ -86,7 +88,9 @@ var capabilities = []struct {
 	c   Capability
 	opt fx.Option
 }{
-	{HTTP, httpx.Module},
+	// openapi.Module comes first so that its start hook, which generates
+	// the document, runs before the server listens.
+	{HTTP, fx.Options(openapi.Module, httpx.Module)},
 	{Cache, cache.Module},
 	{Data, data.Module},
 	{Auth, auth.Module},

@@ -88,6 +88,10 @@ type Config struct {
 	Timeout TimeoutConfig `koanf:"timeout"`
 	// Health is http.health: the /livez and /readyz endpoints.
 	Health HealthConfig `koanf:"health"`
+	// OpenAPI is http.openapi: the OpenAPI document at /openapi.json and
+	// /openapi.yaml and the docs UI at /docs, served by the openapi
+	// module (package httpx/openapi). On by default.
+	OpenAPI OpenAPIConfig `koanf:"openapi"`
 }
 
 // Toggle switches a middleware on or off.
@@ -242,12 +246,19 @@ func DefaultConfig() Config {
 			LivePath: DefaultLivePath, ReadyPath: DefaultReadyPath,
 			Timeout: DefaultHealthTimeout, LogInterval: DefaultHealthLogInterval,
 		},
+		OpenAPI: OpenAPIConfig{
+			Enabled: true, JSONPath: DefaultOpenAPIJSONPath, YAMLPath: DefaultOpenAPIYAMLPath, UIPath: DefaultOpenAPIUIPath,
+		},
 	}
 }
 
 // Validate implements app.Validator.
 func (c Config) Validate() []app.Problem {
 	var ps []app.Problem
+	for _, p := range c.OpenAPI.Validate() {
+		p.Key = "openapi." + p.Key
+		ps = append(ps, p)
+	}
 	if c.Timeout.Enabled && c.Timeout.Duration >= c.WriteTimeout {
 		ps = append(ps, app.Problem{Key: "timeout.duration", Message: "must be less than write_timeout, or responses to timed-out requests are cut off"})
 	}

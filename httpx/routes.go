@@ -19,6 +19,9 @@ type Route struct {
 	Handler echo.HandlerFunc
 	// Middleware runs for this route only, after the group's.
 	Middleware []echo.MiddlewareFunc
+	// Doc describes the route in the OpenAPI document; the zero Doc still
+	// lists it with what can be inferred (see [Doc]).
+	Doc Doc
 }
 
 // Group is a set of routes under one path prefix that share middleware: a
