@@ -61,33 +61,27 @@ type actorKey struct{}
 // emailClaim carries the user's email in its access tokens.
 const emailClaim = "email"
 
-// authenticated is the Guard's authentication, then the caller as an
-// app.Actor in the request's context, and its tenant (app.WithTenant)
-// so that jobs it enqueues carry the tenant.
-func authenticated(g *auth.Guard) []echo.MiddlewareFunc {
-	return []echo.MiddlewareFunc{g.Authenticate(), func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			id, ok := auth.FromContext(c.Request().Context())
-			if !ok || id.Tenant == "" {
-				return httpx.NewProblem(http.StatusForbidden, "the access token names no tenant")
-			}
-			email, _ := id.Claims[emailClaim].(string)
-			a := app.Actor{UserID: id.Subject, Tenant: id.Tenant, Email: email, Roles: id.Roles}
-			ctx := context.WithValue(apexapp.WithTenant(c.Request().Context(), id.Tenant), actorKey{}, a)
-			c.SetRequest(c.Request().WithContext(ctx))
-			return next(c)
+// withActor runs after the Guard's authentication (Guard.Secure or
+// SecureGroup): it puts the caller in the request's context as an
+// app.Actor, and its tenant (app.WithTenant) so that jobs it enqueues
+// carry the tenant.
+func withActor(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, ok := auth.FromContext(c.Request().Context())
+		if !ok || id.Tenant == "" {
+			return httpx.NewProblem(http.StatusForbidden, "the access token names no tenant")
 		}
-	}}
+		email, _ := id.Claims[emailClaim].(string)
+		a := app.Actor{UserID: id.Subject, Tenant: id.Tenant, Email: email, Roles: id.Roles}
+		ctx := context.WithValue(apexapp.WithTenant(c.Request().Context(), id.Tenant), actorKey{}, a)
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
 }
 
 func actor(c echo.Context) app.Actor {
 	a, _ := c.Request().Context().Value(actorKey{}).(app.Actor)
 	return a
-}
-
-// withRole adds a role check after authenticated.
-func withRole(g *auth.Guard, role string) []echo.MiddlewareFunc {
-	return append(authenticated(g), g.RequireRole(role))
 }
 
 // --- accounts
@@ -121,11 +115,24 @@ type UserView struct {
 
 var errTenantID = httpx.NewProblem(http.StatusUnprocessableEntity, "tenant: 1-63 of A-Z a-z 0-9 _ -, starting with a letter or digit")
 
+var accounts = []string{"accounts"}
+
 func authRoutes(h *Handlers) httpx.Group {
 	return httpx.Group{Prefix: "/auth", Routes: []httpx.Route{
-		{Method: http.MethodPost, Path: "/register", Handler: h.register},
-		{Method: http.MethodPost, Path: "/login", Handler: h.login},
-		{Method: http.MethodPost, Path: "/refresh", Handler: h.refresh},
+		{Method: http.MethodPost, Path: "/register", Handler: h.register, Doc: httpx.Doc{
+			Summary: "Register an account", Tags: accounts, Request: RegisterRequest{},
+			Description: "The first account of a tenant owns it (roles owner and member); later ones are members.",
+			Responses:   map[int]any{http.StatusCreated: UserView{}, http.StatusConflict: nil},
+		}},
+		{Method: http.MethodPost, Path: "/login", Handler: h.login, Doc: httpx.Doc{
+			Summary: "Log in", Tags: accounts, Request: LoginRequest{},
+			Description: "An access token carrying the tenant and the roles, and a refresh token.",
+			Responses:   map[int]any{http.StatusOK: auth.Pair{}, http.StatusUnauthorized: nil},
+		}},
+		{Method: http.MethodPost, Path: "/refresh", Handler: h.refresh, Doc: httpx.Doc{
+			Summary: "Exchange a refresh token for a new pair", Tags: accounts, Request: RefreshRequest{},
+			Responses: map[int]any{http.StatusOK: auth.Pair{}, http.StatusUnauthorized: nil},
+		}},
 	}}
 }
 
@@ -192,7 +199,18 @@ type ProjectCreated struct {
 
 // TaskRequest is the body of POST /projects/{id}/tasks.
 type TaskRequest struct {
-	Title string `json:"title" validate:"required,max=500"`
+	ProjectID string `param:"id" json:"-"`
+	Title     string `json:"title" validate:"required,max=500"`
+}
+
+// ProjectPath names a project in the path.
+type ProjectPath struct {
+	ID string `param:"id"`
+}
+
+// JobPath names a job in the path.
+type JobPath struct {
+	ID string `param:"id"`
 }
 
 // JobAccepted is the answer of a request that started a job: follow it
@@ -210,14 +228,45 @@ func projectRoutes(h *Handlers, g *auth.Guard, limits *cache.RateLimits, cfg cor
 	if err != nil {
 		return httpx.Group{}, err
 	}
-	return httpx.Group{Prefix: "/projects", Middleware: authenticated(g), Routes: []httpx.Route{
-		{Method: http.MethodGet, Path: "", Handler: h.listProjects},
-		{Method: http.MethodPost, Path: "", Handler: h.createProject},
-		{Method: http.MethodGet, Path: "/:id", Handler: h.getProject},
-		{Method: http.MethodGet, Path: "/:id/tasks", Handler: h.listTasks},
-		{Method: http.MethodPost, Path: "/:id/tasks", Handler: h.addTask},
-		{Method: http.MethodPost, Path: "/:id/reports", Handler: h.requestReport, Middleware: []echo.MiddlewareFunc{reports}},
-	}}, nil
+	projects := []string{"projects"}
+	notFound := map[int]any{http.StatusNotFound: nil}
+	with := func(m map[int]any, status int, body any) map[int]any {
+		out := map[int]any{status: body}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	return g.SecureGroup(httpx.Group{Prefix: "/projects", Middleware: []echo.MiddlewareFunc{withActor}, Routes: []httpx.Route{
+		{Method: http.MethodGet, Path: "", Handler: h.listProjects, Doc: httpx.Doc{
+			Summary: "List the tenant's projects", Tags: projects,
+			Responses: map[int]any{http.StatusOK: []domain.Project{}},
+		}},
+		{Method: http.MethodPost, Path: "", Handler: h.createProject, Doc: httpx.Doc{
+			Summary: "Create a project", Tags: projects, Request: ProjectRequest{},
+			Description: "The project and the job that mails its owner are committed together (the outbox).",
+			Responses:   map[int]any{http.StatusCreated: ProjectCreated{}, http.StatusConflict: nil},
+		}},
+		{Method: http.MethodGet, Path: "/:id", Handler: h.getProject, Doc: httpx.Doc{
+			Summary: "Get a project", Tags: projects, Request: ProjectPath{},
+			Responses: with(notFound, http.StatusOK, domain.Project{}),
+		}},
+		{Method: http.MethodGet, Path: "/:id/tasks", Handler: h.listTasks, Doc: httpx.Doc{
+			Summary: "List a project's tasks", Tags: projects, Request: ProjectPath{},
+			Responses: with(notFound, http.StatusOK, []domain.Task{}),
+		}},
+		{Method: http.MethodPost, Path: "/:id/tasks", Handler: h.addTask, Doc: httpx.Doc{
+			Summary: "Add a task", Tags: projects, Request: TaskRequest{},
+			Description: "Subscribers of the project's room (project:<tenant>.<id>) receive a task.added event.",
+			Responses:   with(notFound, http.StatusCreated, domain.Task{}),
+		}},
+		{Method: http.MethodPost, Path: "/:id/reports", Handler: h.requestReport, Middleware: []echo.MiddlewareFunc{reports}, Doc: httpx.Doc{
+			Summary: "Request a project's report", Tags: projects, Request: ProjectPath{},
+			Description: "Built in the background and mailed; follow it at GET /jobs/{id} or on the user channel. " +
+				"Rate-limited per user (tracker.reports_per_hour).",
+			Responses: with(map[int]any{http.StatusNotFound: nil, http.StatusTooManyRequests: nil}, http.StatusAccepted, JobAccepted{}),
+		}},
+	}}), nil
 }
 
 func (h *Handlers) listProjects(c echo.Context) error {
@@ -279,10 +328,18 @@ func (h *Handlers) requestReport(c echo.Context) error {
 // --- owners
 
 func adminRoutes(h *Handlers, g *auth.Guard) httpx.Group {
-	owner := withRole(g, domain.RoleOwner)
+	owners := []string{"owners"}
+	actor := []echo.MiddlewareFunc{withActor}
 	return httpx.Group{Routes: []httpx.Route{
-		{Method: http.MethodPost, Path: "/jobs/:id/replay", Handler: h.replay, Middleware: owner},
-		{Method: http.MethodGet, Path: "/snapshots", Handler: h.snapshots, Middleware: owner},
+		g.Secure(httpx.Route{Method: http.MethodPost, Path: "/jobs/:id/replay", Handler: h.replay, Middleware: actor, Doc: httpx.Doc{
+			Summary: "Replay a failed job of the tenant", Tags: owners, Request: JobPath{},
+			Responses: map[int]any{http.StatusAccepted: JobAccepted{}, http.StatusNotFound: nil, http.StatusConflict: nil},
+		}}, domain.RoleOwner),
+		g.Secure(httpx.Route{Method: http.MethodGet, Path: "/snapshots", Handler: h.snapshots, Middleware: actor, Doc: httpx.Doc{
+			Summary: "Usage snapshots", Tags: owners,
+			Description: "The service's size at each tick of the snapshot schedule, once per tick.",
+			Responses:   map[int]any{http.StatusOK: []domain.Snapshot{}},
+		}}, domain.RoleOwner),
 	}}
 }
 
