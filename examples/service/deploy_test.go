@@ -59,6 +59,7 @@ func TestDockerfile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the service's binaries with CGO_ENABLED=0")
 	}
+	t.Parallel() // its build (all of apex, CGO_ENABLED=0 and -trimpath: a build cache of its own) overlaps TestEquivalence's
 	ins := dockerfile(t)
 	var froms []int
 	for i, in := range ins {

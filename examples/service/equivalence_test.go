@@ -1,10 +1,13 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/redis/rueidis"
 
 	"github.com/apexgo/apex/data/datatest"
@@ -19,6 +25,7 @@ import (
 	"github.com/apexgo/apex/examples/service/core"
 	"github.com/apexgo/apex/examples/service/domain"
 	"github.com/apexgo/apex/examples/service/smtpmail/smtptest"
+	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/internal/testservice"
 )
 
@@ -33,9 +40,9 @@ type env struct {
 	// apis are the instances' base URLs; the scenario connects sockets to
 	// apis[0] and apis[len-1] (the same one in the one-process run).
 	apis []string
-	// disrupt is called partway: the cluster SIGKILLs one API instance
-	// and the worker, and restarts them.
-	disrupt func(t *testing.T)
+	// down and up are called partway: the cluster SIGKILLs one API
+	// instance and the worker, and later restarts them.
+	down, up func(t *testing.T)
 	// smtp is the mail server of the cluster run, nil in the other.
 	smtp *smtptest.Server
 }
@@ -84,7 +91,8 @@ func oneProcess(t *testing.T) *env {
 	api.start()
 	base := "http://" + addr
 	api.waitReady(base + "/readyz")
-	return &env{client: newClient(base), apis: []string{base}, disrupt: func(*testing.T) {}}
+	nothing := func(*testing.T) {}
+	return &env{client: newClient(base), apis: []string{base}, down: nothing, up: nothing}
 }
 
 // cluster is cmd/migrate once, then 2 × cmd/api (queue.worker off) and
@@ -132,17 +140,20 @@ func cluster(t *testing.T) *env {
 		p.waitReady(bases[i] + "/readyz")
 	}
 	worker.waitReady("http://" + adminAddr + "/readyz")
-	return &env{client: newClient(bases...), apis: bases, smtp: mail, disrupt: func(t *testing.T) {
-		apis[1].kill()
-		worker.kill()
-		t.Log("api2 and the worker SIGKILLed")
-		// The service keeps answering on the other instance meanwhile.
-		apis[1].start()
-		worker.start()
-		apis[1].waitReady(bases[1] + "/readyz")
-		worker.waitReady("http://" + adminAddr + "/readyz")
-		t.Log("api2 and the worker restarted")
-	}}
+	return &env{client: newClient(bases...), apis: bases, smtp: mail,
+		down: func(t *testing.T) {
+			apis[1].kill()
+			worker.kill()
+			t.Log("api2 and the worker SIGKILLed")
+		},
+		up: func(t *testing.T) {
+			apis[1].start()
+			worker.start()
+			apis[1].waitReady(bases[1] + "/readyz")
+			worker.waitReady("http://" + adminAddr + "/readyz")
+			t.Log("api2 and the worker restarted")
+		},
+	}
 }
 
 // cleanRedis deletes the run's keys (every key containing name) when the
@@ -321,9 +332,15 @@ func scenario(t *testing.T, e *env) []string {
 	addTasks(ann, apollo, "design", "build", "launch") // round robin: both instances
 	waitRoom("design", "build", "launch")
 
-	// Reports: a rate limit per user, shared by every instance.
+	// Reports: a rate limit per user, shared by every instance. Halfway,
+	// the cluster loses an API instance and its only worker: the rest of
+	// the reports go through the other instance, the limit still counts
+	// those of both, and the jobs wait for a worker.
 	var reports []string
 	for i := range core.DefaultReportsPerHour + 1 {
+		if i == core.DefaultReportsPerHour/2 {
+			e.down(t)
+		}
 		r := c.do(t, "POST", "/projects/"+apollo.ID+"/reports", ann.token, nil)
 		if i < core.DefaultReportsPerHour {
 			var v struct {
@@ -345,7 +362,7 @@ func scenario(t *testing.T, e *env) []string {
 	}
 	want(t, "report of an empty project", c.do(t, "POST", "/projects/"+borealis.ID+"/reports", cat.token, nil), 202).decode(t, &failing)
 
-	e.disrupt(t)
+	e.up(t)
 
 	// waitState waits for a job's state. A job of the outbox has no
 	// status until the relay moved it to the queue (within
@@ -448,6 +465,38 @@ func scenario(t *testing.T, e *env) []string {
 	note("snapshots: one per tick, every %v, none missed", snapshotEvery)
 	note("a member reads the snapshots: %d", want(t, "member snapshots", c.do(t, "GET", "/snapshots", bob.token, nil), 403).Status)
 
+	// The API describes itself: every route of the tracker is in the
+	// OpenAPI document, with its security.
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	want(t, "openapi.json", c.do(t, "GET", "/openapi.json", "", nil), 200).decode(t, &doc)
+	ops := map[string][]string{
+		"/auth/register": {"post"}, "/auth/login": {"post"}, "/auth/refresh": {"post"},
+		"/projects": {"get", "post"}, "/projects/{id}": {"get"}, "/projects/{id}/tasks": {"get", "post"},
+		"/projects/{id}/reports": {"post"}, "/jobs/{id}/replay": {"post"}, "/snapshots": {"get"},
+	}
+	secured, total := 0, 0
+	for path, methods := range ops {
+		for _, m := range methods {
+			total++
+			op, ok := doc.Paths[path][m]
+			if !ok {
+				t.Fatalf("openapi.json has no %s %s", m, path)
+			}
+			if strings.Contains(string(op), `"security"`) {
+				secured++
+			}
+		}
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.1") || !strings.Contains(string(doc.Paths["/projects/{id}/reports"]["post"]), `"429"`) {
+		t.Fatalf("openapi %q; reports: %s", doc.OpenAPI, doc.Paths["/projects/{id}/reports"]["post"])
+	}
+	note("openapi %s: the tracker's %d operations, %d behind a bearer token", doc.OpenAPI, total, secured)
+	conforms(t, c, ops)
+	note("every response of the tracker's operations conforms to the document")
+
 	if e.smtp != nil {
 		// Mail is at least once: a job whose worker was killed may have sent
 		// before it died. Every expected message arrived.
@@ -472,4 +521,61 @@ func scenario(t *testing.T, e *env) []string {
 		})
 	}
 	return tr
+}
+
+func init() {
+	openapi3filter.RegisterBodyDecoder(httpx.ProblemContentType, openapi3filter.JSONBodyDecoder)
+}
+
+// conforms checks every exchange the scenario had with the tracker's
+// operations (ops) against the OpenAPI document the service serves,
+// with kin-openapi: each response, and each request that succeeded.
+func conforms(t *testing.T, c *client, ops map[string][]string) {
+	t.Helper()
+	raw := c.do(t, "GET", "/openapi.json", "", nil).Body
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("the OpenAPI document is not valid: %v", err)
+	}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true,
+		AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+			if _, ok := strings.CutPrefix(in.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer "); !ok {
+				return errors.New("no bearer token")
+			}
+			return nil
+		}}
+	checked := 0
+	for _, x := range c.exchanges() {
+		req := httptest.NewRequest(x.method, "http://tracker"+x.path, bytes.NewReader(x.body))
+		if x.body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if x.token != "" {
+			req.Header.Set("Authorization", "Bearer "+x.token)
+		}
+		route, params, err := router.FindRoute(req)
+		if err != nil || !slices.Contains(ops[route.Path], strings.ToLower(x.method)) {
+			continue // apex's own routes: the openapi module's tests cover them
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil && x.resp.Status < 400 {
+			t.Errorf("%s %s: the request does not conform, yet it succeeded: %v", x.method, x.path, err)
+		}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: x.resp.Status, Header: x.resp.Header, Options: opts}
+		out.SetBodyBytes(x.resp.Body)
+		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+			t.Errorf("%s %s: the %d response does not conform: %v\n%s", x.method, x.path, x.resp.Status, err, x.resp.Body)
+		}
+		checked++
+	}
+	if checked < 50 {
+		t.Fatalf("only %d exchanges checked", checked)
+	}
 }

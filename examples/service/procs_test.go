@@ -210,6 +210,22 @@ type client struct {
 	bases []string
 	next  atomic.Uint32
 	hc    *http.Client
+	mu    sync.Mutex
+	log   []exchange
+}
+
+// exchange is one request the client made and its response.
+type exchange struct {
+	method, path, token string
+	body                []byte
+	resp                response
+}
+
+// exchanges returns what the client sent and received so far.
+func (c *client) exchanges() []exchange {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]exchange(nil), c.log...)
 }
 
 func newClient(bases ...string) *client {
@@ -273,7 +289,11 @@ func (c *client) do(t *testing.T, method, path, token string, body any) response
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
 		}
-		return response{Status: resp.StatusCode, Header: resp.Header, Body: out}
+		r := response{Status: resp.StatusCode, Header: resp.Header, Body: out}
+		c.mu.Lock()
+		c.log = append(c.log, exchange{method: method, path: path, token: token, body: b, resp: r})
+		c.mu.Unlock()
+		return r
 	}
 }
 
