@@ -44,7 +44,7 @@ const SnapshotSchedule = "snapshot"
 // sections are at the root of the app, so that apex's modules see them
 // (a decoration inside an fx.Module reaches only that module).
 var Module = fx.Options(
-	fx.Decorate(dataDefaults, queueDefaults, realtimeDefaults),
+	fx.Decorate(serviceDefaults, dataDefaults, queueDefaults, realtimeDefaults),
 	fx.Module("tracker", apexapp.ProvideSection("tracker", DefaultConfig), provides),
 )
 
@@ -57,6 +57,19 @@ var provides = fx.Options(
 	),
 	fx.Invoke(checkSchema, registerJobs),
 )
+
+// ServiceName is the service's name unless service.name says otherwise.
+// Every binary must have the same: apex derives its Redis key prefixes
+// (queue, cache, auth, realtime) and the token issuer from it, and its
+// own default would be the binary's name (api, worker).
+const ServiceName = "tracker"
+
+func serviceDefaults(c apexapp.ServiceConfig) apexapp.ServiceConfig {
+	if c.Name == "" {
+		c.Name = ServiceName
+	}
+	return c
+}
 
 // dataDefaults keeps the SQLite fallback in a file of the tracker's own.
 func dataDefaults(c data.Config) data.Config {
