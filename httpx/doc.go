@@ -35,18 +35,22 @@ type Doc struct {
 	// parameters, `query:"q"` query parameters, `header:"X-Tenant"`
 	// header parameters, and `json:"…"` fields make the JSON body (on
 	// methods that have a body). `validate:` tags become schema
-	// constraints: required, min, max, len, gt, gte, lt, lte, oneof (an
-	// enum), email, url, uri, uuid, datetime and ip formats. Nil: no
-	// parameters beyond the path's, no body.
+	// constraints: required, min, max, len, gt, gte, lt, lte, eq, oneof
+	// (an enum), formats (email, url, uri, uuid, datetime, ipv4, ipv6,
+	// hostname), patterns (alphanum, numeric, startswith, ...) and dive;
+	// docs/openapi.md lists them. Nil: no parameters beyond the path's, no
+	// body.
 	Request any
 	// Responses maps a status to a value of its body type; a nil value is
 	// a response without a body, a string value a text/plain body, a
 	// []byte value an application/octet-stream one, anything else JSON.
-	// Default (nil map): a 200 without a documented body. Error
-	// statuses need not be listed: every operation documents the
-	// application/problem+json responses apex can give (400, 413, 422,
-	// 500, 503, and 401 and 403 when Security is set); a problem status
-	// listed here with a nil value is documented as a problem too.
+	// Default (nil map): a 2XX without a documented body. Error statuses
+	// need not be listed: every operation documents, as
+	// application/problem+json, the problems apex itself answers with —
+	// 500 and 503 always, 400 and 422 when Request is set (and 413 on
+	// POST, PUT and PATCH), 401 and 403 when Security is set — and any
+	// other error as the default response. A status listed here with a
+	// nil value, 400 or above, is documented as a problem too.
 	Responses map[int]any
 	// Security, when set, documents that the route needs a bearer token:
 	// a bearer security requirement, with the roles, and 401 and 403
@@ -86,11 +90,11 @@ type OpenAPIConfig struct {
 	// YAMLPath serves the document as YAML; "" serves no YAML. Default
 	// [DefaultOpenAPIYAMLPath] (/openapi.yaml).
 	YAMLPath string `koanf:"yaml_path" validate:"omitempty,startswith=/"`
-	// UIPath serves the docs UI (Swagger UI, embedded: no CDN); "" serves
-	// no UI. Only this path and the assets under it get a
-	// Content-Security-Policy that lets a page run; every other response
-	// keeps http.security_headers.content_security_policy. Default
-	// [DefaultOpenAPIUIPath] (/docs).
+	// UIPath serves the docs UI (Swagger UI, embedded: no CDN), its
+	// assets under UIPath/; "" serves no UI. Only the UI page gets a
+	// Content-Security-Policy that lets its own scripts run; every other
+	// response keeps http.security_headers.content_security_policy.
+	// Default [DefaultOpenAPIUIPath] (/docs).
 	UIPath string `koanf:"ui_path" validate:"omitempty,startswith=/"`
 	// Title is the document's info.title. Default "": the service name
 	// (service.name).

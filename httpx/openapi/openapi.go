@@ -268,7 +268,7 @@ type generator struct {
 
 func newGenerator(p Params) *generator {
 	r := openapi31.NewReflector()
-	r.DefaultOptions = append(r.DefaultOptions, jsonschema.InterceptProp(validateTags))
+	r.DefaultOptions = append(r.DefaultOptions, jsonschema.InterceptProp(validateTags), jsonschema.InterceptDefName(shortNames()))
 	s := r.SpecEns()
 	s.Info.WithTitle(cmp.Or(p.Config.Title, p.Info.Name, "API")).WithVersion(cmp.Or(p.Config.Version, p.Info.Version, "0.0.0"))
 	if p.Config.Description != "" {
@@ -279,6 +279,27 @@ func newGenerator(p Params) *generator {
 	}
 	addProblemSchemas(s)
 	return &generator{p: p, r: r}
+}
+
+// shortNames names a schema component by its Go type's name ("Task"), not
+// jsonschema-go's default of package and type ("TasksTask"), unless two
+// types share the name or it is one of apex's problem schemas: the later
+// type then keeps the default name. Routes are reflected in a fixed order,
+// so the names are stable from one start to the next.
+func shortNames() func(t reflect.Type, defaultName string) string {
+	taken := map[string]reflect.Type{ProblemSchema: nil, ValidationProblemSchema: nil, FieldErrorSchema: nil}
+	return func(t reflect.Type, defaultName string) string {
+		n := t.Name()
+		if n == "" || strings.ContainsAny(n, "[.") {
+			return defaultName
+		}
+		n = strings.ToUpper(n[:1]) + n[1:]
+		if prev, ok := taken[n]; ok && prev != t {
+			return defaultName
+		}
+		taken[n] = t
+		return n
+	}
 }
 
 // opContext is openapi31's operation context, which exposes the operation

@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/labstack/echo/v4"
 
+	"github.com/apexgo/apex/httpx"
 	"github.com/apexgo/apex/httpx/openapi"
 )
 
@@ -221,5 +223,75 @@ func TestProblemSchema(t *testing.T) {
 	if doc.Components.Schemas[openapi.FieldErrorSchema] == nil || doc.Components.Schemas[openapi.ValidationProblemSchema] == nil {
 		t.Error("no FieldError or ValidationProblem schema")
 	}
-	_ = http.StatusOK
+}
+
+// Components are named by the Go type; a second type of the same name,
+// or one named like apex's problem schemas, keeps the package-qualified
+// name.
+func TestSchemaNames(t *testing.T) {
+	t.Parallel()
+	type task struct { // another type named task, local to this test
+		Other string `json:"other"`
+	}
+	type Problem struct {
+		Mine bool `json:"mine"`
+	}
+	e := echo.New()
+	routes := []httpx.Route{
+		{Method: http.MethodGet, Path: "/a", Handler: func(echo.Context) error { return nil }, Doc: httpx.Doc{Responses: map[int]any{200: taskList{}}}},
+		{Method: http.MethodGet, Path: "/b", Handler: func(echo.Context) error { return nil }, Doc: httpx.Doc{Responses: map[int]any{200: task{}}}},
+		{Method: http.MethodGet, Path: "/c", Handler: func(echo.Context) error { return nil }, Doc: httpx.Doc{Responses: map[int]any{200: Problem{}}}},
+	}
+	if err := httpx.Register(e, nil, routes); err != nil {
+		t.Fatal(err)
+	}
+	d, err := openapi.New(openapi.Params{Echo: e, Routes: routes, Config: httpx.DefaultConfig().OpenAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := load(t, d.JSON())
+	var names []string
+	for n := range doc.Components.Schemas {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	want := []string{"FieldError", "OpenapiTestProblem", "OpenapiTestTask", "Problem", "Task", "TaskList", "ValidationProblem"}
+	if !slices.Equal(names, want) {
+		t.Errorf("schemas %v, want %v", names, want)
+	}
+	if ref := doc.Paths.Find("/b").Get.Responses.Status(200).Value.Content.Get("application/json").Schema.Ref; ref != "#/components/schemas/OpenapiTestTask" {
+		t.Errorf("/b refers to %s", ref)
+	}
+}
+
+// A request or response that is not a struct: a JSON array, a map, a
+// pointer.
+func TestNonStructBodies(t *testing.T) {
+	t.Parallel()
+	e := echo.New()
+	nop := func(echo.Context) error { return nil }
+	routes := []httpx.Route{
+		{Method: http.MethodPost, Path: "/bulk", Handler: nop, Doc: httpx.Doc{
+			Request: []createTask{}, Responses: map[int]any{200: map[string]int{}, 201: &task{}}}},
+		{Method: http.MethodPut, Path: "/ptr/:project", Handler: nop, Doc: httpx.Doc{Request: (*createTask)(nil)}},
+	}
+	if err := httpx.Register(e, nil, routes); err != nil {
+		t.Fatal(err)
+	}
+	d, err := openapi.New(openapi.Params{Echo: e, Routes: routes, Config: httpx.DefaultConfig().OpenAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := load(t, d.JSON())
+	bulk := doc.Paths.Find("/bulk").Post
+	if s := bulk.RequestBody.Value.Content.Get("application/json").Schema.Value; !s.Type.Is("array") || s.Items == nil {
+		t.Errorf("bulk body: %v", s.Type)
+	}
+	if s := bulk.Responses.Status(200).Value.Content.Get("application/json").Schema.Value; !s.Type.Is("object") {
+		t.Errorf("bulk 200: %v", s.Type)
+	}
+	ptr := doc.Paths.Find("/ptr/{project}").Put
+	if ptr.RequestBody == nil || ptr.Parameters.GetByInAndName("path", "project") == nil {
+		t.Error("a nil *createTask is not documented as createTask")
+	}
 }

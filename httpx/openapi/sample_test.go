@@ -136,6 +136,7 @@ type sample struct {
 	doc    *openapi.Document
 	tokens *auth.JWT
 	cfg    httpx.Config
+	groups []httpx.Group
 }
 
 func (s *sample) token(t *testing.T, roles ...string) string {
@@ -193,7 +194,7 @@ func sampleGroups(guard *auth.Guard, s *store) []httpx.Group {
 
 // newSample builds the sample app on httpx's real server and auth's real
 // Guard, without fx.
-func newSample(t *testing.T, mutate ...func(*httpx.Config)) *sample {
+func newSample(t testing.TB, mutate ...func(*httpx.Config)) *sample {
 	t.Helper()
 	cfg := httpx.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
@@ -227,5 +228,5 @@ func newSample(t *testing.T, mutate ...func(*httpx.Config)) *sample {
 		t.Fatal(err)
 	}
 	h.Set(doc)
-	return &sample{server: srv, doc: doc, tokens: tokens, cfg: cfg}
+	return &sample{server: srv, doc: doc, tokens: tokens, cfg: cfg, groups: groups}
 }

@@ -38,10 +38,12 @@ func mustRead(name string) []byte {
 	return b
 }
 
-// asset is an embedded UI file, unzipped on first use.
+// asset is an embedded UI file: gz as embedded, data unzipped on first
+// use, for a client that does not take gzip.
 type asset struct {
 	contentType string
 	data        func() []byte
+	gz          []byte // nil: data only
 }
 
 func gunzipped(name string) func() []byte {
@@ -59,8 +61,8 @@ func gunzipped(name string) func() []byte {
 }
 
 var (
-	bundleJS = asset{"text/javascript; charset=utf-8", gunzipped("ui/swagger-ui-bundle.js.gz")}
-	uiCSS    = asset{"text/css; charset=utf-8", gunzipped("ui/swagger-ui.css.gz")}
+	bundleJS = asset{"text/javascript; charset=utf-8", gunzipped("ui/swagger-ui-bundle.js.gz"), mustRead("ui/swagger-ui-bundle.js.gz")}
+	uiCSS    = asset{"text/css; charset=utf-8", gunzipped("ui/swagger-ui.css.gz"), mustRead("ui/swagger-ui.css.gz")}
 )
 
 // Handler serves a [Document] as JSON and YAML and the docs UI, at the
@@ -120,7 +122,7 @@ func NewHandler(cfg httpx.OpenAPIConfig, title string) *Handler {
 			connect = append(connect, u.Scheme+"://"+u.Host)
 		}
 	}
-	h.csp = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	h.csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 		"font-src 'self' data:; connect-src " + strings.Join(connect, " ") + "; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 	return h
 }
@@ -154,7 +156,7 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.GET(h.cfg.UIPath, h.serveIndex)
 	e.GET(base+"/swagger-ui-bundle.js", serveAsset(bundleJS))
 	e.GET(base+"/swagger-ui.css", serveAsset(uiCSS))
-	e.GET(base+"/init.js", serveAsset(asset{"text/javascript; charset=utf-8", func() []byte { return h.init }}))
+	e.GET(base+"/init.js", serveAsset(asset{"text/javascript; charset=utf-8", func() []byte { return h.init }, nil}))
 }
 
 func (h *Handler) serveDoc(c echo.Context, yaml bool) error {
@@ -168,7 +170,7 @@ func (h *Handler) serveDoc(c echo.Context, yaml bool) error {
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderCacheControl, "no-cache")
 	hdr.Set("ETag", d.etag)
-	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, d.etag) {
+	if notModified(c, d.etag) {
 		return c.NoContent(http.StatusNotModified)
 	}
 	if yaml {
@@ -189,14 +191,53 @@ func (h *Handler) serveIndex(c echo.Context) error {
 
 func serveAsset(a asset) echo.HandlerFunc {
 	etag := sync.OnceValue(func() string { return etagOf(a.data()) })
+	gzETag := ""
+	if a.gz != nil {
+		gzETag = etagOf(a.gz)
+	}
 	return func(c echo.Context) error {
-		etag := etag()
 		hdr := c.Response().Header()
 		hdr.Set(echo.HeaderCacheControl, "public, max-age=3600")
-		hdr.Set("ETag", etag)
-		if inm := c.Request().Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, etag) {
+		if a.gz != nil {
+			if w, ok := gzipWriter(c); ok {
+				// Send the embedded gzip as it is, around the gzip
+				// middleware, rather than unzip and zip 1.7 MB again.
+				hdr.Set("ETag", gzETag)
+				if notModified(c, gzETag) {
+					return c.NoContent(http.StatusNotModified)
+				}
+				c.Response().Writer = w
+				hdr.Set(echo.HeaderContentEncoding, "gzip")
+				return c.Blob(http.StatusOK, a.contentType, a.gz)
+			}
+		}
+		tag := etag()
+		hdr.Set("ETag", tag)
+		if notModified(c, tag) {
 			return c.NoContent(http.StatusNotModified)
 		}
 		return c.Blob(http.StatusOK, a.contentType, a.data())
 	}
+}
+
+func notModified(c echo.Context, etag string) bool {
+	inm := c.Request().Header.Get("If-None-Match")
+	return inm != "" && strings.Contains(inm, etag)
+}
+
+// gzipWriter returns the writer under echo's gzip middleware when it
+// wraps this response (the client accepts gzip and http.gzip is on).
+// Written to directly, with Content-Encoding: gzip, it carries gzipped
+// bytes as they are; the middleware, having seen no write, adds nothing.
+// Any other writer is left alone.
+func gzipWriter(c echo.Context) (http.ResponseWriter, bool) {
+	w := c.Response().Writer
+	if fmt.Sprintf("%T", w) != "*middleware.gzipResponseWriter" {
+		return nil, false
+	}
+	u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+	if !ok {
+		return nil, false
+	}
+	return u.Unwrap(), true
 }

@@ -26,28 +26,23 @@ func validateTags(p jsonschema.InterceptPropParams) error {
 		return nil
 	}
 	own, item := splitDive(tag)
-	t := p.Field.Type
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
+	ft := p.Field.Type
+	t := deref(ft)
 	if hasRule(tag, "required") && !hasRule(own, "omitempty") && p.ParentSchema != nil && !slices.Contains(p.ParentSchema.Required, p.Name) {
 		p.ParentSchema.Required = append(p.ParentSchema.Required, p.Name)
 	}
-	constrain(p.PropertySchema, t, own)
+	constrain(p.PropertySchema, t, own, ft.Kind() == reflect.Pointer)
 	if item == "" {
 		return nil
 	}
-	et := t
 	switch t.Kind() {
 	case reflect.Slice, reflect.Array:
-		et = t.Elem()
 		if it := p.PropertySchema.Items; it != nil && it.SchemaOrBool != nil && it.SchemaOrBool.TypeObject != nil {
-			constrain(it.SchemaOrBool.TypeObject, deref(et), item)
+			constrain(it.SchemaOrBool.TypeObject, deref(t.Elem()), item, t.Elem().Kind() == reflect.Pointer)
 		}
 	case reflect.Map:
-		et = t.Elem()
 		if ap := p.PropertySchema.AdditionalProperties; ap != nil && ap.TypeObject != nil {
-			constrain(ap.TypeObject, deref(et), item)
+			constrain(ap.TypeObject, deref(t.Elem()), item, t.Elem().Kind() == reflect.Pointer)
 		}
 	}
 	return nil
@@ -119,10 +114,11 @@ var patterns = map[string]string{
 	"alphaunicode": "^[\\p{L}]+$",
 }
 
-// constrain adds the rules to s, for a value of type t. With omitempty, a
-// zero string or number is accepted as the validator does: the rules then
-// go under anyOf next to a const of the zero value.
-func constrain(s *jsonschema.Schema, t reflect.Type, rules string) {
+// constrain adds the rules to s, for a value of type t (behind a pointer
+// when ptr). With omitempty, the zero value is accepted as the validator
+// does — null for a pointer, "" or 0 otherwise: the rules then go under
+// anyOf next to a const of the zero value.
+func constrain(s *jsonschema.Schema, t reflect.Type, rules string, ptr bool) {
 	var c jsonschema.Schema
 	omitempty := false
 	added := false
@@ -140,14 +136,18 @@ func constrain(s *jsonschema.Schema, t reflect.Type, rules string) {
 		return
 	}
 	var zero any
-	switch t.Kind() {
-	case reflect.String:
+	hasZero := true
+	switch {
+	case ptr:
+		zero = nil
+	case t.Kind() == reflect.String:
 		zero = ""
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
-		reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+	case numberKind(t.Kind()):
 		zero = 0
+	default:
+		hasZero = false // a slice or map: omitempty skips only nil (null), which its type allows
 	}
-	if omitempty && zero != nil {
+	if omitempty && hasZero {
 		s.AnyOf = append(s.AnyOf, (&jsonschema.Schema{}).WithConst(zero).ToSchemaOrBool(), c.ToSchemaOrBool())
 		return
 	}
@@ -190,16 +190,20 @@ func rule(c *jsonschema.Schema, t reflect.Type, name, param string) bool {
 		}
 		return false
 	case "min", "gte", "max", "lte", "len", "gt", "lt", "eq":
+		if name == "eq" && isString {
+			c.WithConst(param)
+			return true
+		}
 		if numErr != nil {
 			return false
 		}
 		switch {
 		case isString:
-			return lengths(name, count, func(v int64) { c.MinLength = v }, func(v int64) { c.WithMaxLength(v) }, func(v string) { c.WithConst(v) }, param)
+			return lengths(name, count, func(v int64) { c.MinLength = v }, func(v int64) { c.WithMaxLength(v) })
 		case isList:
-			return lengths(name, count, func(v int64) { c.WithMinItems(v) }, func(v int64) { c.WithMaxItems(v) }, nil, param)
+			return lengths(name, count, func(v int64) { c.WithMinItems(v) }, func(v int64) { c.WithMaxItems(v) })
 		case isMap:
-			return lengths(name, count, func(v int64) { c.WithMinProperties(v) }, func(v int64) { c.WithMaxProperties(v) }, nil, param)
+			return lengths(name, count, func(v int64) { c.WithMinProperties(v) }, func(v int64) { c.WithMaxProperties(v) })
 		case isNumber:
 			switch name {
 			case "min", "gte":
@@ -278,9 +282,9 @@ func rule(c *jsonschema.Schema, t reflect.Type, name, param string) bool {
 	return false
 }
 
-// lengths applies a length rule through min and max (and eq through
-// exact, when the length rule has one).
-func lengths(name string, n int64, minFn, maxFn func(int64), exact func(string), param string) bool {
+// lengths applies a length rule through min and max; eq on a length (a
+// slice's eq=3 compares its length) is both.
+func lengths(name string, n int64, minFn, maxFn func(int64)) bool {
 	switch name {
 	case "min", "gte":
 		minFn(n)
@@ -290,14 +294,9 @@ func lengths(name string, n int64, minFn, maxFn func(int64), exact func(string),
 		minFn(n + 1)
 	case "lt":
 		maxFn(max(n-1, 0))
-	case "len":
+	case "len", "eq":
 		minFn(n)
 		maxFn(n)
-	case "eq":
-		if exact == nil {
-			return false
-		}
-		exact(param)
 	}
 	return true
 }
