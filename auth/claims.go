@@ -3,7 +3,6 @@ package auth
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -293,28 +292,16 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 
 // strictStrings is an array of strings decoded afresh every time (a
 // duplicate key must not fill in the previous array's elements, as
-// encoding/json does for a slice it reuses); a null element is an error,
-// so that the fast path declines and the map decode answers.
+// encoding/json does for a slice it reuses). A null element decodes as
+// "", which decodeKnown declines, so that the map decode answers (and
+// refuses it).
 type strictStrings []string
-
-var errNullElement = errors.New("auth: null in a string array claim")
 
 // UnmarshalJSON implements json.Unmarshaler; null leaves nil.
 func (s *strictStrings) UnmarshalJSON(b []byte) error {
-	var ps []*string
-	if err := json.Unmarshal(b, &ps); err != nil {
+	var out []string // fresh, never the previous array
+	if err := json.Unmarshal(b, &out); err != nil {
 		return err
-	}
-	if ps == nil {
-		*s = nil
-		return nil
-	}
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		if p == nil {
-			return errNullElement
-		}
-		out[i] = *p
 	}
 	*s = out
 	return nil

@@ -7,12 +7,14 @@
 //
 // Revocation checks are cheap: Revoked reads the token's ID key and its
 // subject's key in one round trip with rueidis client-side caching
-// (DoMultiCache), so a token that is not revoked costs one round trip per
-// instance and is then answered from process memory until it expires; a
-// write anywhere makes Redis invalidate those local copies in every
-// instance. The instance that wrote sees it at once, without waiting for
-// the invalidation: for redisconn.RecentWindow after a write it reads
-// those keys from Redis directly. With client-side caching off (redis.client_cache_size
+// (DoMultiCache), so that Redis tracks both for this instance, and keeps
+// the answers in process memory (redisconn.Local): every later check of
+// the token is two map lookups. A write anywhere makes Redis invalidate
+// those answers in every instance; a lost connection, a FLUSHALL or the
+// shared client failing fast drops them all. The instance that wrote sees
+// it at once, without waiting for the invalidation: it drops its own copy
+// and, for redisconn.RecentWindow after a write, reads those keys from
+// Redis directly. With client-side caching off (redis.client_cache_size
 // 0), every check is a round trip of two GETs. A refresh costs two
 // scripts (look up, rotate).
 package redis

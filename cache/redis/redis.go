@@ -41,10 +41,12 @@ type Config struct {
 	// Prefix starts every key, so services can share a Redis. Default
 	// none.
 	Prefix string
-	// ClientSide serves reads from process memory (rueidis DoCache):
-	// Redis tracks the keys read and invalidates them in every client when
-	// any client writes them. An entry lives locally at most LocalTTL and
-	// never past its TTL in Redis. Default false.
+	// ClientSide serves reads from process memory: read with rueidis
+	// DoCache, so that Redis tracks the keys read and invalidates them in
+	// every client when any client writes them, and kept in a
+	// redisconn.Local (a hit is one map lookup), which a lost connection
+	// or the client failing fast empties. An entry lives locally at most
+	// LocalTTL and never past its TTL in Redis. Default false.
 	ClientSide bool
 	// LocalTTL bounds a client-side entry. Default [DefaultLocalTTL] (1m).
 	LocalTTL time.Duration
