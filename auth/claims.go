@@ -32,16 +32,27 @@ type claims struct {
 	// mapFirst, set before decoding, has UnmarshalJSON skip the decode of
 	// known claims only and go to decodeAll (see JWT.custom).
 	mapFirst bool
+	// dates backs what the getters return: exp, nbf, iat.
+	dates [3]jwt.NumericDate
 }
 
 var _ jwt.Claims = (*claims)(nil)
 
-func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return date(c.ExpiresAt), nil }
-func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return date(c.NotBefore), nil }
-func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return date(c.IssuedAt), nil }
-func (c *claims) GetIssuer() (string, error)                   { return c.Issuer, nil }
-func (c *claims) GetSubject() (string, error)                  { return c.Subject, nil }
-func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return jwt.ClaimStrings(c.Audience), nil }
+// The validator's getters return dates held in c (one allocation fewer
+// each per verification).
+func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) {
+	return dateIn(&c.dates[0], c.ExpiresAt), nil
+}
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error) {
+	return dateIn(&c.dates[1], c.NotBefore), nil
+}
+func (c *claims) GetIssuedAt() (*jwt.NumericDate, error) {
+	return dateIn(&c.dates[2], c.IssuedAt), nil
+}
+
+func (c *claims) GetIssuer() (string, error)             { return c.Issuer, nil }
+func (c *claims) GetSubject() (string, error)            { return c.Subject, nil }
+func (c *claims) GetAudience() (jwt.ClaimStrings, error) { return jwt.ClaimStrings(c.Audience), nil }
 
 func seconds(t time.Time) *float64 {
 	f := float64(t.Unix())
@@ -65,19 +76,22 @@ func exactTime(f *float64) time.Time {
 	return time.UnixMilli(int64(math.Round(*f * 1000)))
 }
 
-func date(f *float64) *jwt.NumericDate {
+// dateIn sets *d to f as a NumericDate (truncated to jwt.TimePrecision)
+// and returns d, or nil when f is.
+func dateIn(d *jwt.NumericDate, f *float64) *jwt.NumericDate {
 	if f == nil {
 		return nil
 	}
-	sec, frac := math.Modf(*f)
-	return &jwt.NumericDate{Time: time.Unix(int64(sec), int64(frac*1e9)).Truncate(jwt.TimePrecision)}
+	d.Time = toTime(f)
+	return d
 }
 
 func toTime(f *float64) time.Time {
-	if d := date(f); d != nil {
-		return d.Time
+	if f == nil {
+		return time.Time{}
 	}
-	return time.Time{}
+	sec, frac := math.Modf(*f)
+	return time.Unix(int64(sec), int64(frac*1e9)).Truncate(jwt.TimePrecision)
 }
 
 // claimFields is claims without methods, for encoding/json.
