@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -172,7 +173,18 @@ func (c *claims) decodeKnown(b []byte) bool {
 	if err := d.d.Decode(&k); err != nil {
 		return false // d is dropped: a decoder that failed is not reused
 	}
-	knownDecoders.Put(d)
+	// Decode reads one value. What follows it (buffered by the decoder,
+	// or not read yet) would be handed to the next claim set: a decoder
+	// with anything left is dropped, and anything but white space is for
+	// decodeAll to refuse (json.Unmarshal, as golang-jwt's parse did).
+	if buf, ok := d.d.Buffered().(*bytes.Reader); !ok || buf.Len() != 0 || d.r.Len() != 0 {
+		rest, _ := io.ReadAll(io.MultiReader(d.d.Buffered(), &d.r))
+		if len(bytes.TrimLeft(rest, " \t\r\n")) != 0 {
+			return false
+		}
+	} else {
+		knownDecoders.Put(d)
+	}
 	if bool(k.Iss || k.Sub || k.Aud || k.Exp || k.Nbf || k.Iat || k.Jti || k.Roles || k.Tenant) ||
 		slices.Contains(k.RoleNames, "") || slices.Contains(k.Audience, "") {
 		return false
