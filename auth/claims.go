@@ -3,8 +3,8 @@ package auth
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -33,16 +33,27 @@ type claims struct {
 	// mapFirst, set before decoding, has UnmarshalJSON skip the decode of
 	// known claims only and go to decodeAll (see JWT.custom).
 	mapFirst bool
+	// dates backs what the getters return: exp, nbf, iat.
+	dates [3]jwt.NumericDate
 }
 
 var _ jwt.Claims = (*claims)(nil)
 
-func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return date(c.ExpiresAt), nil }
-func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return date(c.NotBefore), nil }
-func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return date(c.IssuedAt), nil }
-func (c *claims) GetIssuer() (string, error)                   { return c.Issuer, nil }
-func (c *claims) GetSubject() (string, error)                  { return c.Subject, nil }
-func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return jwt.ClaimStrings(c.Audience), nil }
+// The validator's getters return dates held in c (one allocation fewer
+// each per verification).
+func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) {
+	return dateIn(&c.dates[0], c.ExpiresAt), nil
+}
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error) {
+	return dateIn(&c.dates[1], c.NotBefore), nil
+}
+func (c *claims) GetIssuedAt() (*jwt.NumericDate, error) {
+	return dateIn(&c.dates[2], c.IssuedAt), nil
+}
+
+func (c *claims) GetIssuer() (string, error)             { return c.Issuer, nil }
+func (c *claims) GetSubject() (string, error)            { return c.Subject, nil }
+func (c *claims) GetAudience() (jwt.ClaimStrings, error) { return jwt.ClaimStrings(c.Audience), nil }
 
 func seconds(t time.Time) *float64 {
 	f := float64(t.Unix())
@@ -66,19 +77,22 @@ func exactTime(f *float64) time.Time {
 	return time.UnixMilli(int64(math.Round(*f * 1000)))
 }
 
-func date(f *float64) *jwt.NumericDate {
+// dateIn sets *d to f as a NumericDate (truncated to jwt.TimePrecision)
+// and returns d, or nil when f is.
+func dateIn(d *jwt.NumericDate, f *float64) *jwt.NumericDate {
 	if f == nil {
 		return nil
 	}
-	sec, frac := math.Modf(*f)
-	return &jwt.NumericDate{Time: time.Unix(int64(sec), int64(frac*1e9)).Truncate(jwt.TimePrecision)}
+	d.Time = toTime(f)
+	return d
 }
 
 func toTime(f *float64) time.Time {
-	if d := date(f); d != nil {
-		return d.Time
+	if f == nil {
+		return time.Time{}
 	}
-	return time.Time{}
+	sec, frac := math.Modf(*f)
+	return time.Unix(int64(sec), int64(frac*1e9)).Truncate(jwt.TimePrecision)
 }
 
 // claimFields is claims without methods, for encoding/json.
@@ -159,7 +173,18 @@ func (c *claims) decodeKnown(b []byte) bool {
 	if err := d.d.Decode(&k); err != nil {
 		return false // d is dropped: a decoder that failed is not reused
 	}
-	knownDecoders.Put(d)
+	// Decode reads one value. What follows it (buffered by the decoder,
+	// or not read yet) would be handed to the next claim set: a decoder
+	// with anything left is dropped, and anything but white space is for
+	// decodeAll to refuse (json.Unmarshal, as golang-jwt's parse did).
+	if buf, ok := d.d.Buffered().(*bytes.Reader); !ok || buf.Len() != 0 || d.r.Len() != 0 {
+		rest, _ := io.ReadAll(io.MultiReader(d.d.Buffered(), &d.r))
+		if len(bytes.TrimLeft(rest, " \t\r\n")) != 0 {
+			return false
+		}
+	} else {
+		knownDecoders.Put(d)
+	}
 	if bool(k.Iss || k.Sub || k.Aud || k.Exp || k.Nbf || k.Iat || k.Jti || k.Roles || k.Tenant) ||
 		slices.Contains(k.RoleNames, "") || slices.Contains(k.Audience, "") {
 		return false
@@ -293,28 +318,16 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 
 // strictStrings is an array of strings decoded afresh every time (a
 // duplicate key must not fill in the previous array's elements, as
-// encoding/json does for a slice it reuses); a null element is an error,
-// so that the fast path declines and the map decode answers.
+// encoding/json does for a slice it reuses). A null element decodes as
+// "", which decodeKnown declines, so that the map decode answers (and
+// refuses it).
 type strictStrings []string
-
-var errNullElement = errors.New("auth: null in a string array claim")
 
 // UnmarshalJSON implements json.Unmarshaler; null leaves nil.
 func (s *strictStrings) UnmarshalJSON(b []byte) error {
-	var ps []*string
-	if err := json.Unmarshal(b, &ps); err != nil {
+	var out []string // fresh, never the previous array
+	if err := json.Unmarshal(b, &out); err != nil {
 		return err
-	}
-	if ps == nil {
-		*s = nil
-		return nil
-	}
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		if p == nil {
-			return errNullElement
-		}
-		out[i] = *p
 	}
 	*s = out
 	return nil

@@ -66,7 +66,10 @@ type Config struct {
 	// VerifyCacheSize is how many verified access tokens each instance
 	// remembers, so that the next request with one skips parsing and the
 	// signature check (never the expiry and revocation checks). 0
-	// disables it. Default [DefaultVerifyCacheSize] (10000).
+	// disables it. With the Redis store it also bounds each of the two
+	// maps of revocation answers held in process memory (token IDs,
+	// subjects; 0 there means the default). Default
+	// [DefaultVerifyCacheSize] (10000).
 	VerifyCacheSize int `koanf:"verify_cache_size" validate:"gte=0"`
 	// HTTP configures the Guard (auth.http).
 	HTTP HTTPConfig `koanf:"http"`

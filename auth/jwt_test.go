@@ -772,7 +772,11 @@ func TestClaimSetsDecodedExactly(t *testing.T) {
 		"custom claim":      {`{` + base + `,"sub":"alice","plan":"pro"}`, func(id auth.Identity) bool { return id.Claims["plan"] == "pro" }},
 		"known claims only": {`{` + base + `,"sub":"alice","roles":["admin"],"tenant":"acme"}`, func(id auth.Identity) bool { return id.HasRole("admin") && id.Tenant == "acme" && id.Claims == nil }},
 		"not an object":     {`["sub","alice"]`, nil},
-		"iat to the milli":  {`{` + base[:strings.Index(base, `"iat"`)] + fmt.Sprintf(`"iat":%d.125,"nbf":%d,"exp":%d,"sub":"alice"}`, now-1, now, now+60), func(id auth.Identity) bool { return id.IssuedAt.UnixMilli() == (now-1)*1000+125 }},
+		// What follows the claim set: white space only, as json.Unmarshal.
+		"trailing value":       {`{` + base + `,"sub":"alice"} {"sub":"mallory"}`, nil},
+		"trailing brace":       {`{` + base + `,"sub":"alice"}}`, nil},
+		"trailing white space": {`{` + base + `,"sub":"alice"} ` + "\n\t", func(id auth.Identity) bool { return id.Subject == "alice" }},
+		"iat to the milli":     {`{` + base[:strings.Index(base, `"iat"`)] + fmt.Sprintf(`"iat":%d.125,"nbf":%d,"exp":%d,"sub":"alice"}`, now-1, now, now+60), func(id auth.Identity) bool { return id.IssuedAt.UnixMilli() == (now-1)*1000+125 }},
 	} {
 		// After a token without custom claims Verify tries the decode
 		// of known claims first; after one with, the map decode.
@@ -785,6 +789,10 @@ func TestClaimSetsDecodedExactly(t *testing.T) {
 				t.Fatal(err)
 			}
 			verifyClaimSet(t, j, name+", "+before, tc.payload, sign(tc.payload), tc.check)
+			// Nothing of this claim set leaks into the next one's decode.
+			if id, err := j.Verify(t.Context(), issue(t, j, auth.Principal{Subject: "after"})); err != nil || id.Subject != "after" {
+				t.Fatalf("%s, %s: the next token: %+v, %v", name, before, id, err)
+			}
 		}
 	}
 }

@@ -78,7 +78,7 @@ func newStores(in storesIn) (storesOut, error) {
 		mc := memory.Config{MaxEntries: in.Config.Memory.MaxEntries}
 		return storesOut{Revocations: memory.NewRevocations(mc), Refresh: memory.NewRefresh(mc)}, nil
 	}
-	rc := authredis.Config{Prefix: in.Config.Prefix, CommandTimeout: in.RedisConfig.CommandTimeout}
+	rc := authredis.Config{Prefix: in.Config.Prefix, CommandTimeout: in.RedisConfig.CommandTimeout, LocalEntries: in.Config.VerifyCacheSize}
 	if rc.Prefix == "" {
 		rc.Prefix = in.Info.Name + ":auth:"
 	}

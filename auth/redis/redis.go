@@ -7,12 +7,14 @@
 //
 // Revocation checks are cheap: Revoked reads the token's ID key and its
 // subject's key in one round trip with rueidis client-side caching
-// (DoMultiCache), so a token that is not revoked costs one round trip per
-// instance and is then answered from process memory until it expires; a
-// write anywhere makes Redis invalidate those local copies in every
-// instance. The instance that wrote sees it at once, without waiting for
-// the invalidation: for redisconn.RecentWindow after a write it reads
-// those keys from Redis directly. With client-side caching off (redis.client_cache_size
+// (DoMultiCache), so that Redis tracks both for this instance, and keeps
+// the answers in process memory (redisconn.Local): every later check of
+// the token is two map lookups. A write anywhere makes Redis invalidate
+// those answers in every instance; a lost connection, a FLUSHALL or the
+// shared client failing fast drops them all. The instance that wrote sees
+// it at once, without waiting for the invalidation: it drops its own copy
+// and, for redisconn.RecentWindow after a write, reads those keys from
+// Redis directly. With client-side caching off (redis.client_cache_size
 // 0), every check is a round trip of two GETs. A refresh costs two
 // scripts (look up, rotate).
 package redis
@@ -39,11 +41,22 @@ type Config struct {
 	// Default redis.command_timeout's, redisconn.DefaultCommandTimeout
 	// (3s).
 	CommandTimeout time.Duration
+	// LocalEntries bounds each of the two maps in which Revocations keeps
+	// the answers of Revoked (by token ID and by subject) with
+	// client-side caching on. Default [DefaultLocalEntries]; the auth
+	// module passes auth.verify_cache_size.
+	LocalEntries int
 }
+
+// DefaultLocalEntries is Config.LocalEntries's default.
+const DefaultLocalEntries = 10_000
 
 func (c Config) withDefaults() Config {
 	if c.CommandTimeout <= 0 {
 		c.CommandTimeout = redisconn.DefaultCommandTimeout
+	}
+	if c.LocalEntries <= 0 {
+		c.LocalEntries = DefaultLocalEntries
 	}
 	return c
 }
@@ -53,6 +66,12 @@ type Revocations struct {
 	client rueidis.Client
 	cfg    Config
 	recent redisconn.RecentWrites // read-your-writes for the client-side cache
+	// ids and subjects hold the answers read with client-side caching, by
+	// token ID (true: revoked) and by subject (its "not before" in Unix
+	// ms, 0: none), so that a check seen before is two map lookups; nil
+	// on a client without client-side caching (see redisconn.Local).
+	ids      *redisconn.Local[bool]
+	subjects *redisconn.Local[int64]
 }
 
 var _ port.Revocations = (*Revocations)(nil)
@@ -62,10 +81,21 @@ func NewRevocations(client rueidis.Client, cfg Config) (*Revocations, error) {
 	if client == nil {
 		return nil, errors.New("auth/redis: nil client")
 	}
-	return &Revocations{client: client, cfg: cfg.withDefaults()}, nil
+	cfg = cfg.withDefaults()
+	return &Revocations{
+		client: client, cfg: cfg,
+		ids:      redisconn.NewLocal(client, redisconn.LocalConfig[bool]{Prefix: cfg.Prefix + idTag, MaxEntries: cfg.LocalEntries}),
+		subjects: redisconn.NewLocal(client, redisconn.LocalConfig[int64]{Prefix: cfg.Prefix + subjectTag, MaxEntries: cfg.LocalEntries}),
+	}, nil
 }
 
-func (r *Revocations) key(id string) string { return r.cfg.Prefix + "rv:" + id }
+// The keys of a token ID and of a subject: the prefix, the tag, the name.
+const (
+	idTag      = "rv:"
+	subjectTag = "sb:"
+)
+
+func (r *Revocations) key(id string) string { return r.cfg.Prefix + idTag + id }
 
 // Revoke implements [port.Revocations].
 func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) error {
@@ -75,7 +105,10 @@ func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) er
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.CommandTimeout)
 	defer cancel()
 	err := r.client.Do(ctx, r.client.B().Set().Key(r.key(id)).Value("1").Pxat(until).Build()).Error()
-	r.recent.Add(r.key(id)) // even on an error: the write may have happened
+	// Even on an error: the write may have happened. Recent first, so
+	// that a check after Forget reads Redis and holds nothing.
+	r.recent.Add(r.key(id))
+	r.ids.Forget(id)
 	if err != nil {
 		return fmt.Errorf("auth/redis: SET: %w", err)
 	}
@@ -83,7 +116,7 @@ func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) er
 }
 
 // subjectKey holds a subject's "not before", in Unix milliseconds.
-func (r *Revocations) subjectKey(subject string) string { return r.cfg.Prefix + "sb:" + subject }
+func (r *Revocations) subjectKey(subject string) string { return r.cfg.Prefix + subjectTag + subject }
 
 // revokeSubjectScript sets KEYS[1] to ARGV[1] (ms), expiring at ARGV[2]
 // (ms), unless it holds a later time already.
@@ -102,19 +135,38 @@ func (r *Revocations) RevokeSubject(ctx context.Context, subject string, before,
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.CommandTimeout)
 	defer cancel()
 	err := revokeSubjectScript.Exec(ctx, r.client, []string{r.subjectKey(subject)}, []string{ms(before), ms(until)}).Error()
-	r.recent.Add(r.subjectKey(subject)) // even on an error: the write may have happened
+	r.recent.Add(r.subjectKey(subject)) // even on an error, and before Forget, as in Revoke
+	r.subjects.Forget(subject)
 	if err != nil {
 		return fmt.Errorf("auth/redis: revoke subject: %w", err)
 	}
 	return nil
 }
 
-// Revoked implements [port.Revocations]: one round trip for the token's
-// ID and its subject, both answered from the local cache once seen.
+// Revoked implements [port.Revocations]: two map lookups for a token
+// and subject checked before (see redisconn.Local), otherwise one round
+// trip for both, answered from rueidis's client-side cache once seen.
 func (r *Revocations) Revoked(ctx context.Context, p port.RevokedParams) (bool, error) {
-	if err := ctx.Err(); err != nil { // DoCache serves local copies without looking at ctx
+	if err := ctx.Err(); err != nil { // local answers do not look at ctx
 		return false, err
 	}
+	if p.ID == "" && p.Subject == "" {
+		return false, nil
+	}
+	// Held locally: no write of this instance since (Forget drops a key
+	// written here), nor of any other (Redis's invalidation drops it).
+	idRevoked, idHeld := r.ids.Get(p.ID)
+	before, subjectHeld := r.subjects.Get(p.Subject)
+	if (idHeld || p.ID == "") && (subjectHeld || p.Subject == "") {
+		return idRevoked || (before != 0 && p.IssuedAt.UnixMilli() < before), nil
+	}
+	return r.read(ctx, p)
+}
+
+// read answers Revoked from Redis (or rueidis's client-side cache), and
+// keeps the answers of a tracked read locally.
+func (r *Revocations) read(ctx context.Context, p port.RevokedParams) (bool, error) {
+	idMark, subjectMark := r.ids.Mark(), r.subjects.Mark()
 	var keys []string
 	if p.ID != "" {
 		keys = append(keys, r.key(p.ID))
@@ -122,15 +174,14 @@ func (r *Revocations) Revoked(ctx context.Context, p port.RevokedParams) (bool, 
 	if p.Subject != "" {
 		keys = append(keys, r.subjectKey(p.Subject))
 	}
-	if len(keys) == 0 {
-		return false, nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.CommandTimeout)
 	defer cancel()
 	var resps []rueidis.RedisResult
-	// This instance's own recent writes skip the local cache: Redis's
-	// invalidation of it may trail the write.
-	if slices.ContainsFunc(keys, r.recent.Contains) {
+	// This instance's own recent writes skip the client-side cache:
+	// Redis's invalidation of it may trail the write. Such an untracked
+	// read is not kept locally.
+	tracked := !slices.ContainsFunc(keys, r.recent.Contains)
+	if !tracked {
 		cmds := make(rueidis.Commands, len(keys))
 		for i, k := range keys {
 			cmds[i] = r.client.B().Get().Key(k).Build()
@@ -150,21 +201,27 @@ func (r *Revocations) Revoked(ctx context.Context, p port.RevokedParams) (bool, 
 	revoked := false
 	for i, resp := range resps {
 		v, err := resp.ToString()
-		if rueidis.IsRedisNil(err) {
-			continue
-		}
-		if err != nil {
+		absent := rueidis.IsRedisNil(err)
+		if err != nil && !absent {
 			return false, fmt.Errorf("auth/redis: GET: %w", err)
 		}
 		if i == 0 && p.ID != "" {
-			revoked = true
+			revoked = revoked || !absent
+			if tracked {
+				r.ids.Put(idMark, p.ID, !absent, 0)
+			}
 			continue
 		}
-		before, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return false, fmt.Errorf("auth/redis: subject %q: not before %q: %w", p.Subject, v, err)
+		var before int64
+		if !absent {
+			if before, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return false, fmt.Errorf("auth/redis: subject %q: not before %q: %w", p.Subject, v, err)
+			}
 		}
-		revoked = revoked || p.IssuedAt.UnixMilli() < before
+		if tracked {
+			r.subjects.Put(subjectMark, p.Subject, before, 0)
+		}
+		revoked = revoked || (before != 0 && p.IssuedAt.UnixMilli() < before)
 	}
 	return revoked, nil
 }

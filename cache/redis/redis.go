@@ -32,6 +32,8 @@ const (
 	DefaultLocalTTL = time.Minute
 	// DefaultLoadTimeout is Config.LoadTimeout when zero.
 	DefaultLoadTimeout = 30 * time.Second
+	// DefaultLocalMaxBytes is Config.LocalMaxBytes when zero.
+	DefaultLocalMaxBytes = 16 << 20
 )
 
 // Config configures a Cache.
@@ -39,13 +41,20 @@ type Config struct {
 	// Prefix starts every key, so services can share a Redis. Default
 	// none.
 	Prefix string
-	// ClientSide serves reads from process memory (rueidis DoCache):
-	// Redis tracks the keys read and invalidates them in every client when
-	// any client writes them. An entry lives locally at most LocalTTL and
-	// never past its TTL in Redis. Default false.
+	// ClientSide serves reads from process memory: read with rueidis
+	// DoCache, so that Redis tracks the keys read and invalidates them in
+	// every client when any client writes them, and kept in a
+	// redisconn.Local (a hit is one map lookup), which a lost connection
+	// or the client failing fast empties. An entry lives locally at most
+	// LocalTTL and never past its TTL in Redis. Default false.
 	ClientSide bool
 	// LocalTTL bounds a client-side entry. Default [DefaultLocalTTL] (1m).
 	LocalTTL time.Duration
+	// LocalMaxBytes bounds the values (and keys) that ClientSide keeps in
+	// front of rueidis's client-side cache, so that a hit is one map
+	// lookup (see redisconn.Local); the least used go first. Default
+	// [DefaultLocalMaxBytes] (16 MiB).
+	LocalMaxBytes int
 	// CommandTimeout bounds each call whose ctx has no deadline. A ctx
 	// with a deadline (an apex request's, under http.timeout) is used as
 	// it is: adding a second deadline would cost more than a client-side
@@ -72,7 +81,21 @@ type Cache struct {
 	// does not recycle them: a hot key's read then skips the prefix
 	// concatenation, the command builder and its CRC16 of the key.
 	gets *getCommands
+	// local holds what client-side reads returned, by key without the
+	// prefix, until Redis invalidates it: a hit is one map lookup. Nil
+	// without ClientSide or on a client other than redisconn's.
+	local *redisconn.Local[localValue]
 }
+
+// localValue is a value read with client-side caching, or its absence.
+type localValue struct {
+	b     []byte // rueidis's copy: never modified, never handed out
+	found bool
+}
+
+// localOverhead approximates what an entry of Cache.local costs besides
+// its key and value.
+const localOverhead = 96
 
 // getCommands is a direct-mapped table of pinned client-side GET
 // commands, indexed by a hash of the key: a bounded memory (getSlots
@@ -123,15 +146,20 @@ func New(client rueidis.Client, cfg Config) (*Cache, error) {
 	if client == nil {
 		return nil, errors.New("redis: nil client")
 	}
-	if cfg.LocalTTL < 0 || cfg.CommandTimeout < 0 || cfg.LoadTimeout < 0 {
-		return nil, errors.New("redis: LocalTTL, CommandTimeout and LoadTimeout must not be negative")
+	if cfg.LocalTTL < 0 || cfg.CommandTimeout < 0 || cfg.LoadTimeout < 0 || cfg.LocalMaxBytes < 0 {
+		return nil, errors.New("redis: LocalTTL, LocalMaxBytes, CommandTimeout and LoadTimeout must not be negative")
 	}
 	cfg.LocalTTL = cmp.Or(cfg.LocalTTL, DefaultLocalTTL)
 	cfg.CommandTimeout = cmp.Or(cfg.CommandTimeout, redisconn.DefaultCommandTimeout)
 	cfg.LoadTimeout = cmp.Or(cfg.LoadTimeout, DefaultLoadTimeout)
+	cfg.LocalMaxBytes = cmp.Or(cfg.LocalMaxBytes, DefaultLocalMaxBytes)
 	c := &Cache{client: client, cfg: cfg, metrics: cfg.Metrics}
 	if cfg.ClientSide {
 		c.gets = &getCommands{seed: maphash.MakeSeed()}
+		c.local = redisconn.NewLocal(client, redisconn.LocalConfig[localValue]{
+			Prefix: cfg.Prefix, Expiring: true, MaxWeight: uint64(cfg.LocalMaxBytes),
+			Weigh: func(k string, v localValue) uint32 { return uint32(min(len(k)+len(v.b)+localOverhead, 1<<32-1)) },
+		})
 	}
 	return c, nil
 }
@@ -148,6 +176,16 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil { // DoCache serves local copies without looking at ctx
 		return nil, err
 	}
+	if v, ok := c.local.Get(key); ok {
+		if !v.found {
+			c.metrics.Miss()
+			return nil, fmt.Errorf("%w: %q", port.ErrMiss, key)
+		}
+		c.metrics.Hit()
+		c.metrics.LocalHit()
+		return bytes.Clone(v.b), nil
+	}
+	mark := c.local.Mark()
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	var resp rueidis.RedisResult
@@ -166,6 +204,17 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 		resp = c.client.Do(ctx, c.client.B().Get().Key(c.cfg.Prefix+key).Build())
 	}
 	b, err := resp.AsBytes()
+	if local && (err == nil || rueidis.IsRedisNil(err)) {
+		// Tracked by Redis: kept until invalidated, and no longer than
+		// rueidis keeps it (LocalTTL, or the key's TTL in Redis if sooner).
+		ttl := c.cfg.LocalTTL
+		if at := resp.CachePXAT(); at > 0 {
+			ttl = time.Until(time.UnixMilli(at))
+		}
+		if ttl > 0 {
+			c.local.Put(mark, key, localValue{b: b, found: err == nil}, ttl)
+		}
+	}
 	if local {
 		b = bytes.Clone(b) // b is the local copy's memory
 	}
@@ -200,6 +249,7 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	err := c.client.Do(ctx, cmd).Error()
 	if c.cfg.ClientSide { // even on an error: the write may have happened
 		c.written.Add(c.cfg.Prefix + key)
+		c.local.Forget(key) // after Add: a read from now on skips both caches
 	}
 	if err != nil {
 		return failed("SET", err)
@@ -214,6 +264,7 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 	err := c.client.Do(ctx, c.client.B().Del().Key(c.cfg.Prefix+key).Build()).Error()
 	if c.cfg.ClientSide {
 		c.written.Add(c.cfg.Prefix + key)
+		c.local.Forget(key)
 	}
 	if err != nil {
 		return failed("DEL", err)

@@ -50,6 +50,7 @@ type breaker struct {
 	probeTimeout time.Duration
 	log          *zap.Logger
 	metrics      *breakerMetrics
+	inv          *invalidations // nil without client-side caching
 
 	down      atomic.Pointer[unavailableError] // nil while Redis answers
 	suspected atomic.Bool                      // a probe after a timeout is running
@@ -152,6 +153,9 @@ func (b *breaker) observe(err error) error {
 func (b *breaker) trip(cause error) error {
 	e := &unavailableError{since: time.Now(), cause: cause}
 	if b.down.CompareAndSwap(nil, e) {
+		if b.inv != nil {
+			b.inv.deliver(nil) // what the Locals hold may miss invalidations from now on
+		}
 		b.metrics.up.Set(0)
 		b.metrics.outages.Inc()
 		b.log.Error("Redis is unavailable; every command fails fast until a probe sees it answer", zap.Error(cause))
@@ -238,6 +242,7 @@ type client struct {
 	rueidis.Client
 	b       *breaker
 	timeout time.Duration
+	inv     *invalidations // the Locals' feed; nil without client-side caching
 }
 
 var _ rueidis.Client = (*client)(nil)

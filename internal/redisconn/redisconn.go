@@ -193,6 +193,12 @@ func New(ctx context.Context, cfg Config, p Params) (rueidis.Client, error) {
 		CacheSizeEachConn: cfg.ClientCacheSize,
 		DisableCache:      cfg.ClientCacheSize == 0,
 	}
+	if cfg.ClientCacheSize > 0 {
+		// Fed to the Locals (see [Local]); nil (a connection closed, a
+		// FLUSHALL) drops them.
+		b.inv = &invalidations{}
+		opt.OnInvalidations = b.inv.deliver
+	}
 	if cfg.Addr != "" {
 		opt.InitAddress = []string{cfg.Addr}
 		opt.ForceSingleClient = true
@@ -237,7 +243,7 @@ func New(ctx context.Context, cfg Config, p Params) (rueidis.Client, error) {
 		return nil, err
 	}
 	b.base = base
-	return &client{Client: base, b: b, timeout: cfg.CommandTimeout}, nil
+	return &client{Client: base, b: b, timeout: cfg.CommandTimeout, inv: b.inv}, nil
 }
 
 func tlsConfig(c TLSConfig) (*tls.Config, error) {
