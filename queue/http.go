@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -28,6 +29,33 @@ func SameSubject(subject httpx.SubjectFunc) CanSee {
 			caller = subject(c)
 		}
 		return caller == s.Subject
+	}
+}
+
+// BearerSubject returns the caller's subject as subject finds it (the
+// route's own authentication) or, when that finds none, as verify reads
+// it from the request's bearer token (Authorization: Bearer ...), so
+// that GET /jobs/{id} knows its caller without a Guard in front of it. A
+// missing, invalid or expired token, or a nil verify, gives "".
+func BearerSubject(subject httpx.SubjectFunc, verify httpx.TokenVerifier) httpx.SubjectFunc {
+	return func(c echo.Context) string {
+		if subject != nil {
+			if s := subject(c); s != "" {
+				return s
+			}
+		}
+		if verify == nil {
+			return ""
+		}
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+			return ""
+		}
+		t, err := verify(c.Request().Context(), strings.TrimSpace(h[7:]))
+		if err != nil {
+			return ""
+		}
+		return t.Subject
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 
 	"github.com/labstack/echo/v4"
@@ -149,9 +150,10 @@ type routesIn struct {
 	Config  Config
 	Client  *Client
 	Down    *httpx.Unavailable
-	Subject httpx.SubjectFunc `optional:"true"`
-	CanSee  CanSee            `optional:"true"`
-	Role    RoleMiddleware    `optional:"true"`
+	Subject httpx.SubjectFunc   `optional:"true"`
+	Verify  httpx.TokenVerifier `optional:"true"`
+	CanSee  CanSee              `optional:"true"`
+	Role    RoleMiddleware      `optional:"true"`
 }
 
 func newStatusGroup(in routesIn) httpx.Group {
@@ -160,11 +162,17 @@ func newStatusGroup(in routesIn) httpx.Group {
 	}
 	see := in.CanSee
 	if see == nil {
-		see = SameSubject(in.Subject)
+		see = SameSubject(BearerSubject(in.Subject, in.Verify))
 	}
-	return httpx.Group{Prefix: in.Config.HTTP.Path, Routes: []httpx.Route{
-		{Method: "GET", Path: "/:id", Handler: in.Client.StatusHandler(see, in.Down)},
-	}}
+	return httpx.Group{Prefix: in.Config.HTTP.Path, Routes: []httpx.Route{{
+		Method: "GET", Path: "/:id", Handler: in.Client.StatusHandler(see, in.Down),
+		Doc: httpx.Doc{
+			Summary: "A job's status", Tags: []string{"jobs"}, OperationID: "getJobStatus",
+			Description: "The status of a job enqueued under the caller's subject (its bearer token's); " +
+				"an unknown job, or one the caller may not see, is a 404 problem.",
+			Responses: map[int]any{http.StatusOK: StatusView{}, http.StatusNotFound: nil},
+		},
+	}}}
 }
 
 func newAdminGroup(in routesIn) (httpx.Group, error) {
