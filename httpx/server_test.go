@@ -66,7 +66,7 @@ func testRoutes() fx.Option {
 			e.GET("/fail", func(c echo.Context) error { return errors.New("db password=hunter2 rejected") })
 			e.GET("/slow", func(c echo.Context) error {
 				select {
-				case <-time.After(5 * time.Second):
+				case <-time.After(time.Minute):
 					return c.String(http.StatusOK, "late")
 				case <-c.Request().Context().Done():
 					return c.Request().Context().Err()
@@ -96,7 +96,7 @@ func problemOf(t *testing.T, r apptest.Response) httpx.Problem {
 
 func TestProblemDetailsForEveryErrorPath(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, apex.Modules, apptest.With(testRoutes()), apptest.Config(map[string]any{"http.timeout.duration": "200ms", "http.body_limit.max": "1K"}))
+	a := apptest.New(t, apex.Modules, apptest.With(testRoutes()), apptest.Config(map[string]any{"http.timeout.duration": "2s", "http.body_limit.max": "1K"}))
 
 	cases := []struct {
 		name, method, path, body string
