@@ -321,11 +321,30 @@ func (c *client) Dedicated(fn func(rueidis.DedicatedClient) error) error {
 	return c.b.observe(c.Client.Dedicated(fn))
 }
 
-// Close stops the probes and closes the connections.
+// closeGrace bounds how long Close waits for the connections to close and
+// the probes to end: against a frozen Redis, rueidis may wait for a reply
+// until its write timeout (redis.command_timeout); that finishes in the
+// background instead of holding up the app's stop.
+const closeGrace = time.Second
+
+// Close stops the probes and closes the connections, waiting for both at
+// most closeGrace.
 func (c *client) Close() {
 	c.b.stop()
-	c.Client.Close()
-	c.b.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Client.Close()
+		c.b.wg.Wait()
+	}()
+	t := time.NewTimer(closeGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		c.b.log.Warn("Redis client: connections still closing after the grace period; they finish in the background",
+			zap.Duration("grace", closeGrace))
+	}
 }
 
 func (c *client) result(r rueidis.RedisResult) rueidis.RedisResult {
