@@ -291,10 +291,10 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 16*50)
-	for w := range 16 {
+	errs := make(chan error, 8*25*2)
+	for w := range 8 {
 		wg.Go(func() {
-			for i := range 50 {
+			for i := range 25 {
 				err := data.InTx(context.Background(), data.Single(db), func(ctx context.Context) error {
 					tx, _ := data.Single(db).DB(ctx)
 					var n int64
@@ -319,7 +319,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 	}
 	var n int64
 	db.Model(&note{}).Count(&n)
-	if n != 16*50*2 {
+	if n != 8*25*2 {
 		t.Fatalf("%d rows", n)
 	}
 }
