@@ -208,8 +208,15 @@ func (h *Hub) connected(c *centrifuge.Client) {
 	}
 	h.mu.Lock()
 	h.conns[c] = cn
+	draining := h.draining || h.closed
 	h.mu.Unlock()
 	h.metrics.connections.Inc()
+	if draining {
+		// Drain ran between the connect reply and this handler, and did
+		// not see this client: tell it to reconnect elsewhere too.
+		c.Disconnect(centrifuge.DisconnectShutdown)
+		return
+	}
 
 	c.OnRefresh(func(e centrifuge.RefreshEvent, cb centrifuge.RefreshCallback) {
 		if h.cfg.Authenticate == nil || e.Token == "" {
