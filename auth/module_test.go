@@ -231,7 +231,8 @@ func TestModuleTwoInstancesOnRedis(t *testing.T) {
 	t.Parallel()
 	addr := testservice.Need(t, testservice.Redis)
 	prefix := testservice.Unique("apexauthtest") + ":"
-	cfg := map[string]any{"redis.addr": addr, "auth.prefix": prefix, "auth.refresh_grace": "300ms"}
+	const grace = time.Second // long enough for a loaded CI machine to ask again inside it
+	cfg := map[string]any{"redis.addr": addr, "auth.prefix": prefix, "auth.refresh_grace": grace.String()}
 	var rev auth.Revocations
 	var client rueidis.Client
 	a := startApp(t, cfg, fx.Populate(&rev, &client))
@@ -266,6 +267,7 @@ func TestModuleTwoInstancesOnRedis(t *testing.T) {
 	// A refresh on b; the same token on a within auth.refresh_grace (two
 	// tabs whose requests reached two instances) gets the same pair; past
 	// it, the token is reuse.
+	rotated := time.Now()
 	rb := b.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`)
 	if rb.StatusCode != 200 {
 		t.Fatalf("refresh on b: %d %s", rb.StatusCode, rb.Body)
@@ -274,10 +276,14 @@ func TestModuleTwoInstancesOnRedis(t *testing.T) {
 	var pa, pb auth.Pair
 	ra.JSON(t, &pa)
 	rb.JSON(t, &pb)
-	if ra.StatusCode != 200 || pa != pb {
+	switch {
+	case ra.StatusCode == 200 && pa == pb:
+	case time.Since(rotated) < grace:
 		t.Fatalf("the same refresh token on a within the grace: %d %s, want b's pair %s", ra.StatusCode, ra.Body, rb.Body)
+	default: // too slow a machine to ask within the grace: reuse is right
+		t.Skipf("the second refresh came %v after the first, past the grace", time.Since(rotated))
 	}
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(time.Until(rotated.Add(grace + 100*time.Millisecond)))
 	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`); r.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the same refresh token on a past the grace: %d, want 401 (reuse)", r.StatusCode)
 	}

@@ -17,12 +17,16 @@ import (
 	"github.com/apexgo/apex/internal/testservice"
 )
 
+// grace is auth.refresh_grace in these tests: long enough that a loaded CI
+// machine serves the second tab's refresh inside it.
+const grace = time.Second
+
 // cheap argon2id parameters: the flow is under test, not the hashing.
 var fastHashing = map[string]any{"auth.password.memory": 1024, "auth.password.iterations": 1}
 
 func start(t *testing.T, config map[string]any) *apptest.App {
 	t.Helper()
-	cfg := map[string]any{"accounts.admins": []string{"root@example.com"}, "auth.refresh_grace": "200ms"}
+	cfg := map[string]any{"accounts.admins": []string{"root@example.com"}, "auth.refresh_grace": grace.String()}
 	for k, v := range fastHashing {
 		cfg[k] = v
 	}
@@ -118,25 +122,29 @@ func flow(t *testing.T, a *apptest.App) {
 	}
 
 	// Refresh rotates; reusing the old refresh token ends the session.
+	rotated := time.Now()
 	r = a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`)
 	var p2 auth.Pair
 	r.JSON(t, &p2)
 	if r.StatusCode != 200 || p2.RefreshToken == p.RefreshToken {
 		t.Fatalf("refresh: %d %s", r.StatusCode, r.Body)
 	}
-	if r := a.Do(t, http.MethodGet, "/me", "", bearer(p2)...); r.StatusCode != 200 {
-		t.Fatalf("/me after refresh: %d", r.StatusCode)
-	}
 	// A second tab refreshing with the same token within
-	// auth.refresh_grace (200ms here) gets the same pair; past it, the
-	// token is reuse.
+	// auth.refresh_grace gets the same pair; past it, the token is reuse.
 	r = a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`)
 	var tab auth.Pair
 	r.JSON(t, &tab)
-	if r.StatusCode != 200 || tab != p2 {
+	switch {
+	case r.StatusCode == 200 && tab == p2:
+	case time.Since(rotated) < grace:
 		t.Fatalf("the same refresh token within the grace: %d %s, want the same pair", r.StatusCode, r.Body)
+	default: // the machine was too slow to ask within the grace: reuse is right
+		t.Skipf("the second refresh came %v after the first, past the grace", time.Since(rotated))
 	}
-	time.Sleep(250 * time.Millisecond)
+	if r := a.Do(t, http.MethodGet, "/me", "", bearer(p2)...); r.StatusCode != 200 {
+		t.Fatalf("/me after refresh: %d", r.StatusCode)
+	}
+	time.Sleep(time.Until(rotated.Add(grace + 50*time.Millisecond)))
 	if r := a.Do(t, http.MethodPost, "/auth/refresh", `{"refresh_token":"`+p.RefreshToken+`"}`); r.StatusCode != 401 {
 		t.Fatalf("reused refresh token: %d %s", r.StatusCode, r.Body)
 	}
