@@ -22,7 +22,7 @@ func Grace(t *testing.T, f Features, newBackend NewBackend) {
 		create(t, s, first)
 		next := record(fam, hash(), time.Hour)
 		sealed := []byte("the sealed pair \x00\xff")
-		p := auth.RotateParams{Family: fam, Hash: first.Hash, Next: next, Sealed: sealed, Grace: 400 * time.Millisecond}
+		p := auth.RotateParams{Family: fam, Hash: first.Hash, Next: next, Sealed: sealed, Grace: 2 * time.Second}
 		if _, err := s.Rotate(ctx(t), p); err != nil {
 			t.Fatalf("Rotate: %v", err)
 		}
@@ -38,7 +38,7 @@ func Grace(t *testing.T, f Features, newBackend NewBackend) {
 		// The replay changed nothing: the token issued first is the live one.
 		_, err = s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: again.Next.Hash, Next: record(fam, hash(), time.Hour)})
 		wantInvalid(t, err, false)
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(2100 * time.Millisecond)
 		_, err = s.Rotate(ctx(t), again)
 		wantInvalid(t, err, true)
 		_, err = s.Rotate(ctx(t), auth.RotateParams{Family: fam, Hash: next.Hash, Next: record(fam, hash(), time.Hour)})
@@ -62,7 +62,7 @@ func Grace(t *testing.T, f Features, newBackend NewBackend) {
 
 	t.Run("Tokens/GraceSamePair", func(t *testing.T) {
 		t.Parallel()
-		j := tokens(t, fresh(t, newBackend), grace(400*time.Millisecond))
+		j := tokens(t, fresh(t, newBackend), grace(2*time.Second))
 		p1 := issue(t, j, alice)
 		p2 := refresh(t, j, p1.RefreshToken)
 		again := refresh(t, j, p1.RefreshToken)
@@ -74,7 +74,7 @@ func Grace(t *testing.T, f Features, newBackend NewBackend) {
 			t.Fatalf("Verify of the pair: %v", err)
 		}
 		// Past the grace: reuse, the family and its access token revoked.
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(2100 * time.Millisecond)
 		_, err := j.Refresh(ctx(t), p1.RefreshToken)
 		wantInvalid(t, err, true)
 		if _, err := j.Verify(ctx(t), p2.AccessToken); !errors.Is(err, auth.ErrRevoked) {
@@ -134,13 +134,13 @@ func SharedGrace(t *testing.T, f Features, newBackend NewBackend) {
 	t.Run("Tokens/GraceSharedByPeers", func(t *testing.T) {
 		t.Parallel()
 		one, other := peers(t, f, newBackend)
-		a, peer := tokens(t, one, grace(400*time.Millisecond)), tokens(t, other, grace(400*time.Millisecond))
+		a, peer := tokens(t, one, grace(2*time.Second)), tokens(t, other, grace(2*time.Second))
 		p1 := issue(t, a, alice)
 		p2 := refresh(t, a, p1.RefreshToken)
 		if again := refresh(t, peer, p1.RefreshToken); again.AccessToken != p2.AccessToken || again.RefreshToken != p2.RefreshToken {
 			t.Fatalf("the peer's refresh within the grace returned another pair")
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(2100 * time.Millisecond)
 		_, err := peer.Refresh(ctx(t), p1.RefreshToken)
 		wantInvalid(t, err, true)
 		_, err = a.Refresh(ctx(t), p2.RefreshToken)
