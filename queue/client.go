@@ -13,9 +13,11 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"gorm.io/gorm"
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/observe"
+	"github.com/apexgo/apex/queue/outbox"
 	"github.com/apexgo/apex/queue/port"
 )
 
@@ -35,6 +37,10 @@ type Params struct {
 	Metrics *Metrics
 	// Now is the clock for run times and backoff. Default time.Now.
 	Now func() time.Time
+	// Outbox is the database whose outbox table EnqueueTx writes (with
+	// queue.outbox.enabled): Status finds a job there while it waits for
+	// the relay. Nil: Status asks the backend only.
+	Outbox *gorm.DB
 }
 
 // Client enqueues jobs and reads and changes their status; it is safe for
@@ -48,8 +54,9 @@ type Client struct {
 	sinks   []app.JobEventSink
 	metrics *Metrics
 	now     func() time.Time
-	tracing bool // a recording tracer: a span per attempt
-	logging bool // a logger that writes: job fields on the attempt's logger
+	outbox  *gorm.DB // see Params.Outbox
+	tracing bool     // a recording tracer: a span per attempt
+	logging bool     // a logger that writes: job fields on the attempt's logger
 	// bare is the base context of an attempt whose job carries no tenant,
 	// subject or request ID, made once (without tracing or logging).
 	bare context.Context
@@ -66,7 +73,7 @@ func New(p Params) (*Client, error) {
 	if p.Backend == nil {
 		return nil, errors.New("queue: Params.Backend is required")
 	}
-	c := &Client{backend: p.Backend, cfg: withDefaults(p.Config), log: p.Log, sinks: p.Sinks, metrics: p.Metrics, now: p.Now,
+	c := &Client{backend: p.Backend, cfg: withDefaults(p.Config), log: p.Log, sinks: p.Sinks, metrics: p.Metrics, now: p.Now, outbox: p.Outbox,
 		kinds: map[string]*kind{}, running: map[string]*attempt{}, prop: propagation.TraceContext{}}
 	if c.log == nil {
 		c.log = zap.NewNop()
@@ -297,11 +304,30 @@ func subjectOf(ctx context.Context) string {
 }
 
 // Status returns the job's record, or an error wrapping [ErrNotFound].
+// A job of EnqueueTx whose transaction committed but which the outbox
+// relay has not handed to the backend yet is Pending (or Scheduled, with
+// a run time ahead), with no attempts.
 func (c *Client) Status(ctx context.Context, id string) (Status, error) {
 	if QueueOf(id) == "" {
 		return Status{}, ErrNotFound
 	}
-	return c.backend.Status(ctx, id)
+	st, err := c.backend.Status(ctx, id)
+	if c.outbox == nil || !errors.Is(err, ErrNotFound) {
+		return st, err
+	}
+	m, ok, werr := outbox.Waiting(ctx, c.outbox, id)
+	if werr != nil {
+		return Status{}, werr
+	}
+	if !ok { // not in the outbox either, or relayed between the two reads
+		return c.backend.Status(ctx, id)
+	}
+	st = Status{ID: m.ID, Kind: m.Kind, Queue: m.Queue, State: Pending, Priority: m.Priority, MaxAttempts: m.MaxAttempts,
+		Subject: m.Meta[metaSubject], Tenant: m.Meta[metaTenant], EnqueuedAt: m.EnqueuedAt, RunAt: m.RunAt, UpdatedAt: m.EnqueuedAt}
+	if m.RunAt.After(c.now()) {
+		st.State = Scheduled
+	}
+	return st, nil
 }
 
 // Cancel stops a job that has not finished: a waiting job never runs; a

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
+	"gorm.io/gorm"
 
 	"github.com/apexgo/apex/app"
 	"github.com/apexgo/apex/httpx"
@@ -90,6 +91,7 @@ type clientIn struct {
 	Registerer prometheus.Registerer `optional:"true"`
 	Tracer     trace.TracerProvider  `optional:"true"`
 	Sinks      []app.JobEventSink    `group:"apex.job_event_sinks"`
+	DB         *gorm.DB              `optional:"true"`
 }
 
 func newClient(in clientIn) (*Client, error) {
@@ -103,7 +105,11 @@ func newClient(in clientIn) (*Client, error) {
 		}
 	}
 	sinks := slices.DeleteFunc(slices.Clone(in.Sinks), func(s app.JobEventSink) bool { return s == nil })
-	return New(Params{Backend: in.Backend, Config: in.Config, Log: in.Log, Tracer: in.Tracer, Sinks: sinks, Metrics: m})
+	p := Params{Backend: in.Backend, Config: in.Config, Log: in.Log, Tracer: in.Tracer, Sinks: sinks, Metrics: m}
+	if in.Config.Outbox.Enabled {
+		p.Outbox = in.DB
+	}
+	return New(p)
 }
 
 func registerLifecycle(lc fx.Lifecycle, cfg Config, c *Client, log *zap.Logger) {

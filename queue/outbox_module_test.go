@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"go.uber.org/fx"
+	"gorm.io/gorm"
 
 	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/data/datatest"
 	"github.com/apexgo/apex/queue"
+	"github.com/apexgo/apex/queue/outbox"
 )
 
 // The app with data and queue.outbox.enabled: the outbox table is
@@ -79,5 +81,74 @@ func TestOutboxNeedsData(t *testing.T) {
 	_, err := apptest.Start(t, modules(), apptest.Config(map[string]any{"queue.outbox.enabled": true}))
 	if err == nil || !strings.Contains(err.Error(), "APP_QUEUE__OUTBOX__ENABLED") {
 		t.Fatalf("start error %v; want one naming APP_QUEUE__OUTBOX__ENABLED", err)
+	}
+}
+
+// A job of EnqueueTx whose transaction committed is Pending (Scheduled,
+// delayed) to Status before any relay has moved it, with its subject for
+// the ownership check; once relayed, the backend's record answers; a
+// rolled-back job is not found.
+func TestOutboxStatusBeforeRelay(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": datatest.SQLiteDSN, "postgres": datatest.PostgresDSN, "mariadb": datatest.MySQLDSN} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var c *queue.Client
+			var reg data.Registry
+			var backend queue.Queue
+			var db *gorm.DB
+			apptest.New(t, []fx.Option{apex.Without(apex.Auth, apex.Cache), fx.Populate(&c, &reg, &backend, &db)},
+				apptest.Config(map[string]any{"data.dsn": dsn(t), "queue.outbox.enabled": true, "queue.outbox.relay": false}))
+			ctx := context.Background()
+			enqueue := func(fail error, opts ...queue.Option) (id string, err error) {
+				err = data.InTx(ctx, reg, func(ctx context.Context) error {
+					tx, err := reg.DB(ctx)
+					if err != nil {
+						return err
+					}
+					if id, err = c.EnqueueTx(tx, "invoice.send", "x", opts...); err != nil {
+						return err
+					}
+					return fail
+				})
+				return id, err
+			}
+			now, hour := id(t)(enqueue(nil, queue.Subject("ada"))), id(t)(enqueue(nil, queue.Delay(time.Hour)))
+			rolledBack, _ := enqueue(errors.New("boom"))
+			st, err := c.Status(ctx, now)
+			if err != nil || st.State != queue.Pending || st.Subject != "ada" || st.Kind != "invoice.send" || st.Attempts != 0 {
+				t.Fatalf("Status of a committed job waiting in the outbox: %+v, %v; want pending, subject ada", st, err)
+			}
+			if st, err := c.Status(ctx, hour); err != nil || st.State != queue.Scheduled || st.RunAt.IsZero() {
+				t.Fatalf("Status of a delayed job waiting in the outbox: %+v, %v; want scheduled", st, err)
+			}
+			if _, err := c.Status(ctx, rolledBack); !errors.Is(err, queue.ErrNotFound) {
+				t.Fatalf("Status of a rolled-back job: %v, want ErrNotFound", err)
+			}
+			relay, err := outbox.NewRelay(db, backend, outbox.Config{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := relay.RelayOnce(ctx); err != nil || n != 2 {
+				t.Fatalf("RelayOnce: %d, %v; want 2 rows", n, err)
+			}
+			if _, ok, err := outbox.Waiting(ctx, db, now); ok || err != nil {
+				t.Fatalf("the job still waits in the outbox after the relay (%v)", err)
+			}
+			if st, err := c.Status(ctx, now); err != nil || st.State != queue.Pending || st.Subject != "ada" {
+				t.Fatalf("Status once relayed: %+v, %v", st, err)
+			}
+		})
+	}
+}
+
+// id fails t on an error of EnqueueTx.
+func id(t *testing.T) func(string, error) string {
+	return func(id string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
 	}
 }

@@ -121,6 +121,23 @@ func Insert(tx *gorm.DB, msgs []port.Message, notify bool) error {
 	return nil
 }
 
+// Waiting returns the message of job id while it waits in the outbox
+// (its transaction committed, the relay has not handed it on yet); ok is
+// false when no row holds it.
+func Waiting(ctx context.Context, db *gorm.DB, id string) (m port.Message, ok bool, err error) {
+	var msgs []string
+	if err := db.WithContext(ctx).Table(Table).Where("job_id = ?", id).Limit(1).Pluck("message", &msgs).Error; err != nil {
+		return port.Message{}, false, fmt.Errorf("outbox: read job %s: %w", id, err)
+	}
+	if len(msgs) == 0 {
+		return port.Message{}, false, nil
+	}
+	if err := json.Unmarshal([]byte(msgs[0]), &m); err != nil {
+		return port.Message{}, false, fmt.Errorf("outbox: decode job %s: %w", id, err)
+	}
+	return m, true, nil
+}
+
 // errTaken: another relay held some of the rows read; nothing was sent.
 var errTaken = errors.New("outbox: rows taken by another relay")
 
