@@ -330,16 +330,40 @@ func (c *Client) Status(ctx context.Context, id string) (Status, error) {
 	return st, nil
 }
 
-// Cancel stops a job that has not finished: a waiting job never runs; a
-// job running in this process has its ctx canceled; one running
-// elsewhere keeps running, but its outcome is discarded. It returns
-// ErrNotFound or ErrFinished (with the record) when there is nothing to
-// cancel.
+// cancelWaiting cancels a job of EnqueueTx still in the outbox: it hands
+// the job to the backend first, as the relay would (the relay's own send
+// is then a duplicate of the same ID, which the backend ignores), and
+// cancels it there, so that its record says canceled.
+func (c *Client) cancelWaiting(ctx context.Context, id string) (Status, error) {
+	m, ok, err := outbox.Waiting(ctx, c.outbox, id)
+	if err != nil {
+		return Status{}, err
+	}
+	if ok {
+		res, err := c.backend.Enqueue(ctx, []port.Message{m})
+		if err == nil && len(res) == 1 {
+			err = res[0].Err
+		}
+		if err != nil {
+			return Status{}, fmt.Errorf("queue: cancel job %s waiting in the outbox: %w", id, err)
+		}
+	}
+	return c.backend.Cancel(ctx, id)
+}
+
+// Cancel stops a job that has not finished: a waiting job (in the
+// backend, or in the outbox) never runs; a job running in this process
+// has its ctx canceled; one running elsewhere keeps running, but its
+// outcome is discarded. It returns ErrNotFound or ErrFinished (with the
+// record) when there is nothing to cancel.
 func (c *Client) Cancel(ctx context.Context, id string) (Status, error) {
 	if QueueOf(id) == "" {
 		return Status{}, ErrNotFound
 	}
 	st, err := c.backend.Cancel(ctx, id)
+	if c.outbox != nil && errors.Is(err, ErrNotFound) {
+		st, err = c.cancelWaiting(ctx, id)
+	}
 	if err != nil {
 		return st, err
 	}

@@ -14,8 +14,10 @@ import (
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/data"
 	"github.com/apexgo/apex/data/datatest"
+	"github.com/apexgo/apex/internal/testservice"
 	"github.com/apexgo/apex/queue"
 	"github.com/apexgo/apex/queue/outbox"
+	"github.com/apexgo/apex/queue/queuetest"
 )
 
 // The app with data and queue.outbox.enabled: the outbox table is
@@ -87,18 +89,22 @@ func TestOutboxNeedsData(t *testing.T) {
 // A job of EnqueueTx whose transaction committed is Pending (Scheduled,
 // delayed) to Status before any relay has moved it, with its subject for
 // the ownership check; once relayed, the backend's record answers; a
-// rolled-back job is not found.
+// rolled-back job is not found; one canceled in the outbox stays canceled
+// when the relay sends it.
 func TestOutboxStatusBeforeRelay(t *testing.T) {
 	t.Parallel()
-	for name, dsn := range map[string]func(testing.TB) string{"sqlite": datatest.SQLiteDSN, "postgres": datatest.PostgresDSN, "mariadb": datatest.MySQLDSN} {
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": datatest.SQLiteDSN, "postgres": datatest.PostgresDSN, "mariadb": datatest.MySQLDSN, "postgres+redis": datatest.PostgresDSN} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			cfg := map[string]any{"data.dsn": dsn(t), "queue.outbox.enabled": true, "queue.outbox.relay": false}
+			if strings.HasSuffix(name, "+redis") {
+				cfg["redis.addr"], cfg["queue.prefix"] = testservice.Need(t, testservice.Redis), queuetest.Prefix()
+			}
 			var c *queue.Client
 			var reg data.Registry
 			var backend queue.Queue
 			var db *gorm.DB
-			apptest.New(t, []fx.Option{apex.Without(apex.Auth, apex.Cache), fx.Populate(&c, &reg, &backend, &db)},
-				apptest.Config(map[string]any{"data.dsn": dsn(t), "queue.outbox.enabled": true, "queue.outbox.relay": false}))
+			apptest.New(t, []fx.Option{apex.Without(apex.Auth, apex.Cache), fx.Populate(&c, &reg, &backend, &db)}, apptest.Config(cfg))
 			ctx := context.Background()
 			enqueue := func(fail error, opts ...queue.Option) (id string, err error) {
 				err = data.InTx(ctx, reg, func(ctx context.Context) error {
@@ -125,12 +131,19 @@ func TestOutboxStatusBeforeRelay(t *testing.T) {
 			if _, err := c.Status(ctx, rolledBack); !errors.Is(err, queue.ErrNotFound) {
 				t.Fatalf("Status of a rolled-back job: %v, want ErrNotFound", err)
 			}
+			canceled := id(t)(enqueue(nil))
+			if st, err := c.Cancel(ctx, canceled); err != nil || st.State != queue.Canceled {
+				t.Fatalf("Cancel of a job waiting in the outbox: %+v, %v; want canceled", st, err)
+			}
 			relay, err := outbox.NewRelay(db, backend, outbox.Config{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n, err := relay.RelayOnce(ctx); err != nil || n != 2 {
-				t.Fatalf("RelayOnce: %d, %v; want 2 rows", n, err)
+			if n, err := relay.RelayOnce(ctx); err != nil || n != 3 {
+				t.Fatalf("RelayOnce: %d, %v; want 3 rows", n, err)
+			}
+			if st, err := c.Status(ctx, canceled); err != nil || st.State != queue.Canceled {
+				t.Fatalf("a job canceled in the outbox, once relayed: %+v, %v; want still canceled", st, err)
 			}
 			if _, ok, err := outbox.Waiting(ctx, db, now); ok || err != nil {
 				t.Fatalf("the job still waits in the outbox after the relay (%v)", err)
