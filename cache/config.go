@@ -2,7 +2,6 @@ package cache
 
 import (
 	"maps"
-	"net"
 	"slices"
 	"time"
 
@@ -88,9 +87,6 @@ type RateLimitConfig struct {
 	// ErrorLogInterval is the least time between two fail_open ERROR
 	// lines. Default [DefaultErrorLogInterval] (1m).
 	ErrorLogInterval time.Duration `koanf:"error_log_interval" validate:"gt=0"`
-	// TrustedProxies are CIDRs whose X-Forwarded-For is believed when
-	// keying by IP. Default none.
-	TrustedProxies []string `koanf:"trusted_proxies" validate:"dive,cidr"`
 	// Policies are named limits that routes refer to with
 	// RateLimits.Middleware("name"). Default none.
 	Policies map[string]PolicyConfig `koanf:"policies" validate:"dive"`
@@ -107,8 +103,8 @@ type PolicyConfig struct {
 	Period time.Duration `koanf:"period" validate:"gt=0"`
 	// Burst is how many events may come at once. Default 0, meaning Rate.
 	Burst int `koanf:"burst" validate:"gte=0"`
-	// Key is what the policy counts per: ip (the client address, see
-	// TrustedProxies), subject (the authenticated subject, from auth) or
+	// Key is what the policy counts per: ip (the client address, behind
+	// http.trusted_proxies), subject (the authenticated subject, from auth) or
 	// route (one budget per endpoint). Required.
 	Key string `koanf:"key" validate:"oneof=ip subject route"`
 }
@@ -143,16 +139,6 @@ func (c Config) Validate() []app.Problem {
 		}
 	}
 	return ps
-}
-
-func (c RateLimitConfig) trusted() []*net.IPNet {
-	var out []*net.IPNet
-	for _, s := range c.TrustedProxies {
-		if _, n, err := net.ParseCIDR(s); err == nil {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 func (p PolicyConfig) limit() Limit {

@@ -146,13 +146,12 @@ func NewRateLimits(limiter Limiter, cfg RateLimitConfig, subject httpx.SubjectFu
 	r := &RateLimits{limiter: limiter, cfg: cfg, log: log, policies: map[string]Policy{},
 		down: newLimiterUnavailable(log, cfg.FailPolicy == "fail_closed", cfg.ErrorLogInterval)}
 	var errs []error
-	byIP := ByIP(cfg.trusted()...)
 	for _, name := range slices.Sorted(maps.Keys(cfg.Policies)) {
 		p := cfg.Policies[name]
 		var key KeyFunc
 		switch p.Key {
 		case "ip":
-			key = byIP
+			key = ByIP()
 		case "route":
 			key = ByRoute()
 		case "subject":
@@ -186,10 +185,6 @@ func (r *RateLimits) Middleware(names ...string) (echo.MiddlewareFunc, error) {
 	}
 	return r.Policies(ps...)
 }
-
-// ByIP keys requests by client IP, believing X-Forwarded-For only from
-// cache.rate_limit.trusted_proxies, as the configured "ip" policies do.
-func (r *RateLimits) ByIP() KeyFunc { return ByIP(r.cfg.trusted()...) }
 
 // Policies returns middleware enforcing policies defined in code, with
 // the configured limiter and fail policy. Names share the limiter's key

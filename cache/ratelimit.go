@@ -3,7 +3,6 @@ package cache
 import (
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -32,20 +31,15 @@ type Policy struct {
 	Key KeyFunc
 }
 
-// ByIP keys requests by client IP. X-Forwarded-For is believed only from
-// the trusted proxies (none by default): the client is the rightmost
-// address not in them. Loopback and private ranges are not trusted unless
-// listed.
-func ByIP(trusted ...*net.IPNet) KeyFunc {
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, n := range trusted {
-		opts = append(opts, echo.TrustIPRange(n))
-	}
-	extract := echo.ExtractIPFromXFFHeader(opts...)
-	return func(c echo.Context) (string, bool) {
-		ip := extract(c.Request())
-		return ipKey(ip), ip != ""
-	}
+// ByIP keys requests by client IP, echo's c.RealIP(): on apex's server,
+// the TCP peer's address, or the client named by X-Forwarded-For when the
+// peer is one of http.trusted_proxies (see httpx.ClientIP). An IPv6
+// address counts as its /64.
+func ByIP() KeyFunc { return byIP }
+
+func byIP(c echo.Context) (string, bool) {
+	ip := c.RealIP()
+	return ipKey(ip), ip != ""
 }
 
 // ipKey is an IPv4 address as it is, and an IPv6 address as its /64: one

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -88,33 +87,36 @@ func TestRateLimitHeadersAnd429(t *testing.T) {
 	}
 }
 
-func TestByIPTrustsOnlyConfiguredProxies(t *testing.T) {
+// ByIP keys by echo's c.RealIP(), so the server's IPExtractor
+// (httpx.ClientIP of http.trusted_proxies) decides whom to believe.
+func TestByIPIsTheServersClientIP(t *testing.T) {
 	t.Parallel()
-	_, proxies, _ := net.ParseCIDR("10.0.0.0/8")
-	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())
-	key := func(f cache.KeyFunc, remote, xff string) string {
+	e := echo.New()
+	key := func(remote, xff string) string {
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.RemoteAddr = remote
 		if xff != "" {
 			req.Header.Set("X-Forwarded-For", xff)
 		}
-		c.SetRequest(req)
-		k, _ := f(c)
+		k, _ := cache.ByIP()(e.NewContext(req, httptest.NewRecorder()))
 		return k
 	}
-	untrusting := cache.ByIP()
-	if got := key(untrusting, "10.1.1.1:5", "1.2.3.4"); got != "10.1.1.1" {
-		t.Errorf("X-Forwarded-For believed without trusted proxies: %s", got)
-	}
-	if got := key(untrusting, "127.0.0.1:5", "1.2.3.4"); got != "127.0.0.1" {
-		t.Errorf("loopback trusted by default: %s", got)
-	}
-	trusting := cache.ByIP(proxies)
-	if got := key(trusting, "10.1.1.1:5", "1.2.3.4, 10.2.2.2"); got != "1.2.3.4" {
-		t.Errorf("client behind trusted proxies: %s", got)
-	}
-	if got := key(trusting, "192.0.2.9:5", "1.2.3.4"); got != "192.0.2.9" {
-		t.Errorf("X-Forwarded-For from an untrusted peer believed: %s", got)
+	for _, c := range []struct {
+		trusted           []string
+		remote, xff, want string
+	}{
+		{nil, "10.1.1.1:5", "1.2.3.4", "10.1.1.1"},
+		{[]string{"10.0.0.0/8"}, "10.1.1.1:5", "1.2.3.4, 10.2.2.2", "1.2.3.4"},
+		{[]string{"10.0.0.0/8"}, "192.0.2.9:5", "1.2.3.4", "192.0.2.9"},
+		{nil, "[2001:db8:1:2:3::4]:5", "", "2001:db8:1:2::/64"},
+	} {
+		var err error
+		if e.IPExtractor, err = httpx.ClientIP(c.trusted); err != nil {
+			t.Fatal(err)
+		}
+		if got := key(c.remote, c.xff); got != c.want {
+			t.Errorf("trusted %v, peer %s, X-Forwarded-For %q: key %s, want %s", c.trusted, c.remote, c.xff, got, c.want)
+		}
 	}
 }
 

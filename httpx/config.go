@@ -62,6 +62,13 @@ type Config struct {
 	// DrainDelay keeps serving after /readyz turns 503 on stop, so that a
 	// load balancer notices before the listener closes. Default 0.
 	DrainDelay time.Duration `koanf:"drain_delay" validate:"gte=0"`
+	// TrustedProxies are the CIDRs of the reverse proxies in front of the
+	// service (e.g. "10.0.0.0/8"): from them, X-Forwarded-For names the
+	// client (its rightmost address not in them). Default none: the
+	// client is the TCP peer. The client IP is echo's c.RealIP() (see
+	// [ClientIP]); the rate limits by IP, realtime's per-IP limit and the
+	// server span's client.address use it.
+	TrustedProxies []string `koanf:"trusted_proxies" validate:"dive,cidr"`
 
 	// RequestID is http.request_id: on by default.
 	RequestID RequestIDConfig `koanf:"request_id"`

@@ -89,6 +89,9 @@ func New(p Params) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = eh.Handle
 	e.Validator = NewValidator()
+	if e.IPExtractor, err = ClientIP(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
 
 	var metrics *metrics
 	if cfg.Metrics.Enabled && p.Registerer != nil {

@@ -36,6 +36,7 @@ func spanServer(t *testing.T) (*httpx.Server, *tracetest.SpanRecorder) {
 	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	cfg := httpx.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
+	cfg.TrustedProxies = []string{"10.0.0.0/8"}
 	s, err := httpx.New(httpx.Params{
 		Config: cfg, Log: zap.NewNop(), TracerProvider: tp, Propagator: prop,
 		ErrorMapping: []httpx.ErrorMapping{{Err: errSpanItemNotFound, Status: http.StatusNotFound}},
@@ -93,7 +94,7 @@ func TestServerSpanDescribesRequest(t *testing.T) {
 	req.RemoteAddr = "10.1.2.3:5555"
 	req.Header.Set("User-Agent", "apex-test/1")
 	req.Header.Set("X-Request-ID", "req-123")
-	req.Header.Set("X-Forwarded-For", "203.0.113.9") // behind a proxy
+	req.Header.Set("X-Forwarded-For", "203.0.113.9") // behind a trusted proxy
 	if w := serveOne(s, req); w.Code != http.StatusOK {
 		t.Fatalf("status %d", w.Code)
 	}

@@ -53,10 +53,6 @@ type Config struct {
 	// the same host as the hub (and non-browser clients, which send no
 	// Origin).
 	AllowedOrigins []string `koanf:"allowed_origins"`
-	// TrustedProxies are CIDRs whose X-Forwarded-For is believed when
-	// keying connections by client IP (limits.conns_per_ip). Default none:
-	// the TCP peer's address.
-	TrustedProxies []string `koanf:"trusted_proxies" validate:"dive,cidr"`
 	// RecheckInterval re-verifies every connection's token, so that a
 	// revoked token or a logged-out subject is disconnected within it.
 	// Default 30s.

@@ -6,10 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -183,54 +181,14 @@ func redisConfig(in hubIn) (redis.Config, error) {
 	return c, nil
 }
 
-// clientIP is the TCP peer's address or, when the peer is a trusted
-// proxy, the nearest untrusted address in X-Forwarded-For.
-func clientIP(r *http.Request, trusted []*net.IPNet) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	isTrusted := func(s string) bool {
-		ip := net.ParseIP(strings.TrimSpace(s))
-		if ip == nil {
-			return false
-		}
-		for _, n := range trusted {
-			if n.Contains(ip) {
-				return true
-			}
-		}
-		return false
-	}
-	if !isTrusted(host) {
-		return host
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop := strings.TrimSpace(hops[i])
-		if net.ParseIP(hop) == nil {
-			break
-		}
-		if !isTrusted(hop) {
-			return hop
-		}
-	}
-	return host
-}
-
 // newRoutes puts the transports on the HTTP server at realtime.paths.
 func newRoutes(cfg Config, h *hub.Hub) httpx.Group {
-	var trusted []*net.IPNet
-	for _, s := range cfg.TrustedProxies {
-		if _, n, err := net.ParseCIDR(s); err == nil {
-			trusted = append(trusted, n)
-		}
-	}
 	hs := h.Handlers(func(r *http.Request) string { return hub.RemoteIP(r.Context()) })
 	serve := func(next http.Handler) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			next.ServeHTTP(c.Response(), r.WithContext(hub.WithRemoteIP(r.Context(), clientIP(r, trusted))))
+			// c.RealIP(): the client behind http.trusted_proxies (httpx.ClientIP).
+			next.ServeHTTP(c.Response(), r.WithContext(hub.WithRemoteIP(r.Context(), c.RealIP())))
 			return nil
 		}
 	}

@@ -108,7 +108,7 @@ func reloader(users Users) auth.ReloadFunc {
 // authRoutes are /auth/*: public, except logout. Register and login share
 // a per-IP rate limit; login also limits per email.
 func authRoutes(h *Handlers, g *auth.Guard, limits *cache.RateLimits) (httpx.Group, error) {
-	perIP, err := limits.Policies(cache.Policy{Name: "accounts_ip", Limit: cache.PerMinute(h.cfg.LoginPerIP), Key: limits.ByIP()})
+	perIP, err := limits.Policies(cache.Policy{Name: "accounts_ip", Limit: cache.PerMinute(h.cfg.LoginPerIP), Key: cache.ByIP()})
 	if err != nil {
 		return httpx.Group{}, err
 	}
