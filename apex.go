@@ -35,7 +35,8 @@ type Capability int
 const (
 	// HTTP is the echo server (package httpx) with the OpenAPI document
 	// and docs UI of its routes (package httpx/openapi). Without it,
-	// metrics are served only if observe.admin.addr is set.
+	// metrics and the health endpoints are served only if
+	// observe.admin.addr is set (httpx.AdminHealth).
 	HTTP Capability = iota + 1
 	// Cache is the key/value cache, the rate limiter and its middleware
 	// (package cache). The Redis client (internal/redisconn) is part of the
@@ -146,6 +147,9 @@ func all(skip map[Capability]bool) []fx.Option {
 		if !skip[m.c] {
 			opts = append(opts, m.opt)
 		}
+	}
+	if skip[HTTP] { // the health endpoints on observe's admin listener
+		opts = append(opts, httpx.AdminHealth)
 	}
 	return opts
 }

@@ -248,3 +248,23 @@ func (h *Health) ready(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	return c.JSON(status, r)
 }
+
+// Handlers returns the live and ready endpoints as plain http.Handlers,
+// answering as the server's do: for another listener (see [AdminHealth]).
+func (h *Health) Handlers() (live, ready http.Handler) {
+	e := echo.New()
+	serve := func(f echo.HandlerFunc) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c := e.NewContext(r, w)
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set(echo.HeaderAllow, "GET, HEAD")
+				w.WriteHeader(http.StatusMethodNotAllowed)
+				return
+			}
+			if err := f(c); err != nil {
+				h.log.Warn("health: write the response", zap.Error(err))
+			}
+		})
+	}
+	return serve(h.live), serve(h.ready)
+}

@@ -18,7 +18,8 @@ import (
 // Module provides the "http" section, *[Server], its *echo.Echo and
 // *[Health], registers the routes, groups and middleware given with
 // [AsRoute], [AsGroup] and [AsMiddleware], and serves on http.addr from
-// start to stop. /metrics is served here unless observe.admin.addr moves it.
+// start to stop. /metrics is served here unless observe.admin.addr moves
+// it; the health endpoints are also served on that admin listener.
 var Module = fx.Module("httpx",
 	app.ProvideSection("http", DefaultConfig),
 	fx.Provide(newServer, func(s *Server) *echo.Echo { return s.Echo }, func(s *Server) *Health { return s.Health }),
@@ -71,6 +72,7 @@ func newServer(in serverIn) (*Server, error) {
 type registerIn struct {
 	fx.In
 	Server     *Server
+	Admin      *observe.AdminServer `optional:"true"`
 	Routes     []Route      `group:"httpx.routes"`
 	Groups     []Group      `group:"httpx.groups"`
 	Middleware []Middleware `group:"httpx.middleware"`
@@ -86,6 +88,12 @@ func register(in registerIn) error {
 			return errNilMiddleware(m.Name)
 		}
 		in.Server.Echo.Use(m.Func)
+	}
+	if in.Admin != nil {
+		hc := in.Server.cfg.Health
+		if err := in.Server.Health.serveOn(in.Admin, hc.LivePath, hc.ReadyPath); err != nil {
+			return err
+		}
 	}
 	return Register(in.Server.Echo, in.Groups, in.Routes)
 }

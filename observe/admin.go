@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,16 +28,23 @@ func MetricsHandler(g prometheus.Gatherer, log *zap.Logger) http.Handler {
 	})
 }
 
-// AdminServer is the separate listener of observe.admin.addr: metrics and,
-// when enabled, pprof. It is never the public server.
+// AdminServer is the separate listener of observe.admin.addr: metrics,
+// what other modules add with [AdminServer.Handle] (httpx's health
+// endpoints) and, when enabled, pprof. It is never the public server.
 type AdminServer struct {
-	srv *http.Server
-	ln  net.Listener
-	log *zap.Logger
+	srv  *http.Server
+	mux  *http.ServeMux
+	ln   net.Listener
+	log  *zap.Logger
+	mu   sync.Mutex
+	used map[string]bool // the paths served
 }
 
 // NewAdminServer returns a server for cfg.Addr, not yet listening.
 func NewAdminServer(cfg Config, g prometheus.Gatherer, log *zap.Logger) *AdminServer {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Metrics.Path, MetricsHandler(g, log))
 	if cfg.Admin.PProf {
@@ -46,6 +55,8 @@ func NewAdminServer(cfg Config, g prometheus.Gatherer, log *zap.Logger) *AdminSe
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return &AdminServer{
+		mux:  mux,
+		used: map[string]bool{cfg.Metrics.Path: true},
 		srv: &http.Server{
 			Addr:              cfg.Admin.Addr,
 			Handler:           mux,
@@ -55,6 +66,24 @@ func NewAdminServer(cfg Config, g prometheus.Gatherer, log *zap.Logger) *AdminSe
 		},
 		log: log,
 	}
+}
+
+// Handle serves h at path (exact, e.g. /readyz) on the admin listener,
+// before or after Start. A path already served (the metrics path, a path
+// handled before) or under /debug/pprof/ is an error. On a nil
+// AdminServer (no observe.admin.addr) it does nothing.
+func (a *AdminServer) Handle(path string, h http.Handler) error {
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.used[path] || !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "/debug/pprof/") || h == nil {
+		return fmt.Errorf("observe: admin listener: %q is taken or not a path (with a handler)", path)
+	}
+	a.used[path] = true
+	a.mux.Handle(path, h)
+	return nil
 }
 
 // Start binds the address (an error names it) and serves in the background.
@@ -73,9 +102,10 @@ func (a *AdminServer) Start(ctx context.Context) error {
 	return nil
 }
 
-// Addr is the bound address, once started.
+// Addr is the bound address, once started; nil before, or on a nil
+// AdminServer (the module's, without observe.admin.addr).
 func (a *AdminServer) Addr() net.Addr {
-	if a.ln == nil {
+	if a == nil || a.ln == nil {
 		return nil
 	}
 	return a.ln.Addr()

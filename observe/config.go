@@ -15,8 +15,8 @@ type Config struct {
 	Tracing TracingConfig `koanf:"tracing"`
 	// Metrics is observe.metrics: where the Prometheus registry is served.
 	Metrics MetricsConfig `koanf:"metrics"`
-	// Admin is observe.admin: an optional separate listener for metrics
-	// and pprof; off by default.
+	// Admin is observe.admin: an optional separate listener for metrics,
+	// the health endpoints and pprof; off by default.
 	Admin AdminConfig `koanf:"admin"`
 	// Alerts is observe.alerts: where ERROR-level entries are delivered.
 	Alerts AlertsConfig `koanf:"alerts"`
@@ -67,8 +67,10 @@ type MetricsConfig struct {
 
 // AdminConfig is observe.admin.
 type AdminConfig struct {
-	// Addr, when set, is a separate listener for metrics (and pprof); the
-	// main server then serves neither. Default "" (metrics on the main server).
+	// Addr, when set, is a separate listener for metrics, the health
+	// endpoints (with httpx.AdminHealth) and pprof; the main server then
+	// serves neither metrics nor pprof. Default "" (metrics on the main
+	// server).
 	Addr string `koanf:"addr" validate:"omitempty,listen_addr"`
 	// PProf serves /debug/pprof/ on the admin listener. Never on the main
 	// server. Default false.

@@ -25,8 +25,8 @@ import (
 // *prometheus.Registry (also as prometheus.Registerer and Gatherer), an
 // OpenTelemetry metric.MeterProvider exported through that registry,
 // *[Tracing] with its trace.TracerProvider and
-// propagation.TextMapPropagator, and runs the admin listener when
-// observe.admin.addr is set. Replace the Alerter with fx.Decorate. When the
+// propagation.TextMapPropagator, and *[AdminServer], the admin listener
+// it runs when observe.admin.addr is set (nil otherwise). Replace the Alerter with fx.Decorate. When the
 // container holds an sdktrace.SpanProcessor, the provider feeds it too,
 // and tracing is on even without observe.tracing.endpoint (tests capture
 // spans with a simple processor around an in-memory exporter; wrap a
@@ -43,7 +43,8 @@ var Module = fx.Module("observe",
 	fx.Provide(fx.Private, newBaseLogger),
 	fx.Provide(newEventLogger),
 	fx.Provide(newAlerter, newDispatcher, newLogger, newTracing),
-	fx.Invoke(registerCollectors, runAdmin),
+	fx.Provide(newAdmin),
+	fx.Invoke(registerCollectors, func(*AdminServer) {}),
 )
 
 type baseLogger struct{ *zap.Logger }
@@ -157,10 +158,12 @@ func registerCollectors(in collectorsIn) error {
 	return nil
 }
 
-func runAdmin(lc fx.Lifecycle, cfg Config, g prometheus.Gatherer, log *zap.Logger) {
+// newAdmin is the admin listener, nil without observe.admin.addr.
+func newAdmin(lc fx.Lifecycle, cfg Config, g prometheus.Gatherer, log *zap.Logger) *AdminServer {
 	if cfg.Admin.Addr == "" {
-		return
+		return nil
 	}
 	a := NewAdminServer(cfg, g, log.Named("admin"))
 	lc.Append(fx.Hook{OnStart: a.Start, OnStop: a.Stop})
+	return a
 }

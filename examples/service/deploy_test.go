@@ -140,7 +140,6 @@ var sections = map[string]func() any{
 	"queue":    func() any { c := queue.DefaultConfig(); return &c },
 	"realtime": func() any { c := realtime.DefaultConfig(); return &c },
 	"tracker":  func() any { c := core.DefaultConfig(); return &c },
-	"worker":   func() any { c := core.DefaultWorkerConfig(); return &c },
 }
 
 type composeFile struct {

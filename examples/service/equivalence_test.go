@@ -134,7 +134,7 @@ func cluster(t *testing.T) *env {
 		bases = append(bases, "http://"+addr)
 	}
 	adminAddr := freeAddr(t)
-	worker := newProc(t, "worker", bin+"/worker", dir, append(common, "APP_WORKER__ADMIN_ADDR="+adminAddr)...)
+	worker := newProc(t, "worker", bin+"/worker", dir, append(common, "APP_OBSERVE__ADMIN__ADDR="+adminAddr)...)
 	worker.start()
 	for i, p := range apis {
 		p.waitReady(bases[i] + "/readyz")

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/apexgo/apex"
+	"github.com/apexgo/apex/observe"
 	"github.com/apexgo/apex/queue"
 )
 
@@ -19,9 +20,9 @@ import (
 // app that does not start the workers.
 func command(args []string, out io.Writer, extra ...fx.Option) error {
 	var c *queue.Client
-	opts := append([]fx.Option{apex.Without(apex.HTTP), jobsModule, adminModule, fx.NopLogger,
+	opts := append([]fx.Option{apex.Without(apex.HTTP), jobsModule, fx.NopLogger,
 		fx.Decorate(func(cfg queue.Config) queue.Config { cfg.Worker = false; return cfg }),
-		fx.Decorate(func(cfg Config) Config { cfg.AdminAddr = ""; return cfg }),
+		fx.Decorate(func(cfg observe.Config) observe.Config { cfg.Admin.Addr = ""; return cfg }),
 		fx.Populate(&c)}, extra...)
 	a := fx.New(opts...)
 	if err := a.Err(); err != nil {

@@ -1,6 +1,6 @@
 // Command worker is an apex app that only runs background jobs: the same
 // modules as an API service, without the HTTP server (apex.Without(apex.HTTP)),
-// with a small admin listener for /metrics, /livez and /readyz, and
+// with /metrics, /livez and /readyz on observe's admin listener, and
 // commands for the dead letters. Concurrency per queue comes from config
 // (config/default.yaml here, or APP_QUEUE__QUEUES__<NAME>__CONCURRENCY).
 // From the repository's root:
@@ -38,10 +38,11 @@ func main() {
 	apex.Run(options()...)
 }
 
-// options is the worker process: apex without HTTP, this example's job
-// kinds and its admin listener.
+// options is the worker process: apex without HTTP, and this example's
+// job kinds. Its /metrics, /livez and /readyz are on observe's admin
+// listener (observe.admin.addr, 127.0.0.1:9090 in config/default.yaml).
 func options() []fx.Option {
-	return []fx.Option{apex.Without(apex.HTTP), jobsModule, adminModule}
+	return []fx.Option{apex.Without(apex.HTTP), jobsModule}
 }
 
 // usage is printed for an unknown command.

@@ -14,17 +14,18 @@ import (
 
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/internal/testservice"
+	"github.com/apexgo/apex/observe"
 	"github.com/apexgo/apex/queue"
 	"github.com/apexgo/apex/queue/queuetest"
 )
 
-func startWorker(t *testing.T) (*queue.Client, *admin) {
+func startWorker(t *testing.T) (*queue.Client, *observe.AdminServer) {
 	t.Helper()
 	addr := testservice.Need(t, testservice.Redis)
 	var c *queue.Client
-	var adm *admin
+	var adm *observe.AdminServer
 	apptest.New(t, options(), apptest.ConfigDir("config"), apptest.With(fx.Populate(&c, &adm)), apptest.Config(map[string]any{
-		"redis.addr": addr, "queue.prefix": queuetest.Prefix(), "worker.admin_addr": "127.0.0.1:0",
+		"redis.addr": addr, "queue.prefix": queuetest.Prefix(), "observe.admin.addr": "127.0.0.1:0",
 	}))
 	return c, adm
 }
@@ -75,9 +76,12 @@ func TestWorkerRunsJobs(t *testing.T) {
 	if st := waitState(t, c, report, queue.Succeeded); st.Progress != 100 || !strings.Contains(string(st.Result), "2026-11.pdf") {
 		t.Fatalf("report: %+v %s", st, st.Result)
 	}
-	base := "http://" + adm.Addr()
+	base := "http://" + adm.Addr().String()
 	if code, body := get(t, base+"/readyz"); code != 200 || !strings.Contains(body, `"queue"`) || !strings.Contains(body, `"redis"`) {
 		t.Fatalf("/readyz: %d %s", code, body)
+	}
+	if code, _ := get(t, base+"/livez"); code != 200 {
+		t.Fatalf("/livez: %d", code)
 	}
 	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, `apex_queue_jobs_total{event="succeeded",kind="report.build"} 1`) {
 		t.Fatalf("/metrics: %d %s", code, body)
@@ -128,7 +132,7 @@ func TestCommandLine(t *testing.T) {
 	addr := testservice.Need(t, testservice.Redis)
 	t.Setenv("APP_REDIS__ADDR", addr)
 	t.Setenv("APP_QUEUE__PREFIX", queuetest.Prefix())
-	t.Setenv("APP_WORKER__ADMIN_ADDR", "")
+	t.Setenv("APP_OBSERVE__ADMIN__ADDR", "")
 	var out bytes.Buffer
 	if err := command([]string{"enqueue", "email.send", `{"to":"x@example.com"}`}, &out); err != nil {
 		t.Fatal(err)

@@ -14,8 +14,6 @@ const (
 	DefaultSQLitePath     = "var/tracker.db"
 	DefaultMailFrom       = "tracker@example.com"
 	DefaultMailDriver     = "auto"
-	DefaultAdminAddr      = "127.0.0.1:9090"
-	DefaultHealthTimeout  = 2 * time.Second
 )
 
 // Config is the tracker's own section, "tracker" (environment
@@ -61,19 +59,4 @@ type MailConfig struct {
 func DefaultConfig() Config {
 	return Config{ReportsPerHour: DefaultReportsPerHour, SnapshotEvery: DefaultSnapshotEvery, CacheTTL: DefaultCacheTTL,
 		Mail: MailConfig{Driver: DefaultMailDriver, From: DefaultMailFrom}}
-}
-
-// WorkerConfig is the worker binary's section, "worker".
-type WorkerConfig struct {
-	// AdminAddr serves /metrics, /livez and /readyz; "" turns it off.
-	// Default [DefaultAdminAddr] (127.0.0.1:9090).
-	AdminAddr string `koanf:"admin_addr"`
-	// HealthTimeout bounds each readiness check. Default
-	// [DefaultHealthTimeout] (2s).
-	HealthTimeout time.Duration `koanf:"health_timeout" validate:"gt=0"`
-}
-
-// DefaultWorkerConfig returns the worker section's defaults.
-func DefaultWorkerConfig() WorkerConfig {
-	return WorkerConfig{AdminAddr: DefaultAdminAddr, HealthTimeout: DefaultHealthTimeout}
 }

@@ -1,6 +1,7 @@
 // Command worker runs the tracker's background jobs: the same core as
-// cmd/api without the HTTP server (apex.Without(apex.HTTP)), with an
-// admin listener for /metrics, /livez and /readyz on worker.admin_addr.
+// cmd/api without the HTTP server (apex.Without(apex.HTTP)), with
+// /metrics, /livez and /readyz on observe's admin listener when
+// observe.admin.addr is set (APP_OBSERVE__ADMIN__ADDR=127.0.0.1:9090).
 // It needs the queue on Redis to share work with the API instances:
 //
 //	APP_DATA__DSN=postgres://... APP_REDIS__ADDR=127.0.0.1:6379 go run ./examples/service/cmd/worker
@@ -19,5 +20,5 @@ func main() {
 
 // Options is the worker process.
 func Options() []fx.Option {
-	return []fx.Option{apex.Without(apex.HTTP), core.Module, core.Admin}
+	return []fx.Option{apex.Without(apex.HTTP), core.Module}
 }
