@@ -73,9 +73,9 @@ type registerIn struct {
 	fx.In
 	Server     *Server
 	Admin      *observe.AdminServer `optional:"true"`
-	Routes     []Route      `group:"httpx.routes"`
-	Groups     []Group      `group:"httpx.groups"`
-	Middleware []Middleware `group:"httpx.middleware"`
+	Routes     []Route              `group:"httpx.routes"`
+	Groups     []Group              `group:"httpx.groups"`
+	Middleware []Middleware         `group:"httpx.middleware"`
 }
 
 func register(in registerIn) error {
