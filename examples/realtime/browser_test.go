@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,49 +11,20 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/apexgo/apex/app/apptest"
+	"github.com/apexgo/apex/internal/testbrowser"
 )
-
-// chromium returns Debian's chromium, skipping the test without it
-// (failing with APEX_REQUIRE_SERVICES=1: .ci/run installs it).
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("APEX_REQUIRE_SERVICES") == "1" {
-		t.Fatal("chromium not found: install Debian's chromium (apt-get install -y chromium)")
-	}
-	t.Skip("chromium not found: install Debian's chromium (apt-get install -y chromium) to run the browser test")
-	return ""
-}
 
 // Two people in one room, each in their own browser context of one
 // Chromium, see each other's messages and presence, and a job's progress
 // and completion arrive over the socket.
 func TestBrowser(t *testing.T) {
 	t.Parallel()
-	bin := chromium(t)
 	a := apptest.New(t, options())
 
 	// One Chromium, two browser contexts (each an incognito-like profile
 	// with its own cookies and storage): two people who share nothing but
 	// the server.
-	alloc, cancelAlloc := chromedp.NewExecAllocator(t.Context(),
-		chromedp.ExecPath(bin),
-		chromedp.NoSandbox,
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1000, 900),
-	)
-	t.Cleanup(cancelAlloc)
-	browserCtx, cancelBrowser := chromedp.NewContext(alloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(testbrowser.Allocator(t, chromedp.WindowSize(1000, 900)))
 	t.Cleanup(cancelBrowser)
 	if err := chromedp.Do(browserCtx); err != nil { // starts the browser
 		t.Fatalf("start chromium: %v", err)

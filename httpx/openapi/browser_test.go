@@ -3,8 +3,6 @@ package openapi_test
 import (
 	"context"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,30 +16,15 @@ import (
 	"github.com/apexgo/apex"
 	"github.com/apexgo/apex/app/apptest"
 	"github.com/apexgo/apex/httpx"
+	"github.com/apexgo/apex/internal/testbrowser"
 )
-
-// chromium returns Debian's chromium, skipping the test without it
-// (failing with APEX_REQUIRE_SERVICES=1).
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("APEX_REQUIRE_SERVICES") == "1" {
-		t.Fatal("chromium not found: install Debian's chromium (apt-get install -y chromium)")
-	}
-	t.Skip("chromium not found: install Debian's chromium (apt-get install -y chromium) to run the browser test")
-	return ""
-}
 
 // The embedded UI renders the app's operations in a real browser under
 // its CSP, with no policy violation, from the binary alone (no network
 // but the app's).
 func TestBrowserUI(t *testing.T) {
 	t.Parallel()
-	bin := chromium(t)
+	alloc := testbrowser.Allocator(t) // skips without chromium: before the app starts
 	a := apptest.New(t, apex.Modules, apptest.With(fx.Provide(httpx.AsRoute(func() httpx.Route {
 		create := func(c echo.Context) error { return c.JSON(http.StatusCreated, Order{ID: 7, SKU: "A1", Quantity: 1}) }
 		return httpx.Route{Method: http.MethodPost, Path: "/orders", Handler: create,
@@ -49,14 +32,6 @@ func TestBrowserUI(t *testing.T) {
 				Responses: map[int]any{http.StatusCreated: Order{}}}}
 	}))))
 
-	alloc, cancel := chromedp.NewExecAllocator(t.Context(),
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	defer cancel()
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	defer cancelCtx()
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
