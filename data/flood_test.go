@@ -23,7 +23,7 @@ type floodSetup struct {
 	tenancy map[string]any
 }
 
-// A flood of 1,000 distinct made-up tenant IDs while 5 real tenants are
+// A flood of 500 distinct made-up tenant IDs while 5 real tenants are
 // busy (max_open 5): the real tenants keep their pools (no eviction, no
 // failed request), and the unknown IDs cost no connection when the
 // primary server's catalog can tell (catalog_ttl on), or at most
@@ -70,7 +70,7 @@ func TestTenantFloodOfUnknownIDs(t *testing.T) {
 }
 
 func floodUnknownIDs(t *testing.T, s floodSetup, catalog bool) {
-	const real, unknown, maxOpening = 5, 1000, 3
+	const real, unknown, maxOpening = 5, 500, 3
 	cfg := data.DefaultConfig()
 	cfg.DSN = app.NewSecret(s.primary)
 	cfg.Tenancy.Enabled, cfg.Tenancy.MaxOpen, cfg.Tenancy.MaxOpening = true, real, maxOpening
