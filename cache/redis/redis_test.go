@@ -23,6 +23,13 @@ import (
 // test Redis at addr, closed when t ends.
 func connect(t *testing.T, addr string, tweak ...func(*redisconn.Config)) rueidis.Client {
 	t.Helper()
+	return connectAs(t, addr, "apex-cache-test", tweak...)
+}
+
+// connectAs is connect with the client's connections named name in
+// CLIENT LIST.
+func connectAs(t *testing.T, addr, name string, tweak ...func(*redisconn.Config)) rueidis.Client {
+	t.Helper()
 	cfg := redisconn.DefaultConfig()
 	cfg.Addr = addr
 	cfg.DialTimeout = 2 * time.Second
@@ -32,7 +39,7 @@ func connect(t *testing.T, addr string, tweak ...func(*redisconn.Config)) rueidi
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := redisconn.New(ctx, cfg, redisconn.Params{ClientName: "apex-cache-test"})
+	c, err := redisconn.New(ctx, cfg, redisconn.Params{ClientName: name})
 	if err != nil {
 		t.Fatalf("redisconn.New: %v", err)
 	}
