@@ -738,3 +738,64 @@ func TestHostileECDSATwin(t *testing.T) {
 		refused(t, "expired "+name, id, err, jwt.ErrTokenExpired)
 	}
 }
+
+// encoding/base64 skips CR and LF, even in strict mode: "ab\ncd" decodes
+// as "abcd". A line break in the signature segment would thus spell a
+// valid token a second way (another key of the verified-token cache, and
+// of anything else keyed by the token), and the WebSocket query
+// parameter carries one (%0A). Every such spelling is refused.
+func TestHostileLineBreaks(t *testing.T) {
+	t.Parallel()
+	for _, alg := range hostileAlgs {
+		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
+			c := newClock()
+			j := hostileJWT(t, c, testConfig(withAlg(alg)))
+			tok := issue(t, j, alice)
+			if _, err := j.Verify(t.Context(), tok); err != nil {
+				t.Fatal(err)
+			}
+			parts := strings.Split(tok, ".")
+			h, p, s := parts[0], parts[1], parts[2]
+			for name, bad := range map[string]string{
+				"LF in the signature":        h + "." + p + "." + s[:8] + "\n" + s[8:],
+				"CR LF in the signature":     h + "." + p + "." + s[:8] + "\r\n" + s[8:],
+				"CR in the signature":        h + "." + p + "." + s[:8] + "\r" + s[8:],
+				"LF every 4 characters":      h + "." + p + "." + strings.Join(chunks(s, 4), "\n"),
+				"LF ending the signature":    tok + "\n",
+				"CR LF ending the signature": tok + "\r\n",
+				"LF starting the signature":  h + "." + p + ".\n" + s,
+				"LF in the payload":          h + "." + p[:8] + "\n" + p[8:] + "." + s,
+				"LF in the header":           h[:8] + "\n" + h[8:] + "." + p + "." + s,
+				"LF ending the header":       h + "\n." + p + "." + s,
+			} {
+				id, err := j.Verify(t.Context(), bad)
+				if strings.Contains(name, "payload") { // refused by the signature, over the payload as sent
+					refused(t, name, id, err)
+					continue
+				}
+				refused(t, name, id, err, jwt.ErrTokenMalformed)
+			}
+			// Through the Guard: the WebSocket query parameter.
+			e := server(t, newGuard(t, j, func(p *auth.GuardParams) { p.HTTP.QueryParam = "access_token" }), nil)
+			for _, q := range []string{tok, h + "." + p + "." + s[:8] + "%0A" + s[8:]} {
+				req := httptest.NewRequest(http.MethodGet, "/ws?access_token="+q, nil)
+				req.Header.Set("Upgrade", "websocket")
+				req.Header.Set("Connection", "Upgrade")
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, req)
+				if want := map[bool]int{true: 200, false: 401}[q == tok]; rec.Code != want {
+					t.Errorf("/ws?access_token=%s: %d, want %d", q, rec.Code, want)
+				}
+			}
+		})
+	}
+}
+
+func chunks(s string, n int) []string {
+	var out []string
+	for len(s) > n {
+		out, s = append(out, s[:n]), s[n:]
+	}
+	return append(out, s)
+}

@@ -274,8 +274,7 @@ func (j *JWT) parse(token string, c *claims) error {
 	if !ok1 || !ok2 || strings.Contains(signature, ".") {
 		return fmt.Errorf("%w: token contains an invalid number of segments", jwt.ErrTokenMalformed)
 	}
-	b64 := base64.RawURLEncoding.Strict()
-	hb, err := b64.DecodeString(header)
+	hb, err := segment(header)
 	if err != nil {
 		return fmt.Errorf("%w: could not base64 decode header: %w", jwt.ErrTokenMalformed, err)
 	}
@@ -290,7 +289,7 @@ func (j *JWT) parse(token string, c *claims) error {
 	if t.Method = jwt.GetSigningMethod(alg); t.Method == nil {
 		return fmt.Errorf("%w: signing method (alg) is unavailable", jwt.ErrTokenUnverifiable)
 	}
-	if t.Signature, err = b64.DecodeString(signature); err != nil {
+	if t.Signature, err = segment(signature); err != nil {
 		return fmt.Errorf("%w: could not base64 decode signature: %w", jwt.ErrTokenMalformed, err)
 	}
 	if !slices.Contains(j.methods, t.Method.Alg()) {
@@ -303,7 +302,7 @@ func (j *JWT) parse(token string, c *claims) error {
 	if err := t.Method.Verify(token[:len(header)+1+len(payload)], t.Signature, k); err != nil {
 		return fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err)
 	}
-	cb, err := b64.DecodeString(payload)
+	cb, err := segment(payload)
 	if err != nil {
 		return fmt.Errorf("%w: could not base64 decode claim: %w", jwt.ErrTokenMalformed, err)
 	}
@@ -315,6 +314,21 @@ func (j *JWT) parse(token string, c *claims) error {
 	}
 	return nil
 }
+
+// segment decodes a base64url segment of a token: strictly (no padding,
+// no non-zero trailing bits), and with no line break. encoding/base64
+// skips CR and LF even in strict mode, so that "ab\ncd" would be a second
+// spelling of "abcd": of a valid token, another key of the verified-token
+// cache and of anything a service keys by the token.
+func segment(s string) ([]byte, error) {
+	b, err := strictBase64.DecodeString(s)
+	if err == nil && len(s) != strictBase64.EncodedLen(len(b)) {
+		err = errors.New("line break in base64")
+	}
+	return b, err
+}
+
+var strictBase64 = base64.RawURLEncoding.Strict()
 
 // Verify implements [Tokens].
 func (j *JWT) Verify(ctx context.Context, token string) (Identity, error) {

@@ -629,6 +629,9 @@ func FuzzVerify(f *testing.F) {
 		parts := strings.Split(tok, ".")
 		f.Add(parts[0] + "." + parts[1] + ".")
 		f.Add(parts[0] + "." + parts[1] + "." + parts[2] + "=")
+		// Line breaks, which encoding/base64 skips even when strict.
+		f.Add(parts[0] + "." + parts[1] + "." + parts[2][:5] + "\n" + parts[2][5:])
+		f.Add(tok + "\r\n")
 	}
 	f.Add("e30.e30.e30")
 	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
