@@ -799,3 +799,36 @@ func chunks(s string, n int) []string {
 	}
 	return append(out, s)
 }
+
+// "crit" lists header extensions the recipient must understand or
+// refuse the token (RFC 7515 §4.1.11); apex understands none (not even
+// RFC 7797's b64), so any crit is refused, with the configured key's
+// valid signature.
+func TestHostileCrit(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	for name, set := range keySets(t) {
+		if name != "only HS256" && name != "all four" {
+			continue
+		}
+		j := hostileJWT(t, c, set.cfg)
+		payload := claimSet(c.Now(), nil)
+		for _, kid := range []string{`"kid":"k-sign",`, `"kid":"hs",`, ``} {
+			for _, crit := range []string{
+				`"crit":["exp-ext"],"exp-ext":1`, `"crit":["b64"],"b64":false`, `"crit":["http://example.com/x"]`,
+				`"crit":[]`, `"crit":"exp-ext"`, `"crit":null`, `"crit":["alg"]`, `"crit":["kid"]`, `"crit":["typ"]`,
+			} {
+				header := `{"alg":"HS256",` + kid + crit + `}`
+				id, err := j.Verify(t.Context(), forge(t, header, payload, jwt.SigningMethodHS256, []byte(testSecret)))
+				refused(t, name+": "+header, id, err)
+			}
+			// Without crit, the same header is accepted where the kid
+			// names the HS256 key (or there is one key and no kid).
+			header := `{"alg":"HS256",` + kid + `"exp-ext":1,"b64":false}`
+			_, err := j.Verify(t.Context(), forge(t, header, payload, jwt.SigningMethodHS256, []byte(testSecret)))
+			if want := (name == "only HS256") != (kid == `"kid":"hs",`); (err == nil) != want {
+				t.Errorf("%s: %s without crit: %v, want accepted %v", name, header, err, want)
+			}
+		}
+	}
+}
