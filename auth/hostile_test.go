@@ -466,7 +466,9 @@ func TestHostileSignatures(t *testing.T) {
 			}
 			for name, bad := range spellings(t, tok) {
 				if bad == tok {
-					t.Fatalf("%s: the spelling is the token", name)
+					// The standard encodings, of a signature with no
+					// '-' or '_' (a quarter of HS256 ones).
+					continue
 				}
 				id, err := j.Verify(t.Context(), bad)
 				refused(t, name, id, err)
