@@ -834,3 +834,24 @@ func TestHostileCrit(t *testing.T) {
 		}
 	}
 }
+
+// A kid that is not a string is not a kid that names a key, nor an
+// absent one: refused, also where a token without kid would be checked
+// with the one key configured (docs/auth.md: known, or absent with
+// exactly one key).
+func TestHostileKidNotAString(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	payload := claimSet(c.Now(), nil)
+	for name, set := range keySets(t) {
+		if name != "only HS256" && name != "all four" {
+			continue
+		}
+		j := hostileJWT(t, c, set.cfg)
+		for _, kid := range []string{`null`, `5`, `0`, `true`, `false`, `["k-sign"]`, `["hs"]`, `{"kid":"hs"}`, `[]`, `{}`, `1e2`} {
+			header := `{"alg":"HS256","kid":` + kid + `}`
+			id, err := j.Verify(t.Context(), forge(t, header, payload, jwt.SigningMethodHS256, []byte(testSecret)))
+			refused(t, name+": "+header, id, err, jwt.ErrTokenUnverifiable)
+		}
+	}
+}

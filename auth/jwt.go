@@ -230,9 +230,13 @@ func (j *JWT) sign(p Principal, jti string, now time.Time) (string, time.Time, e
 }
 
 func (j *JWT) keyFunc(t *jwt.Token) (any, error) {
-	kid, hasKid := t.Header["kid"].(string)
+	v, hasKid := t.Header["kid"]
+	kid, isString := v.(string)
 	k, ok := j.keys[kid]
 	switch {
+	case hasKid && !isString:
+		// null, a number, an array: neither a key's name nor absent.
+		return nil, errUnknownKey
 	case !hasKid && j.only != nil:
 		// What issuers with a single key usually make: with one key
 		// configured there is nothing to choose.

@@ -642,12 +642,13 @@ func FuzzVerify(f *testing.F) {
 		return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
 	}
 	f.Add(hs(`{"alg":"HS256","kid":"` + j.KeyID() + `","crit":["exp-ext"],"exp-ext":1}`))
+	f.Add(hs(`{"alg":"HS256","kid":5}`))
 	f.Add("e30.e30.e30")
 	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
 	f.Fuzz(func(t *testing.T, tok string) {
 		id, err := j.Verify(context.Background(), tok)
 		if err == nil {
-			if h, ok := tokenHeader(tok); !ok || h["crit"] != nil {
+			if h, ok := tokenHeader(tok); !ok || h["crit"] != nil || (h["kid"] != nil && h["kid"] != j.KeyID()) {
 				t.Fatalf("Verify accepted %q, whose header is %v", tok, h)
 			}
 			for _, seg := range strings.Split(tok, ".") {
