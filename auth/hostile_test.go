@@ -907,3 +907,24 @@ func TestHostileDates(t *testing.T) {
 		}
 	}
 }
+
+// A token without iat (another issuer's, through auth.verify_keys) is not
+// out of reach of EverySessionOf: with no issue time (the zero time), it
+// counts as issued before any "not before". Tested on the memory store;
+// the Redis store compares the zero time's UnixMilli, which is as early.
+func TestHostileNoIatEndsWithSessions(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	j := hostileJWT(t, c, testConfig())
+	header := `{"alg":"HS256","kid":"` + j.KeyID() + `"}`
+	tok := forge(t, header, claimSet(c.Now(), func(m map[string]any) { delete(m, "iat") }), jwt.SigningMethodHS256, []byte(testSecret))
+	if _, err := j.Verify(t.Context(), tok); err != nil {
+		t.Fatalf("a token without iat: %v", err)
+	}
+	c.Add(time.Millisecond)
+	if err := j.Revoke(t.Context(), auth.RevokeParams{EverySessionOf: "mallory"}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := j.Verify(t.Context(), tok)
+	refused(t, "no iat, after EverySessionOf", id, err, auth.ErrRevoked)
+}
