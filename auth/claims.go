@@ -186,7 +186,8 @@ func (c *claims) decodeKnown(b []byte) bool {
 		knownDecoders.Put(d)
 	}
 	if bool(k.Iss || k.Sub || k.Aud || k.Exp || k.Nbf || k.Iat || k.Jti || k.Roles || k.Tenant) ||
-		slices.Contains(k.RoleNames, "") || slices.Contains(k.Audience, "") {
+		slices.Contains(k.RoleNames, "") || slices.Contains(k.Audience, "") ||
+		!inRange(k.ExpiresAt) || !inRange(k.NotBefore) || !inRange(k.IssuedAt) {
 		return false
 	}
 	*c = claims{
@@ -243,11 +244,11 @@ func (c *claims) decodeAll(b []byte) error {
 		case "tenant":
 			c.Tenant, ok = v.(string)
 		case "exp":
-			c.ExpiresAt, ok = number(v)
+			c.ExpiresAt, ok = date(v)
 		case "nbf":
-			c.NotBefore, ok = number(v)
+			c.NotBefore, ok = date(v)
 		case "iat":
-			c.IssuedAt, ok = number(v)
+			c.IssuedAt, ok = date(v)
 		case "roles":
 			c.Roles, ok = stringsOf(v)
 		case "aud":
@@ -263,6 +264,9 @@ func (c *claims) decodeAll(b []byte) error {
 			c.extra[k] = v
 			continue
 		}
+		if _, isNumber := v.(float64); !ok && isNumber && (k == "exp" || k == "nbf" || k == "iat") {
+			return fmt.Errorf("claim %q: a date outside years 1 to 9999", k)
+		}
 		if !ok {
 			return fmt.Errorf("claim %q: unexpected JSON type %T", k, v)
 		}
@@ -270,9 +274,21 @@ func (c *claims) decodeAll(b []byte) error {
 	return nil
 }
 
-func number(v any) (*float64, bool) {
+// date is v as a NumericDate, when it is a number within [inRange].
+func date(v any) (*float64, bool) {
 	f, ok := v.(float64)
-	return &f, ok
+	return &f, ok && inRange(&f)
+}
+
+// inRange reports whether a NumericDate (nil: absent) is within years 1
+// to 9999, as time.Time and RFC 3339 write them. Beyond int64 seconds,
+// Go's conversion of a float to int64 is implementation-defined (amd64
+// makes 1e300 the least int64, the distant past, so that "nbf":1e300
+// read as valid now), and time.Time overflows short of that: such a date
+// is malformed, not whatever the platform makes of it.
+func inRange(f *float64) bool {
+	const first, end = -62135596800, 253402300800 // 0001-01-01, 10000-01-01
+	return f == nil || (*f >= first && *f < end)
 }
 
 func stringsOf(v any) ([]string, bool) {

@@ -230,9 +230,13 @@ func (j *JWT) sign(p Principal, jti string, now time.Time) (string, time.Time, e
 }
 
 func (j *JWT) keyFunc(t *jwt.Token) (any, error) {
-	kid, hasKid := t.Header["kid"].(string)
+	v, hasKid := t.Header["kid"]
+	kid, isString := v.(string)
 	k, ok := j.keys[kid]
 	switch {
+	case hasKid && !isString:
+		// null, a number, an array: neither a key's name nor absent.
+		return nil, errUnknownKey
 	case !hasKid && j.only != nil:
 		// What issuers with a single key usually make: with one key
 		// configured there is nothing to choose.
@@ -266,22 +270,27 @@ var (
 // once, after the signature is checked. (ParseWithClaims decodes them
 // first, with json.Unmarshal, which validates and skips the claim set
 // before handing it to claims.UnmarshalJSON, which decodes it again: a
-// third of Verify's time.) Errors wrap golang-jwt's sentinels as
-// ParseWithClaims's do.
+// third of Verify's time.) It is stricter than ParseWithClaims where
+// that is lax: a line break in a segment (see segment) and a crit header
+// are refused. Errors wrap golang-jwt's sentinels as ParseWithClaims's do.
 func (j *JWT) parse(token string, c *claims) error {
 	header, rest, ok1 := strings.Cut(token, ".")
 	payload, signature, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || strings.Contains(signature, ".") {
 		return fmt.Errorf("%w: token contains an invalid number of segments", jwt.ErrTokenMalformed)
 	}
-	b64 := base64.RawURLEncoding.Strict()
-	hb, err := b64.DecodeString(header)
+	hb, err := segment(header)
 	if err != nil {
 		return fmt.Errorf("%w: could not base64 decode header: %w", jwt.ErrTokenMalformed, err)
 	}
 	t := jwt.Token{Raw: token}
 	if err := json.Unmarshal(hb, &t.Header); err != nil {
 		return fmt.Errorf("%w: could not JSON decode header: %w", jwt.ErrTokenMalformed, err)
+	}
+	if _, crit := t.Header["crit"]; crit {
+		// A recipient must understand every extension crit lists, or
+		// refuse the token (RFC 7515 §4.1.11): apex understands none.
+		return fmt.Errorf("%w: crit: header extensions are not supported", jwt.ErrTokenUnverifiable)
 	}
 	alg, ok := t.Header["alg"].(string)
 	if !ok {
@@ -290,7 +299,7 @@ func (j *JWT) parse(token string, c *claims) error {
 	if t.Method = jwt.GetSigningMethod(alg); t.Method == nil {
 		return fmt.Errorf("%w: signing method (alg) is unavailable", jwt.ErrTokenUnverifiable)
 	}
-	if t.Signature, err = b64.DecodeString(signature); err != nil {
+	if t.Signature, err = segment(signature); err != nil {
 		return fmt.Errorf("%w: could not base64 decode signature: %w", jwt.ErrTokenMalformed, err)
 	}
 	if !slices.Contains(j.methods, t.Method.Alg()) {
@@ -303,7 +312,7 @@ func (j *JWT) parse(token string, c *claims) error {
 	if err := t.Method.Verify(token[:len(header)+1+len(payload)], t.Signature, k); err != nil {
 		return fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err)
 	}
-	cb, err := b64.DecodeString(payload)
+	cb, err := segment(payload)
 	if err != nil {
 		return fmt.Errorf("%w: could not base64 decode claim: %w", jwt.ErrTokenMalformed, err)
 	}
@@ -315,6 +324,21 @@ func (j *JWT) parse(token string, c *claims) error {
 	}
 	return nil
 }
+
+// segment decodes a base64url segment of a token: strictly (no padding,
+// no non-zero trailing bits), and with no line break. encoding/base64
+// skips CR and LF even in strict mode, so that "ab\ncd" would be a second
+// spelling of "abcd": of a valid token, another key of the verified-token
+// cache and of anything a service keys by the token.
+func segment(s string) ([]byte, error) {
+	b, err := strictBase64.DecodeString(s)
+	if err == nil && len(s) != strictBase64.EncodedLen(len(b)) {
+		err = errors.New("line break in base64")
+	}
+	return b, err
+}
+
+var strictBase64 = base64.RawURLEncoding.Strict()
 
 // Verify implements [Tokens].
 func (j *JWT) Verify(ctx context.Context, token string) (Identity, error) {

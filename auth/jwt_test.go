@@ -629,12 +629,28 @@ func FuzzVerify(f *testing.F) {
 		parts := strings.Split(tok, ".")
 		f.Add(parts[0] + "." + parts[1] + ".")
 		f.Add(parts[0] + "." + parts[1] + "." + parts[2] + "=")
+		// Line breaks, which encoding/base64 skips even when strict.
+		f.Add(parts[0] + "." + parts[1] + "." + parts[2][:5] + "\n" + parts[2][5:])
+		f.Add(tok + "\r\n")
 	}
+	hs := func(header string) string {
+		signing := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + strings.Split(issue(f, j, alice), ".")[1]
+		sig, err := jwt.SigningMethodHS256.Sign(signing, []byte(testSecret))
+		if err != nil {
+			f.Fatal(err)
+		}
+		return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+	f.Add(hs(`{"alg":"HS256","kid":"` + j.KeyID() + `","crit":["exp-ext"],"exp-ext":1}`))
+	f.Add(hs(`{"alg":"HS256","kid":5}`))
 	f.Add("e30.e30.e30")
 	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
 	f.Fuzz(func(t *testing.T, tok string) {
 		id, err := j.Verify(context.Background(), tok)
 		if err == nil {
+			if h, ok := tokenHeader(tok); !ok || h["crit"] != nil || (h["kid"] != nil && h["kid"] != j.KeyID()) {
+				t.Fatalf("Verify accepted %q, whose header is %v", tok, h)
+			}
 			for _, seg := range strings.Split(tok, ".") {
 				b, derr := base64.RawURLEncoding.DecodeString(seg)
 				if derr != nil || base64.RawURLEncoding.EncodeToString(b) != seg {
@@ -646,6 +662,13 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("Verify(%q): %v, want ErrInvalidToken", tok, err)
 		}
 	})
+}
+
+// tokenHeader decodes the header of tok, a token Verify accepted.
+func tokenHeader(tok string) (map[string]any, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	var h map[string]any
+	return h, err == nil && json.Unmarshal(b, &h) == nil
 }
 
 // A custom claim named like a known one in another case ("Sub", "EXP")
