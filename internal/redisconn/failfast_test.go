@@ -3,9 +3,6 @@ package redisconn_test
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -20,78 +17,6 @@ import (
 	"github.com/apexgo/apex/internal/redisconn"
 	"github.com/apexgo/apex/internal/testservice"
 )
-
-// server is a redis-server of the test's own, on a free port in a temp
-// dir, that the test kills, freezes and restarts.
-type server struct {
-	t    *testing.T
-	addr string
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startServer(t *testing.T) *server {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		msg := "redis-server is not installed: " + err.Error()
-		if testservice.Required() {
-			t.Fatal(msg + "; APEX_REQUIRE_SERVICES=1 makes this a failure")
-		}
-		t.Skip(msg)
-	}
-	s := &server{t: t, addr: closedAddr(t), dir: t.TempDir()}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *server) start() {
-	s.t.Helper()
-	_, port, _ := net.SplitHostPort(s.addr)
-	s.cmd = exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--protected-mode", "no", "--loglevel", "warning")
-	s.cmd.Dir = s.dir
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", s.addr, 100*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on %s not accepting after 10s: %v", s.addr, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// kill ends the server at once (SIGKILL) and waits until it is gone.
-func (s *server) kill() {
-	s.t.Helper()
-	_ = s.cmd.Process.Signal(syscall.SIGCONT)
-	if err := s.cmd.Process.Kill(); err != nil {
-		s.t.Fatalf("killing redis-server: %v", err)
-	}
-	_ = s.cmd.Wait()
-}
-
-func (s *server) signal(sig os.Signal) {
-	s.t.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Fatalf("signalling redis-server: %v", err)
-	}
-}
-
-func (s *server) stop() {
-	if s.cmd != nil && s.cmd.ProcessState == nil {
-		_ = s.cmd.Process.Signal(syscall.SIGCONT)
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-	}
-}
 
 func newClient(t *testing.T, addr string, timeout time.Duration, reg prometheus.Registerer) rueidis.Client {
 	t.Helper()
@@ -187,13 +112,13 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 // and reads work again within a second of the server's return.
 func TestFailFastWhenRedisIsKilled(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	s := testservice.StartRedis(t)
 	reg := prometheus.NewPedanticRegistry()
-	c := newClient(t, s.addr, time.Second, reg)
+	c := newClient(t, s.Addr, time.Second, reg)
 	if err := read(c, false); err != nil {
 		t.Fatal(err)
 	}
-	s.kill()
+	s.Kill()
 	start := time.Now()
 	err := read(c, false)
 	t.Logf("first read after the kill: %v after %v", err, time.Since(start))
@@ -217,7 +142,7 @@ func TestFailFastWhenRedisIsKilled(t *testing.T) {
 		t.Fatalf("apex_redis_rejected_total = %v, want at least the 200 reads failed fast", rejected)
 	}
 
-	s.start()
+	s.Start()
 	d := recovers(t, c)
 	t.Logf("reads work again %v after Redis accepts connections", d)
 	if d > time.Second {
@@ -237,12 +162,12 @@ func TestFailFastWhenRedisIsKilled(t *testing.T) {
 func TestFailFastWhenRedisIsFrozen(t *testing.T) {
 	t.Parallel()
 	const timeout = 300 * time.Millisecond
-	s := startServer(t)
-	c := newClient(t, s.addr, timeout, nil)
+	s := testservice.StartRedis(t)
+	c := newClient(t, s.Addr, timeout, nil)
 	if err := read(c, false); err != nil {
 		t.Fatal(err)
 	}
-	s.signal(syscall.SIGSTOP)
+	s.Signal(syscall.SIGSTOP)
 	start := time.Now()
 	err := read(c, false)
 	if took := time.Since(start); err == nil || took > timeout+500*time.Millisecond {
@@ -257,7 +182,7 @@ func TestFailFastWhenRedisIsFrozen(t *testing.T) {
 		}
 	}
 	failFast(t, c)
-	s.signal(syscall.SIGCONT)
+	s.Signal(syscall.SIGCONT)
 	d := recovers(t, c)
 	t.Logf("reads work again %v after Redis went on", d)
 	if d > time.Second {
@@ -271,12 +196,12 @@ func TestFailFastWhenRedisIsFrozen(t *testing.T) {
 // breaker again.
 func TestFailFastSingleDroppedConnection(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	c := newClient(t, s.addr, time.Second, nil)
+	s := testservice.StartRedis(t)
+	c := newClient(t, s.Addr, time.Second, nil)
 	if err := read(c, false); err != nil {
 		t.Fatal(err)
 	}
-	admin := newClient(t, s.addr, time.Second, nil)
+	admin := newClient(t, s.Addr, time.Second, nil)
 	kill := admin.B().Arbitrary("CLIENT", "KILL").Args("TYPE", "normal", "SKIPME", "yes").Build()
 	if err := admin.Do(t.Context(), kill).Error(); err != nil {
 		t.Fatalf("CLIENT KILL: %v", err)
@@ -293,9 +218,9 @@ func TestFailFastSingleDroppedConnection(t *testing.T) {
 func TestCheckConformance(t *testing.T) {
 	t.Parallel()
 	live := newClient(t, testservice.Need(t, testservice.Redis), time.Second, nil)
-	s := startServer(t)
-	dead := newClient(t, s.addr, time.Second, nil)
-	s.kill()
+	s := testservice.StartRedis(t)
+	dead := newClient(t, s.Addr, time.Second, nil)
+	s.Kill()
 	httpxtest.Run(t, httpxtest.Features{Down: true}, func(_ *testing.T, down bool) httpx.HealthCheck {
 		if down {
 			return redisconn.Check{Client: dead}
@@ -312,14 +237,14 @@ func TestCheckConformance(t *testing.T) {
 func TestFailFastCloseEndsProbes(t *testing.T) {
 	t.Parallel()
 	const timeout = 5 * time.Second
-	s := startServer(t)
+	s := testservice.StartRedis(t)
 	cfg := redisconn.DefaultConfig()
-	cfg.Addr, cfg.CommandTimeout = s.addr, timeout
+	cfg.Addr, cfg.CommandTimeout = s.Addr, timeout
 	c, err := redisconn.New(t.Context(), cfg, redisconn.Params{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.signal(syscall.SIGSTOP)
+	s.Signal(syscall.SIGSTOP)
 	deadline := time.Now().Add(5 * timeout)
 	for err := read(c, false); !errors.Is(err, redisconn.ErrUnavailable); err = read(c, false) {
 		if time.Now().After(deadline) {
@@ -346,12 +271,12 @@ func TestFailFastCloseEndsProbes(t *testing.T) {
 func TestFailFastFrozenCachedRead(t *testing.T) {
 	t.Parallel()
 	const timeout = 300 * time.Millisecond
-	s := startServer(t)
-	c := newClient(t, s.addr, timeout, nil)
+	s := testservice.StartRedis(t)
+	c := newClient(t, s.Addr, timeout, nil)
 	if err := read(c, false); err != nil {
 		t.Fatal(err)
 	}
-	s.signal(syscall.SIGSTOP)
+	s.Signal(syscall.SIGSTOP)
 	start := time.Now()
 	err := read(c, true) // a 20s deadline
 	took := time.Since(start)
@@ -369,7 +294,7 @@ func TestFailFastFrozenCachedRead(t *testing.T) {
 		}
 	}
 	failFast(t, c)
-	s.signal(syscall.SIGCONT)
+	s.Signal(syscall.SIGCONT)
 	if d := recovers(t, c); d > time.Second {
 		t.Fatalf("reads work again %v after Redis went on; want under 1s", d)
 	}

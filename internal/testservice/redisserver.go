@@ -93,7 +93,17 @@ func (s *RedisServer) Start() {
 	}
 }
 
-// Kill ends the server at once (SIGKILL) and waits until it is gone.
+// Signal sends sig to the server: syscall.SIGSTOP freezes it (it keeps
+// its connections and answers nothing) until syscall.SIGCONT.
+func (s *RedisServer) Signal(sig os.Signal) {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("signalling redis-server: %v", err)
+	}
+}
+
+// Kill ends the server at once (SIGKILL), frozen or not, and waits until
+// it is gone.
 func (s *RedisServer) Kill() {
 	if s.cmd != nil && s.cmd.ProcessState == nil {
 		_ = s.cmd.Process.Signal(syscall.SIGKILL)
